@@ -1,0 +1,11 @@
+"""`morpheus network ...` commands."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("network", help="(network: not implemented yet)")
+    p.set_defaults(handler=lambda args: 0)

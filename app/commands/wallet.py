@@ -1,0 +1,11 @@
+"""`morpheus wallet ...` commands."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("wallet", help="(wallet: not implemented yet)")
+    p.set_defaults(handler=lambda args: 0)

@@ -1,0 +1,1 @@
+"""Local inference: the llama.cpp engine host, model library, downloads and hardware probe."""

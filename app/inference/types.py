@@ -1,0 +1,90 @@
+"""The contract between whoever produces tokens (local engine, remote OpenAI URL, a remote
+Morpheus provider) and whoever shows or forwards them (chat page, HTTP API, provider node)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from app.errors import UserFacingError
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    max_tokens: int = 512
+    temperature: float = 0.7
+    top_p: float = 0.95
+    top_k: int = 40
+    repeat_penalty: float = 1.1
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    messages: tuple[ChatMessage, ...]
+    params: SamplingParams = field(default_factory=SamplingParams)
+    model: str = ""
+
+
+@dataclass(frozen=True)
+class TokenDelta:
+    """A piece of the answer as soon as it is decoded."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class CompletionMetrics:
+    prompt_tokens: int
+    completion_tokens: int
+    ttft_ms: float
+    tokens_per_s: float
+    finish_reason: Literal["stop", "length", "cancelled"]
+
+
+@dataclass(frozen=True)
+class CompletionDone:
+    """The last event of every stream that did not fail."""
+
+    metrics: CompletionMetrics
+
+
+StreamEvent = TokenDelta | CompletionDone
+
+
+class ChatEngine(Protocol):
+    """Anything that turns a chat request into a stream of tokens.
+
+    Cancelling the consuming task (or closing the async generator) must stop generation promptly.
+    Failures raise an ``InferenceError`` subclass.
+    """
+
+    def chat_stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]: ...
+
+    async def model_names(self) -> list[str]: ...
+
+
+class InferenceError(UserFacingError):
+    """Generation could not run or did not finish."""
+
+
+class EngineCrashed(InferenceError):
+    """The engine's process died mid-request; the next request restarts it."""
+
+
+class ContextOverflow(InferenceError):
+    """The prompt does not fit in the model's context window."""
+
+
+class ModelLoadError(InferenceError):
+    """The model file could not be loaded (corrupt, not GGUF, too large for memory)."""

@@ -1,0 +1,77 @@
+"""Logging to a rotating file under the logs dir, with secrets scrubbed before they are written.
+
+The redaction runs on the final formatted text, so a key that slips into an exception message or
+an f-string is caught as well as one passed as an argument.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import re
+import sys
+
+from app.paths import app_paths
+
+# 64 hex digits is the shape of a private key (and of hashes, which we lose from logs on purpose
+# only when they are labelled as keys); mnemonics are runs of 12+ lowercase words.
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(
+            r"(?i)((?:private[_ ]?key|priv|secret|password|passphrase|mnemonic|seed|api[_-]?key"
+            r"|authorization)[\"']?\s*[:=]\s*[\"']?)([^\s\"',}]+)"
+        ),
+        r"\1[REDACTED]",
+    ),
+    (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._\-]+"), "Bearer [REDACTED]"),
+    (re.compile(r"\b(?:[a-z]{3,8}\s+){11,23}[a-z]{3,8}\b"), "[REDACTED WORDS]"),
+)
+
+_secrets: set[str] = set()
+
+
+def register_secret(value: str) -> None:
+    """Scrub this exact value (a key, a password, a mnemonic) from every later log line."""
+    if value and len(value) >= 6:
+        _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, "[REDACTED]")
+    for pattern, repl in _PATTERNS:
+        text = pattern.sub(repl, text)
+    return text
+
+
+class RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+_configured = False
+
+
+def setup_logging(*, verbose: bool = False, console: bool = False) -> None:
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    paths = app_paths().ensure()
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG)
+    fmt = RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    fh = logging.handlers.RotatingFileHandler(
+        paths.logs / "morpheus.log", maxBytes=5_000_000, backupCount=3, encoding="utf-8"
+    )
+    fh.setFormatter(fmt)
+    fh.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.addHandler(fh)
+    if console:
+        ch = logging.StreamHandler(sys.stderr)
+        ch.setFormatter(fmt)
+        ch.setLevel(logging.DEBUG if verbose else logging.WARNING)
+        root.addHandler(ch)
+    for noisy in ("web3", "urllib3", "asyncio", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Brings a fresh Debian machine (or this checkout) to the point where the program and its tests run.
+# Idempotent: every step is skipped when its stamp is newer than its inputs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+PY=${PYTHON:-python3}
+VENV="$ROOT/.venv"
+
+need_apt=()
+have_pkg() { dpkg -s "$1" >/dev/null 2>&1; }
+if command -v dpkg >/dev/null 2>&1; then
+  "$PY" -c 'import ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+  command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
+  # Shared libraries Qt needs even offscreen, plus a compiler for llama-cpp-python when no wheel fits.
+  for p in libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0 build-essential cmake; do
+    have_pkg "$p" || need_apt+=("$p")
+  done
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "bootstrap: installing system packages: ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "bootstrap: creating virtual environment"
+  "$PY" -m venv "$VENV"
+fi
+if [ ! -f "$VENV/.stamp" ] || [ pyproject.toml -nt "$VENV/.stamp" ]; then
+  echo "bootstrap: installing Python dependencies (the first llama-cpp-python build takes a few minutes)"
+  "$VENV/bin/python" -m pip install -q --upgrade pip wheel
+  "$VENV/bin/python" -m pip install -q -e ".[test]"
+  touch "$VENV/.stamp"
+fi
+
+if [ ! -f node_modules/.stamp ] || [ package-lock.json -nt node_modules/.stamp ]; then
+  echo "bootstrap: installing node tools (anvil, solc)"
+  npm ci --no-audit --no-fund --loglevel=error
+  touch node_modules/.stamp
+fi
