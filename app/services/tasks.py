@@ -1,0 +1,154 @@
+"""Runs the jobs of ``app.storage.jobs`` in the background, under the GUI or the headless CLI.
+
+Handlers must be idempotent: they are re-run after a crash, so each first looks at the chain to
+see whether its work already happened (a session already closed, nothing left to withdraw).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.errors import UserFacingError
+from app.storage.jobs import Job, JobStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Done:
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RetryAt:
+    """Not yet: run again at ``when`` (for example when a held stake is released)."""
+
+    when: float
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: str
+
+
+Outcome = Done | RetryAt | Failed
+Handler = Callable[[Job, "TaskRunner"], Awaitable[Outcome]]
+
+MAX_ATTEMPTS = 8
+
+
+class PermanentError(UserFacingError):
+    """Retrying will not help (for example the session belongs to another wallet)."""
+
+
+class TaskRunner:
+    def __init__(self, store: JobStore, *, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+        self._handlers: dict[str, Handler] = {}
+        self._wake = asyncio.Event()
+        self._listeners: list[Callable[[], None]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._busy = asyncio.Lock()
+
+    def register(self, kind: str, handler: Handler) -> None:
+        self._handlers[kind] = handler
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            try:
+                listener()
+            except Exception:  # a broken listener must not stop money from moving
+                log.exception("job listener failed")
+
+    def schedule(
+        self, key: str, kind: str, payload: dict[str, Any], *, run_at: float | None = None,
+        title: str = "",
+    ) -> Job:
+        job = self.store.schedule(
+            key, kind, payload, run_at=self.clock() if run_at is None else run_at, title=title
+        )
+        self._changed()
+        self.wake()
+        return job
+
+    def retry(self, key: str) -> None:
+        self.store.retry_later(key, self.clock())
+        self._changed()
+        self.wake()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_due(self) -> int:
+        """Run every job whose time has come; returns how many ran."""
+        async with self._busy:
+            ran = 0
+            for job in self.store.due(self.clock()):
+                await self._run_one(job)
+                ran += 1
+            return ran
+
+    async def _run_one(self, job: Job) -> None:
+        handler = self._handlers.get(job.kind)
+        if handler is None:
+            return  # another process (or a later version) owns this kind
+        self.store.mark_running(job.key)
+        self._changed()
+        try:
+            outcome = await handler(job, self)
+        except PermanentError as exc:
+            outcome = Failed(exc.message)
+        except asyncio.CancelledError:
+            self.store.retry_later(job.key, self.clock(), "interrupted")
+            raise
+        except Exception as exc:
+            attempts = job.attempts + 1
+            msg = (
+                exc.message if isinstance(exc, UserFacingError) else f"{type(exc).__name__}: {exc}"
+            )
+            log.warning("job %s failed (attempt %d): %s", job.key, attempts, msg)
+            if attempts >= MAX_ATTEMPTS:
+                outcome = Failed(msg)
+            else:
+                outcome = RetryAt(self.clock() + min(600.0, 2.0**attempts), msg)
+        if isinstance(outcome, Done):
+            self.store.done(job.key, outcome.result)
+        elif isinstance(outcome, RetryAt):
+            self.store.retry_later(job.key, outcome.when, outcome.reason)
+        else:
+            self.store.fail(job.key, outcome.error)
+        self._changed()
+
+    async def run_forever(self, max_sleep: float = 30.0) -> None:
+        recovered = self.store.recover_after_crash()
+        if recovered:
+            log.info("re-queued %d jobs left running by a previous process", recovered)
+        while True:
+            await self.run_due()
+            nxt = self.store.next_run_at()
+            delay = max_sleep if nxt is None else max(0.0, min(max_sleep, nxt - self.clock()))
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self.run_forever())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
