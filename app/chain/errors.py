@@ -7,7 +7,7 @@ person who has never heard of gas can act on; the raw revert data stays in ``det
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import ClassVar
 
 from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
@@ -141,7 +141,7 @@ class RevertString(ContractReverted):
 
 
 class Panic(ContractReverted):
-    CODES = {
+    CODES: ClassVar[dict[int, str]] = {
         0x01: "an internal check failed",
         0x11: "an amount went below zero or overflowed",
         0x12: "a division by zero",
@@ -165,13 +165,6 @@ class InvalidSignature(ContractReverted):
 
 
 # --- Custom errors of spec §2.9 -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Spec:
-    signature: str
-    name: str
-    message: str
 
 
 class ProviderStakeTooLow(ContractReverted):

@@ -190,7 +190,6 @@ class MarketSnapshot:
     model_stats: dict[str, ModelStats] = field(default_factory=dict)
     provider_model_stats: dict[tuple[str, str], ProviderModelStats] = field(default_factory=dict)
     params: MarketParams | None = None
-    block_number: int = 0
 
     def bids_for_model(self, model_id: str) -> list[Bid]:
         mid = id_hex(model_id)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.errors import UserFacingError
-from app.storage.jobs import Job, JobStore
+from app.storage.jobs import Job, JobState, JobStore
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,16 @@ class TaskRunner:
 
     def retry(self, key: str) -> None:
         self.store.retry_later(key, self.clock())
+        self._changed()
+        self.wake()
+
+    def poke_all(self) -> None:
+        """Re-check every waiting job now: chain time jumped (devnet time travel, or the machine
+        slept), so wall-clock run times computed earlier may be too late."""
+        now = self.clock()
+        for job in self.store.open_jobs():
+            if job.state is JobState.PENDING and job.run_at > now:
+                self.store.retry_later(job.key, now, job.last_error)
         self._changed()
         self.wake()
 

@@ -280,9 +280,7 @@ class ChatStore:
 
 
 def _conversation(row: sqlite3.Row) -> Conversation:
-    return Conversation(
-        row["id"], row["title"], row["model"], row["created_at"], row["updated_at"]
-    )
+    return Conversation(row["id"], row["title"], row["model"], row["created_at"], row["updated_at"])
 
 
 def _message(row: sqlite3.Row) -> StoredMessage:

@@ -8,6 +8,7 @@ a database file owned by one store, or per ``component`` in a small table when s
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -39,10 +40,8 @@ def connect(path: Path | str, *, check_same_thread: bool = True) -> sqlite3.Conn
             detail=str(exc),
         ) from exc
     if str(path) != ":memory:":
-        try:
+        with contextlib.suppress(OSError):
             Path(path).chmod(0o600)
-        except OSError:
-            pass
     return conn
 
 
@@ -104,15 +103,17 @@ def migrate(
 
 
 def _split_sql(script: str) -> list[str]:
-    """Split a script into statements (``executescript`` would commit our transaction)."""
+    """Split a script into statements (``executescript`` would commit our transaction).
+
+    Each ``;`` ends a statement only where SQLite agrees it completes one, so semicolons inside
+    strings and trigger bodies stay put.
+    """
     statements: list[str] = []
-    buf = ""
-    for line in script.splitlines(keepends=True):
-        buf += line
-        if sqlite3.complete_statement(buf):
-            if buf.strip():
-                statements.append(buf.strip())
-            buf = ""
-    if buf.strip():
-        statements.append(buf.strip())
+    start = 0
+    for pos, ch in enumerate(script):
+        if ch == ";" and sqlite3.complete_statement(script[start : pos + 1]):
+            statements.append(script[start : pos + 1].strip())
+            start = pos + 1
+    if script[start:].strip():
+        statements.append(script[start:].strip())
     return statements

@@ -40,12 +40,16 @@ class UnsupportedKeystore(WalletError):
 
 
 class WalletLocked(WalletError):
-    def __init__(self, message: str = "The wallet is locked. Unlock it with your password.") -> None:
+    def __init__(
+        self, message: str = "The wallet is locked. Unlock it with your password."
+    ) -> None:
         super().__init__(message)
 
 
 class NoWallet(WalletError):
-    def __init__(self, message: str = "There is no wallet yet. Create or import one first.") -> None:
+    def __init__(
+        self, message: str = "There is no wallet yet. Create or import one first."
+    ) -> None:
         super().__init__(message)
 
 

@@ -1,4 +1,4 @@
-"""BIP44 derivation for Ethereum accounts: m/44'/60'/0'/0/i, the path MetaMask and Ledger Live use."""
+"""BIP44 derivation for Ethereum accounts: m/44'/60'/0'/0/i, as MetaMask and Ledger Live."""
 
 from __future__ import annotations
 

@@ -29,21 +29,21 @@ def generate_mnemonic(words: int = 12) -> str:
 
 
 def suggest_words(word: str, limit: int = 4) -> list[str]:
-    """Words from the list that the user probably meant: prefix matches first, then look-alikes."""
+    """Words from the list that the user probably meant, closest first.
+
+    Every BIP39 word is unique in its first four letters, so a 4-letter prefix match comes first;
+    the rest are ranked by similarity (catches swapped, missing and doubled letters).
+    """
     w = word.strip().lower()
     if not w:
         return []
-    out: list[str] = []
-    # Every BIP39 word is unique in its first four letters, so a 4-letter prefix is decisive.
-    for n in (4, 3):
-        if len(w) >= n:
-            out.extend(x for x in WORDLIST if x.startswith(w[:n]) and x not in out)
-        if out:
-            break
-    for x in difflib.get_close_matches(w, WORDLIST, n=limit, cutoff=0.6):
-        if x not in out:
-            out.append(x)
-    return out[:limit]
+    first = [x for x in WORDLIST if len(w) >= 4 and x.startswith(w[:4])]
+    pool = {x for x in WORDLIST if x.startswith(w[:2])}
+    pool.update(difflib.get_close_matches(w, WORDLIST, n=12, cutoff=0.5))
+    ranked = sorted(
+        pool - set(first), key=lambda x: (-difflib.SequenceMatcher(None, w, x).ratio(), x)
+    )
+    return [*first, *ranked][:limit]
 
 
 def normalize_mnemonic(phrase: str) -> list[str]:
@@ -52,7 +52,7 @@ def normalize_mnemonic(phrase: str) -> list[str]:
 
 
 def validate_mnemonic(phrase: str) -> str:
-    """Return the phrase in canonical form (single spaces, lower case) or raise ``InvalidMnemonic``."""
+    """Return the phrase in canonical form (single spaces, lower case) else ``InvalidMnemonic``."""
     words = normalize_mnemonic(phrase)
     if not words:
         raise InvalidMnemonic("Enter your recovery phrase (12 or 24 words).")
@@ -67,9 +67,7 @@ def validate_mnemonic(phrase: str) -> str:
             suggestions=unknown,
         )
     if len(words) not in VALID_WORD_COUNTS:
-        raise InvalidMnemonic(
-            f"A recovery phrase has 12 or 24 words; this one has {len(words)}."
-        )
+        raise InvalidMnemonic(f"A recovery phrase has 12 or 24 words; this one has {len(words)}.")
     canonical = " ".join(words)
     if not _BIP39.check(canonical):
         raise InvalidMnemonic(

@@ -10,8 +10,8 @@ import {Paginator} from "../libs/Paginator.sol";
 /// @notice Provider registry facet (spec §2.3) with the 365-day earnings limiter's bookkeeping.
 abstract contract ProviderRegistry is BidStorage {
     using EnumerableSet for EnumerableSet.AddressSet;
+    using EnumerableSet for EnumerableSet.Bytes32Set;
     using Paginator for EnumerableSet.AddressSet;
-    using SafeERC20 for IERC20Like;
 
     error ProviderStakeTooLow(uint256 amount, uint256 minAmount);
     error ProviderHasActiveBids();
@@ -115,6 +115,3 @@ abstract contract ProviderRegistry is BidStorage {
         return provider.createdAt != 0 && !provider.isDeleted;
     }
 }
-
-// Placeholder so `using SafeERC20 for` has a target type without shadowing IERC20.
-interface IERC20Like {}

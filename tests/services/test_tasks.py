@@ -103,3 +103,17 @@ async def test_jobs_left_running_by_a_killed_process_are_requeued(tmp_path: Path
     job = store2.get("open:1")
     assert job is not None and job.state is JobState.PENDING
     assert job.tx_hashes == ("0xdeadbeef",)  # the sent tx is still known after the crash
+
+
+def test_session_records_keep_big_wei_amounts_and_survive_reopen(tmp_path: Path) -> None:
+    from app.storage.sessions import SessionRecord, SessionStore
+
+    path = tmp_path / "s.sqlite3"
+    store = SessionStore(path)
+    big = 633 * 10**18 + 1  # larger than SQLite's int64
+    store.upsert(SessionRecord("0xAB" + "0" * 62, "consumer", "0xu", "0xp", "0xb", stake=big))
+    store.update("0x" + "ab" + "0" * 62, "consumer", status="closed", refunded=big - 5)
+    store.close()
+    rec = SessionStore(path).get("0xab" + "0" * 62, "consumer")
+    assert rec is not None and rec.stake == big and rec.refunded == big - 5
+    assert rec.status == "closed"

@@ -1,0 +1,55 @@
+"""Which engine answers which model name.
+
+Why a registry: the HTTP API and the chat page talk to "a model by name" and must not care whether
+it runs in our llama.cpp child process, behind an OpenAI-compatible URL, or on a remote Morpheus
+provider reached through an open session — each of those registers here as a ``ChatEngine``.
+"""
+
+from __future__ import annotations
+
+from app.errors import UserFacingError
+from app.inference.types import ChatEngine
+
+
+class UnknownModel(UserFacingError):
+    """No engine is registered under the requested model name."""
+
+
+class EngineRouter:
+    def __init__(self) -> None:
+        self._engines: dict[str, ChatEngine] = {}
+
+    def register(self, name: str, engine: ChatEngine) -> None:
+        """Serve ``name`` with ``engine``, replacing any earlier registration of that name."""
+        name = name.strip()
+        if not name:
+            raise ValueError("a model name cannot be empty")
+        self._engines[name] = engine
+
+    async def register_engine_models(self, engine: ChatEngine) -> list[str]:
+        """Register every model the engine says it serves; return those names."""
+        names = await engine.model_names()
+        for name in names:
+            self.register(name, engine)
+        return names
+
+    def unregister(self, name: str) -> None:
+        self._engines.pop(name, None)
+
+    def names(self) -> list[str]:
+        return sorted(self._engines)
+
+    def resolve(self, name: str) -> ChatEngine:
+        try:
+            return self._engines[name]
+        except KeyError:
+            available = ", ".join(self.names()) or "none"
+            raise UnknownModel(
+                f"The model '{name}' is not available. Available models: {available}."
+            ) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._engines
+
+    def __len__(self) -> int:
+        return len(self._engines)

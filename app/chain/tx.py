@@ -1,0 +1,379 @@
+"""Sending transactions without losing track of money.
+
+Every write goes: simulate (eth_call; reverts become typed errors before anything is signed) →
+estimate gas with a margin → EIP-1559 fees → check the ETH balance covers the worst case →
+take the account's nonce under its lock → sign → broadcast → report the hash to the caller *at
+once* (so it can be persisted) → wait for the receipt, replacing a stuck transaction with the
+same nonce and a fee bump of at least 12.5 %.
+
+There is one ``NonceManager`` per account per ``TxManager``; all tasks share it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from eth_utils import keccak, to_checksum_address
+
+from app.chain.errors import (
+    ChainError,
+    InsufficientGas,
+    RpcUnavailable,
+    TransactionFailed,
+    TransactionTimeout,
+    decode_revert,
+)
+from app.chain.rpc import RpcError, RpcPool
+
+log = logging.getLogger(__name__)
+
+GWEI = 10**9
+MIN_BUMP_NUM, MIN_BUMP_DEN = 1125, 1000  # +12.5 %: what geth-style mempools require
+
+
+class Signer(Protocol):
+    """Anything that can sign for one address (eth_account ``LocalAccount`` fits)."""
+
+    @property
+    def address(self) -> str: ...
+
+    def sign_transaction(self, transaction_dict: dict[str, Any]) -> Any: ...
+
+
+def raw_signed(signed: Any) -> bytes:
+    """Accept raw bytes, or eth_account's ``SignedTransaction``."""
+    if isinstance(signed, bytes | bytearray):
+        return bytes(signed)
+    for attr in ("raw_transaction", "rawTransaction"):
+        raw = getattr(signed, attr, None)
+        if raw is not None:
+            return bytes(raw)
+    raise TypeError("sign_transaction must return raw bytes or a SignedTransaction")
+
+
+@dataclass(frozen=True)
+class SentTx:
+    """Reported as soon as a transaction is broadcast; persist it before awaiting."""
+
+    tx_hash: str
+    nonce: int
+    sender: str
+    to: str
+    value: int
+    gas: int
+    max_fee_per_gas: int
+    max_priority_fee_per_gas: int
+    replaces: str | None = None  # hash of the stuck transaction this one replaces
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Receipt:
+    tx_hash: str
+    block_number: int
+    status: int
+    gas_used: int
+    effective_gas_price: int
+    logs: tuple[dict[str, Any], ...] = field(default=(), repr=False)
+
+    @property
+    def fee_paid(self) -> int:
+        return self.gas_used * self.effective_gas_price
+
+
+OnSent = Callable[[SentTx], Awaitable[None] | None]
+
+
+@dataclass
+class TxPolicy:
+    gas_margin_pct: int = 25  # estimated gas × (1 + margin)
+    receipt_timeout: float = 180.0
+    replace_after: float = 30.0  # seconds without a receipt before a fee bump
+    fee_bump_pct: int = 15  # ≥ 12.5
+    max_replacements: int = 5
+    poll_interval: float = 1.0
+    priority_fee_fallback: int = GWEI // 10
+
+
+class NonceManager:
+    """The next nonce of one account. The lock is held from nonce choice to broadcast, so
+    concurrent tasks never sign two transactions with the same nonce."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self.lock = asyncio.Lock()
+        self._next: int | None = None
+
+    async def next_nonce(self, rpc: RpcPool) -> int:
+        pending = int(await rpc.request("eth_getTransactionCount", [self.address, "pending"]), 16)
+        if self._next is None or pending > self._next:
+            self._next = pending
+        return self._next
+
+    def used(self, nonce: int) -> None:
+        self._next = nonce + 1
+
+    def forget(self) -> None:
+        """Re-read from the chain next time (after a failed broadcast)."""
+        self._next = None
+
+
+def _hex(value: int) -> str:
+    return hex(value)
+
+
+def _bumped(value: int, pct: int) -> int:
+    pct = max(pct, 13)
+    bumped = value * (100 + pct) // 100
+    floor = -(-value * MIN_BUMP_NUM // MIN_BUMP_DEN)  # ceil(value × 1.125)
+    return max(bumped, floor, value + 1)
+
+
+class TxManager:
+    def __init__(self, rpc: RpcPool, chain_id: int, policy: TxPolicy | None = None) -> None:
+        self.rpc = rpc
+        self.chain_id = chain_id
+        self.policy = policy or TxPolicy()
+        self._nonces: dict[str, NonceManager] = {}
+
+    def nonce_manager(self, address: str) -> NonceManager:
+        key = to_checksum_address(address)
+        nm = self._nonces.get(key)
+        if nm is None:
+            nm = self._nonces[key] = NonceManager(key)
+        return nm
+
+    # -- the parts -----------------------------------------------------------------------
+
+    async def simulate(self, sender: str, to: str, data: bytes, value: int = 0) -> bytes:
+        """eth_call the write; a revert raises its typed error. Returns the return data."""
+        call = {"from": sender, "to": to, "data": "0x" + data.hex(), "value": _hex(value)}
+        try:
+            result = await self.rpc.request("eth_call", [call, "latest"])
+        except RpcError as exc:
+            raise self._revert_error(exc) from exc
+        return bytes.fromhex(str(result)[2:])
+
+    async def estimate_gas(self, sender: str, to: str, data: bytes, value: int = 0) -> int:
+        call = {"from": sender, "to": to, "data": "0x" + data.hex(), "value": _hex(value)}
+        try:
+            est = int(await self.rpc.request("eth_estimateGas", [call]), 16)
+        except RpcError as exc:
+            raise self._revert_error(exc) from exc
+        return est * (100 + self.policy.gas_margin_pct) // 100
+
+    async def fees(self) -> tuple[int, int]:
+        """(maxFeePerGas, maxPriorityFeePerGas): twice the base fee plus the tip, so the
+        transaction survives a few full blocks of base-fee growth."""
+        block, tip_hex = await self.rpc.batch(
+            [("eth_getBlockByNumber", ["latest", False]), ("eth_maxPriorityFeePerGas", [])]
+        )
+        if isinstance(block, RpcError) or not isinstance(block, dict):
+            raise RpcUnavailable(f"latest block unreadable: {block!r}")
+        base = int(block.get("baseFeePerGas") or "0x0", 16)
+        tip = (
+            self.policy.priority_fee_fallback
+            if isinstance(tip_hex, RpcError) or not isinstance(tip_hex, str)
+            else int(tip_hex, 16)
+        )
+        return 2 * base + tip, tip
+
+    @staticmethod
+    def _revert_error(exc: RpcError) -> ChainError:
+        data = exc.revert_data
+        if data is not None:
+            return decode_revert(data)
+        text = exc.message.lower()
+        if "insufficient funds" in text:
+            return InsufficientGas(needed=1, balance=0)  # refined by callers that know more
+        if "revert" in text:
+            return decode_revert("0x")
+        return ChainError(
+            "The network rejected this request.", detail=f"{exc.code}: {exc.message}"
+        )
+
+    # -- the whole write -----------------------------------------------------------------
+
+    async def send(
+        self,
+        signer: Signer,
+        to: str,
+        data: bytes = b"",
+        *,
+        value: int = 0,
+        gas: int | None = None,
+        on_sent: OnSent | None = None,
+        description: str = "",
+        simulate: bool = True,
+    ) -> Receipt:
+        sender = to_checksum_address(signer.address)
+        to = to_checksum_address(to)
+        if simulate and data:
+            await self.simulate(sender, to, data, value)
+        if gas is None:
+            gas = await self.estimate_gas(sender, to, data, value)
+        max_fee, tip = await self.fees()
+        balance = int(await self.rpc.request("eth_getBalance", [sender, "pending"]), 16)
+        needed = gas * max_fee + value
+        if balance < needed:
+            raise InsufficientGas(needed=needed, balance=balance)
+
+        nm = self.nonce_manager(sender)
+        async with nm.lock:
+            nonce = await nm.next_nonce(self.rpc)
+            tx = {
+                "type": 2,
+                "chainId": self.chain_id,
+                "nonce": nonce,
+                "to": to,
+                "value": value,
+                "data": data,
+                "gas": gas,
+                "maxFeePerGas": max_fee,
+                "maxPriorityFeePerGas": tip,
+            }
+            tx_hash = await self._broadcast(signer, tx, nm)
+            nm.used(nonce)
+        sent = SentTx(tx_hash, nonce, sender, to, value, gas, max_fee, tip, None, description)
+        await _notify(on_sent, sent)
+        return await self._await_receipt(signer, tx, sent, on_sent)
+
+    async def _broadcast(self, signer: Signer, tx: dict[str, Any], nm: NonceManager) -> str:
+        raw = raw_signed(signer.sign_transaction(dict(tx)))
+        tx_hash = "0x" + keccak(raw).hex()
+        try:
+            await self.rpc.request("eth_sendRawTransaction", ["0x" + raw.hex()])
+        except RpcError as exc:
+            text = exc.message.lower()
+            if "already known" in text or "already imported" in text:
+                return tx_hash  # a retried POST that had in fact arrived
+            nm.forget()
+            if "insufficient funds" in text:
+                bal = int(await self.rpc.request("eth_getBalance", [nm.address, "pending"]), 16)
+                raise InsufficientGas(
+                    needed=int(tx["gas"]) * int(tx["maxFeePerGas"]) + int(tx["value"]),
+                    balance=bal,
+                ) from exc
+            if "nonce too low" in text:
+                raise ChainError(
+                    "This wallet sent another transaction at the same time; please retry.",
+                    detail=exc.message,
+                ) from exc
+            raise ChainError(
+                "The network refused the transaction.", detail=f"{exc.code}: {exc.message}"
+            ) from exc
+        except RpcUnavailable:
+            # We cannot know whether it arrived: keep the nonce reserved and let the caller
+            # (who has not been told a hash yet) retry from scratch after re-sync.
+            nm.forget()
+            raise
+        return tx_hash
+
+    async def _receipt(self, tx_hash: str) -> Receipt | None:
+        try:
+            r = await self.rpc.request("eth_getTransactionReceipt", [tx_hash])
+        except RpcUnavailable:
+            return None
+        if not r or not r.get("blockNumber"):
+            return None
+        return Receipt(
+            tx_hash=r["transactionHash"],
+            block_number=int(r["blockNumber"], 16),
+            status=int(r.get("status", "0x1"), 16),
+            gas_used=int(r.get("gasUsed", "0x0"), 16),
+            effective_gas_price=int(r.get("effectiveGasPrice", "0x0"), 16),
+            logs=tuple(r.get("logs") or ()),
+        )
+
+    async def wait_for_receipt(self, tx_hashes: list[str], timeout: float) -> Receipt:
+        """Poll until one of ``tx_hashes`` (same nonce, so at most one) is mined."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for h in reversed(tx_hashes):
+                rec = await self._receipt(h)
+                if rec is not None:
+                    return rec
+            if time.monotonic() >= deadline:
+                raise TransactionTimeout(tx_hashes[-1], timeout)
+            await asyncio.sleep(self.policy.poll_interval)
+
+    async def _await_receipt(
+        self, signer: Signer, tx: dict[str, Any], sent: SentTx, on_sent: OnSent | None
+    ) -> Receipt:
+        pol = self.policy
+        hashes = [sent.tx_hash]
+        start = time.monotonic()
+        replacements = 0
+        while True:
+            elapsed = time.monotonic() - start
+            remaining = pol.receipt_timeout - elapsed
+            if remaining <= 0:
+                raise TransactionTimeout(hashes[-1], pol.receipt_timeout)
+            can_replace = replacements < pol.max_replacements
+            wait = min(remaining, pol.replace_after) if can_replace else remaining
+            try:
+                rec = await self.wait_for_receipt(hashes, wait)
+            except TransactionTimeout:
+                if not can_replace or time.monotonic() - start >= pol.receipt_timeout:
+                    raise
+                rec = None
+            if rec is not None:
+                if rec.status != 1:
+                    reason = await self._failure_reason(sent.sender, tx, rec)
+                    raise TransactionFailed(rec.tx_hash, reason)
+                return rec
+            # stuck: same nonce, higher fees
+            tx = dict(tx)
+            tx["maxPriorityFeePerGas"] = _bumped(int(tx["maxPriorityFeePerGas"]), pol.fee_bump_pct)
+            cur_max, _ = await self.fees()
+            tx["maxFeePerGas"] = max(_bumped(int(tx["maxFeePerGas"]), pol.fee_bump_pct), cur_max)
+            tx["maxFeePerGas"] = max(int(tx["maxFeePerGas"]), int(tx["maxPriorityFeePerGas"]))
+            nm = self.nonce_manager(sent.sender)
+            try:
+                new_hash = await self._broadcast(signer, tx, nm)
+            except ChainError as exc:
+                # "nonce too low" here means one of ours was mined meanwhile: re-check.
+                log.info("fee bump not accepted (%s); re-checking receipts", exc.detail)
+                nm.used(int(tx["nonce"]))
+                rec = await self.wait_for_receipt(hashes, pol.poll_interval)
+                if rec.status != 1:
+                    reason = await self._failure_reason(sent.sender, tx, rec)
+                    raise TransactionFailed(rec.tx_hash, reason) from exc
+                return rec
+            nm.used(int(tx["nonce"]))
+            replacements += 1
+            log.info("replaced stuck tx %s with %s", hashes[-1], new_hash)
+            replaced = SentTx(
+                new_hash, int(tx["nonce"]), sent.sender, sent.to, sent.value, int(tx["gas"]),
+                int(tx["maxFeePerGas"]), int(tx["maxPriorityFeePerGas"]), hashes[-1],
+                sent.description,
+            )
+            hashes.append(new_hash)
+            await _notify(on_sent, replaced)
+
+    async def _failure_reason(self, sender: str, tx: dict[str, Any], rec: Receipt) -> str:
+        """Replay the call at the failing block to learn why (best effort)."""
+        call = {"from": sender, "to": tx["to"], "data": "0x" + bytes(tx["data"]).hex(),
+                "value": _hex(int(tx["value"]))}
+        try:
+            await self.rpc.request("eth_call", [call, _hex(rec.block_number)])
+        except RpcError as exc:
+            err = self._revert_error(exc)
+            return f"{type(err).__name__}: {err.message}"
+        except ChainError:
+            return ""
+        return "out of gas or reverted"
+
+
+async def _notify(on_sent: OnSent | None, sent: SentTx) -> None:
+    if on_sent is None:
+        return
+    result = on_sent(sent)
+    if inspect.isawaitable(result):
+        await result

@@ -1,0 +1,166 @@
+"""A ``ChatEngine`` backed by any OpenAI-compatible server (llama-server, vLLM, Ollama, our own
+local API), for operators whose model runs on another machine or several of them."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+
+from app.inference.types import (
+    ChatRequest,
+    CompletionDone,
+    CompletionMetrics,
+    ContextOverflow,
+    InferenceError,
+    StreamEvent,
+    TokenDelta,
+)
+from app.logsetup import register_secret
+
+
+class RemoteEngineError(InferenceError):
+    """The OpenAI-compatible server could not be reached or refused the request."""
+
+
+class OpenAICompatEngine:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str = "",
+        model: str = "",
+        *,
+        timeout_s: float = 300.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        if not self.base_url.endswith("/v1"):
+            self.base_url += "/v1"
+        self.api_key = api_key
+        if api_key:
+            register_secret(api_key)
+        self.model = model
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=10)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _headers(self) -> dict[str, str]:
+        h = {"Content-Type": "application/json"}
+        if self.api_key:
+            h["Authorization"] = f"Bearer {self.api_key}"
+        return h
+
+    def _sess(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self.timeout)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> OpenAICompatEngine:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def model_names(self) -> list[str]:
+        try:
+            async with self._sess().get(f"{self.base_url}/models", headers=self._headers()) as r:
+                await self._raise_for(r)
+                data = await r.json()
+        except aiohttp.ClientError as exc:
+            raise self._unreachable(exc) from exc
+        return [m["id"] for m in data.get("data", [])]
+
+    def _unreachable(self, exc: BaseException) -> RemoteEngineError:
+        return RemoteEngineError(
+            f"Cannot reach the model server at {self.base_url}. Check that it is running and "
+            "the address is right.",
+            detail=repr(exc),
+        )
+
+    async def _raise_for(self, r: aiohttp.ClientResponse) -> None:
+        if r.status < 400:
+            return
+        text = await r.text()
+        try:
+            msg = json.loads(text)["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            msg = text[:300]
+        if r.status in (401, 403):
+            raise RemoteEngineError(
+                "The model server rejected the API key.", detail=f"HTTP {r.status}: {msg}"
+            )
+        if r.status == 400 and "context" in msg.lower():
+            raise ContextOverflow("The conversation is too long for this model.", detail=msg)
+        raise RemoteEngineError(
+            f"The model server answered with an error (HTTP {r.status}).", detail=msg
+        )
+
+    async def chat_stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        p = request.params
+        body: dict[str, Any] = {
+            "model": request.model or self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "max_tokens": p.max_tokens,
+            "temperature": p.temperature,
+            "top_p": p.top_p,
+        }
+        if p.stop:
+            body["stop"] = list(p.stop)
+        if p.seed is not None:
+            body["seed"] = p.seed
+        t0 = time.perf_counter()
+        t_first = 0.0
+        n_chunks = 0
+        finish = "stop"
+        usage: dict[str, Any] = {}
+        try:
+            async with self._sess().post(
+                f"{self.base_url}/chat/completions", json=body, headers=self._headers()
+            ) as r:
+                await self._raise_for(r)
+                async for raw in r.content:
+                    line = raw.strip()
+                    if not line.startswith(b"data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == b"[DONE]":
+                        break
+                    obj = json.loads(data)
+                    if "error" in obj:
+                        raise RemoteEngineError(
+                            "The model server failed while answering.",
+                            detail=str(obj["error"].get("message", obj["error"])),
+                        )
+                    if obj.get("usage"):
+                        usage = obj["usage"]
+                    for choice in obj.get("choices", []):
+                        text = (choice.get("delta") or {}).get("content")
+                        if text:
+                            if not t_first:
+                                t_first = time.perf_counter()
+                            n_chunks += 1
+                            yield TokenDelta(text)
+                        if choice.get("finish_reason"):
+                            finish = "length" if choice["finish_reason"] == "length" else "stop"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._unreachable(exc) from exc
+        t_end = time.perf_counter()
+        n = int(usage.get("completion_tokens", n_chunks))
+        gen_s = t_end - t_first if t_first else 0.0
+        yield CompletionDone(
+            CompletionMetrics(
+                prompt_tokens=int(usage.get("prompt_tokens", 0)),
+                completion_tokens=n,
+                ttft_ms=((t_first or t_end) - t0) * 1000.0,
+                tokens_per_s=(n - 1) / gen_s if n > 1 and gen_s > 0 else 0.0,
+                finish_reason=finish,  # type: ignore[arg-type]
+            )
+        )

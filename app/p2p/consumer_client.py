@@ -1,0 +1,333 @@
+"""The consumer side of MOR-RPC: one ``ProviderClient`` per provider endpoint.
+
+Everything the provider sends is verified before it is used: the pong's signer must be the
+provider's on-chain address, the approval must decode to the bid/chain/user we asked for and be
+signed (EIP-191) by that address, and each streamed chunk must carry a valid signature from the
+provider key before it is decrypted. This is stricter than the Go consumer (§8 items 9, 12).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from app.p2p import crypto
+from app.p2p.crypto import Approval, Receipt, keccak256
+from app.p2p.errors import (
+    CryptoError,
+    PeerTimeout,
+    ProtocolError,
+    ProviderMisbehaved,
+    ProviderRejected,
+    ProviderUnreachable,
+)
+from app.p2p.framing import JsonStreamReader
+from app.p2p.gojson import (
+    Message,
+    PingParams,
+    PongResult,
+    PromptChunk,
+    PromptParams,
+    ReportParams,
+    ReportResult,
+    RpcError,
+    RpcResponse,
+    SessionRequestParams,
+    SessionRequestResult,
+    encode_request,
+    hex0x,
+    parse_response,
+)
+from app.p2p.keys import NodeKey
+from app.p2p.openai_codec import DONE
+
+CONNECT_TIMEOUT_S = 3.0
+_last_timestamp: dict[str, int] = {}
+MAX_RESPONSE_BYTES = 4 << 20
+
+
+@dataclass(frozen=True)
+class SessionApproval:
+    """What ``openSession`` needs, plus the provider key later chunks are verified with."""
+
+    approval: bytes
+    approval_sig: bytes
+    provider_key: bytes
+    decoded: Approval
+
+
+@dataclass(frozen=True)
+class Pong:
+    nonce: bytes
+    version: str
+    provider_key: bytes
+
+
+def split_endpoint(endpoint: str) -> tuple[str, int]:
+    """``host:port`` (the on-chain ``Provider.endpoint``; IPv6 as ``[::1]:3333``)."""
+    host, sep, port = endpoint.strip().rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ProviderUnreachable(endpoint, "endpoint is not host:port")
+    return host.strip("[]"), int(port)
+
+
+def self_signed_receipt(
+    signer: NodeKey,
+    session_id: bytes,
+    chain_id: int,
+    *,
+    tps_scaled1000: int = 0,
+    ttft_ms: int = 0,
+    input_tokens: int = 0,
+    output_tokens: int = 0,
+    timestamp: int | None = None,
+) -> tuple[bytes, bytes]:
+    """Fallback close-out receipt signed by the user (the contract records a dispute, §4.2)."""
+    receipt = Receipt(
+        session_id=session_id,
+        chain_id=chain_id,
+        timestamp=int(time.time()) if timestamp is None else timestamp,
+        tps_scaled1000=tps_scaled1000,
+        ttft_ms=ttft_ms,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+    ).encode()
+    return receipt, signer.sign_message_hash(keccak256(receipt))
+
+
+class ProviderClient:
+    """Talks to one provider. Each call opens its own TCP connection (§5.1)."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        signer: NodeKey,
+        provider_address: str,
+        *,
+        chain_id: int,
+        provider_key: bytes | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT_S,
+        read_timeout: float = 90.0,
+        idle_timeout: float = 90.0,
+    ) -> None:
+        self.endpoint = endpoint
+        self.host, self.port = split_endpoint(endpoint)
+        self.signer = signer
+        self.provider_address = provider_address.lower()
+        self.chain_id = chain_id
+        self.provider_key = provider_key
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.idle_timeout = idle_timeout
+
+    # ------------------------------------------------------------ transport
+
+    def _now_ms(self) -> int:
+        """Strictly increasing per signer, so two identical requests never share a signature
+        (the provider refuses replays and RFC 6979 signatures are deterministic)."""
+        now = max(int(time.time() * 1000), _last_timestamp.get(self.signer.address, 0) + 1)
+        _last_timestamp[self.signer.address] = now
+        return now
+
+    def _sign(self, msg: Message) -> bytes:
+        return self.signer.sign_raw_hash(keccak256(msg.signed_bytes()))
+
+    async def _open(self, payload: bytes) -> tuple[asyncio.StreamWriter, JsonStreamReader]:
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(self.host, self.port, limit=1 << 16),
+                self.connect_timeout,
+            )
+        except (OSError, TimeoutError) as exc:
+            raise ProviderUnreachable(self.endpoint, repr(exc)) from exc
+        try:
+            writer.write(payload)
+            await asyncio.wait_for(writer.drain(), self.read_timeout)
+        except (OSError, TimeoutError) as exc:
+            writer.close()
+            raise ProviderUnreachable(self.endpoint, repr(exc)) from exc
+        framed = JsonStreamReader(
+            reader,
+            max_message_bytes=MAX_RESPONSE_BYTES,
+            read_timeout=self.read_timeout,
+            idle_timeout=self.idle_timeout,
+        )
+        return writer, framed
+
+    async def _read(
+        self, framed: JsonStreamReader, request_id: str, *, eof_ok: bool = False
+    ) -> RpcResponse | None:
+        try:
+            response = parse_response(await framed.read_value())
+        except EOFError:
+            if eof_ok:
+                return None
+            raise ProviderUnreachable(self.endpoint, "connection closed without a reply") from None
+        except PeerTimeout as exc:
+            raise ProviderUnreachable(self.endpoint, exc.reason) from exc
+        except ProtocolError as exc:
+            raise ProviderMisbehaved(exc.reason) from exc
+        except OSError as exc:
+            raise ProviderUnreachable(self.endpoint, repr(exc)) from exc
+        if response.id != request_id:
+            raise ProviderMisbehaved("reply id does not match the request")
+        if response.error is not None:
+            raise ProviderRejected(self._error_text(response.error))
+        return response
+
+    def _error_text(self, error: RpcError) -> str:
+        if not error.is_signed:
+            return error.message
+        # Signed backend error: verify, then decrypt {"providerModelError": ...}.
+        if self.provider_key and crypto.verify_hash(
+            self.provider_key, keccak256(error.signed_bytes()), error.signature
+        ):
+            with contextlib.suppress(CryptoError, ValueError):
+                plain = json.loads(self.signer.ecies_decrypt(bytes.fromhex(error.message)))
+                inner = plain.get("providerModelError", plain) if isinstance(plain, dict) else plain
+                if isinstance(inner, dict) and isinstance(inner.get("error"), dict):
+                    return str(inner["error"].get("message", inner))
+                return json.dumps(inner)
+        return "the provider's model failed"
+
+    async def _call(self, method: str, params: Message) -> Any:
+        request_id = os.urandom(4).hex() if method != "network.ping" else "0"
+        writer, framed = await self._open(encode_request(request_id, method, params))
+        try:
+            response = await self._read(framed, request_id)
+            assert response is not None
+            return response.result
+        finally:
+            writer.close()
+
+    # ------------------------------------------------------------ methods
+
+    async def ping(self) -> Pong:
+        """Checks the provider is up and holds the key of ``provider_address``."""
+        nonce = os.urandom(8)
+        unsigned = PingParams(nonce)
+        result = await self._call("network.ping", PingParams(nonce, self._sign(unsigned)))
+        try:
+            pong = PongResult.parse(result)
+            key = crypto.recover_pubkey(keccak256(pong.signed_bytes()), pong.signature)
+        except (ProtocolError, CryptoError) as exc:
+            raise ProviderMisbehaved(f"bad pong: {exc}") from exc
+        if pong.nonce != nonce:
+            raise ProviderMisbehaved("pong echoes another nonce")
+        if crypto.address_from_pubkey(key) != self.provider_address:
+            raise ProviderMisbehaved("pong is not signed by the provider's address")
+        if self.provider_key is None:
+            self.provider_key = key
+        return Pong(pong.nonce, pong.version, key)
+
+    async def request_session(self, bid_id: bytes, spend: int) -> SessionApproval:
+        """``session.request``: a verified approval to pass to ``openSession``."""
+        unsigned = SessionRequestParams(
+            user=self.signer.address.lower(),
+            key=self.signer.public_key_uncompressed,
+            spend=spend,
+            timestamp=self._now_ms(),
+            bid_id=bid_id,
+        )
+        params = SessionRequestParams(
+            unsigned.user,
+            unsigned.key,
+            unsigned.spend,
+            unsigned.timestamp,
+            unsigned.bid_id,
+            self._sign(unsigned),
+        )
+        result = await self._call("session.request", params)
+        try:
+            res = SessionRequestResult.parse(result)
+            decoded = Approval.decode(res.approval)
+            approver = crypto.recover_eip191_signer(keccak256(res.approval), res.approval_sig)
+        except (ProtocolError, CryptoError) as exc:
+            raise ProviderMisbehaved(f"bad approval: {exc}") from exc
+        if not crypto.verify_hash(res.provider_key, keccak256(res.signed_bytes()), res.signature):
+            raise ProviderMisbehaved("received invalid signature from provider")
+        if len(res.provider_key) != 65 or crypto.address_from_pubkey(res.provider_key) != (
+            self.provider_address
+        ):
+            raise ProviderMisbehaved("the provider answered with a key that is not its own")
+        if decoded.bid_id != bid_id or decoded.chain_id != self.chain_id:
+            raise ProviderMisbehaved("approval is for another bid or chain")
+        if decoded.user != self.signer.address.lower():
+            raise ProviderMisbehaved("approval is for another user")
+        if approver != self.provider_address:
+            raise ProviderMisbehaved("approval is not signed by the bid's provider")
+        self.provider_key = res.provider_key
+        return SessionApproval(res.approval, res.approval_sig, res.provider_key, decoded)
+
+    async def prompt(self, session_id: bytes, request: dict[str, Any]) -> AsyncIterator[Any]:
+        """``session.prompt``: yields each verified, decrypted chunk (parsed JSON).
+
+        Stops after ``"[DONE]"`` (not yielded), after a full ``chat.completion``, or at EOF once a
+        chunk has arrived. An error reply raises ``ProviderRejected``.
+        """
+        if self.provider_key is None:
+            await self.ping()
+        provider_key = self.provider_key
+        assert provider_key is not None
+        message = json.dumps(request, ensure_ascii=False, separators=(",", ":"))
+        unsigned = PromptParams(session_id, message, self._now_ms())
+        params = PromptParams(session_id, message, unsigned.timestamp, self._sign(unsigned))
+        request_id = os.urandom(4).hex()
+        writer, framed = await self._open(encode_request(request_id, "session.prompt", params))
+        got_any = False
+        try:
+            while True:
+                response = await self._read(framed, request_id, eof_ok=got_any)
+                if response is None:
+                    return  # EOF after at least one chunk ends the stream (§5.6.3)
+                if not got_any:
+                    framed.read_timeout = None  # deadline removed after the first chunk
+                got_any = True
+                try:
+                    chunk = PromptChunk.parse(response.result)
+                except ProtocolError as exc:
+                    raise ProviderMisbehaved(exc.reason) from exc
+                digest = keccak256(chunk.signed_bytes())
+                if not crypto.verify_hash(provider_key, digest, chunk.signature):
+                    raise ProviderMisbehaved("chunk signature is not the provider's")
+                try:
+                    plain = json.loads(self.signer.ecies_decrypt(bytes.fromhex(chunk.message)))
+                except (CryptoError, ValueError) as exc:
+                    raise ProviderMisbehaved(f"chunk could not be decrypted: {exc}") from exc
+                if plain == DONE:
+                    return
+                if isinstance(plain, dict) and "providerModelError" in plain:
+                    raise ProviderRejected(json.dumps(plain["providerModelError"]))
+                yield plain
+                if isinstance(plain, dict) and plain.get("object") == "chat.completion":
+                    return
+        finally:
+            writer.close()
+
+    async def report(self, session_id: bytes) -> tuple[bytes, bytes]:
+        """``session.report``: the provider-signed receipt and its EIP-191 signature, verified."""
+        if self.provider_key is None:
+            await self.ping()
+        unsigned = ReportParams(hex0x(session_id), self._now_ms())
+        params = ReportParams(unsigned.message, unsigned.timestamp, self._sign(unsigned))
+        result = await self._call("session.report", params)
+        try:
+            res = ReportResult.parse(result)
+            receipt = Receipt.decode(res.receipt)
+            signer = crypto.recover_eip191_signer(keccak256(res.receipt), res.signed_report)
+        except (ProtocolError, CryptoError) as exc:
+            raise ProviderMisbehaved(f"bad receipt: {exc}") from exc
+        assert self.provider_key is not None
+        if not crypto.verify_hash(self.provider_key, keccak256(res.signed_bytes()), res.signature):
+            raise ProviderMisbehaved("report signature is not the provider's")
+        if receipt.session_id != session_id or receipt.chain_id != self.chain_id:
+            raise ProviderMisbehaved("receipt is for another session or chain")
+        if signer != self.provider_address:
+            raise ProviderMisbehaved("receipt is not signed by the provider")
+        return res.receipt, res.signed_report

@@ -1,0 +1,272 @@
+"""Signatures, contract payloads and ECIES exactly as the Go nodes and the contract expect them.
+
+- MOR-RPC signatures (§5.4): secp256k1 over keccak256(bytes), r‖s‖v with v∈{0,1}, low-s.
+- Approvals and receipts (§4.1, §4.2): ABI words, EIP-191 over their 32-byte keccak, v∈{27,28}.
+- ECIES (§5.5): go-ethereum's ECIES_AES128_SHA256 with empty s1/s2.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+
+import coincurve
+from coincurve.ecdsa import cdata_to_der, deserialize_compact
+from cryptography.hazmat.primitives import serialization as _serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from eth_utils import keccak as _keccak
+
+from app.p2p.errors import CryptoError
+
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+_HALF_N = SECP256K1_N // 2
+_EIP191_PREFIX_32 = b"\x19Ethereum Signed Message:\n32"
+ECIES_OVERHEAD = 65 + 16 + 32
+
+
+def keccak256(data: bytes) -> bytes:
+    return bytes(_keccak(data))
+
+
+def eip191_digest(message_hash: bytes) -> bytes:
+    """personal_sign digest of a 32-byte hash taken as raw bytes (not hex text)."""
+    return keccak256(_EIP191_PREFIX_32 + message_hash)
+
+
+def address_from_pubkey(public_key: bytes) -> str:
+    """Lowercase 0x address of a 33- or 65-byte public key."""
+    uncompressed = coincurve.PublicKey(public_key).format(compressed=False)
+    return "0x" + keccak256(uncompressed[1:])[-20:].hex()
+
+
+# ---------------------------------------------------------------- raw secp256k1
+
+
+def sign_hash(private_key: coincurve.PrivateKey, digest: bytes) -> bytes:
+    """RFC 6979, low-s, 65 bytes r‖s‖v with v∈{0,1} (go-ethereum ``crypto.Sign``)."""
+    return bytes(private_key.sign_recoverable(digest, hasher=None))
+
+
+def _split(signature: bytes) -> tuple[int, int]:
+    if len(signature) not in (64, 65):
+        raise CryptoError(f"signature has {len(signature)} bytes, expected 65")
+    r = int.from_bytes(signature[:32], "big")
+    s = int.from_bytes(signature[32:64], "big")
+    if not (0 < r < SECP256K1_N and 0 < s <= _HALF_N):
+        raise CryptoError("signature values out of range or high-s")
+    return r, s
+
+
+def verify_hash(public_key: bytes, digest: bytes, signature: bytes) -> bool:
+    """go-ethereum ``VerifySignature``: ignores v, accepts 33/65-byte keys, rejects high-s."""
+    try:
+        _split(signature)
+        key = coincurve.PublicKey(public_key)
+        der = cdata_to_der(deserialize_compact(signature[:64]))
+        return bool(key.verify(der, digest, hasher=None))
+    except (CryptoError, ValueError, TypeError):
+        return False
+
+
+def recover_pubkey(digest: bytes, signature: bytes) -> bytes:
+    """``Ecrecover`` with v∈{0,1}; returns the 65-byte uncompressed key."""
+    if len(signature) != 65 or signature[64] not in (0, 1):
+        raise CryptoError("recoverable signature must be 65 bytes with v 0 or 1")
+    _split(signature)
+    try:
+        key = coincurve.PublicKey.from_signature_and_message(signature, digest, hasher=None)
+    except Exception as exc:  # coincurve raises bare Exception on failed recovery
+        raise CryptoError(f"public key recovery failed: {exc}") from exc
+    return bytes(key.format(compressed=False))
+
+
+def recover_address(digest: bytes, signature: bytes) -> str:
+    return address_from_pubkey(recover_pubkey(digest, signature))
+
+
+# ---------------------------------------------------------------- EIP-191 (contract signatures)
+
+
+def sign_eip191_hash(private_key: coincurve.PrivateKey, message_hash: bytes) -> bytes:
+    """personal_sign over a 32-byte hash, v∈{27,28} (what the contract's ECDSA.recover takes)."""
+    sig = sign_hash(private_key, eip191_digest(message_hash))
+    return sig[:64] + bytes([sig[64] + 27])
+
+
+def recover_eip191_signer(message_hash: bytes, signature: bytes) -> str:
+    if len(signature) != 65 or signature[64] not in (27, 28):
+        raise CryptoError("EIP-191 signature must be 65 bytes with v 27 or 28")
+    return recover_address(
+        eip191_digest(message_hash), signature[:64] + bytes([signature[64] - 27])
+    )
+
+
+# ---------------------------------------------------------------- approval and receipt layouts
+
+
+def _word(value: int) -> bytes:
+    return value.to_bytes(32, "big")
+
+
+def _address_bytes(address: str) -> bytes:
+    raw = bytes.fromhex(address[2:] if address[:2].lower() == "0x" else address)
+    if len(raw) != 20:
+        raise ValueError("address must be 20 bytes")
+    return raw
+
+
+@dataclass(frozen=True)
+class Approval:
+    """``abi.encode(bytes32 bidId, uint256 chainId, address user, uint128 timestamp)``."""
+
+    bid_id: bytes
+    chain_id: int
+    user: str
+    timestamp: int
+
+    def encode(self) -> bytes:
+        if len(self.bid_id) != 32 or not 0 <= self.timestamp < 2**128:
+            raise ValueError("bad approval fields")
+        return (
+            self.bid_id
+            + _word(self.chain_id)
+            + bytes(12)
+            + _address_bytes(self.user)
+            + _word(self.timestamp)
+        )
+
+    @classmethod
+    def decode(cls, data: bytes) -> Approval:
+        if len(data) != 128:
+            raise CryptoError(f"approval has {len(data)} bytes, expected 128")
+        if data[64:76] != bytes(12) or data[96:112] != bytes(16):
+            raise CryptoError("approval words are not canonical ABI")
+        return cls(
+            bid_id=data[:32],
+            chain_id=int.from_bytes(data[32:64], "big"),
+            user="0x" + data[76:96].hex(),
+            timestamp=int.from_bytes(data[96:128], "big"),
+        )
+
+
+UINT32_MAX = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Seven ABI words: sessionId, chainId, timestamp, tps×1000, ttftMs, tokens in, tokens out."""
+
+    session_id: bytes
+    chain_id: int
+    timestamp: int
+    tps_scaled1000: int
+    ttft_ms: int
+    input_tokens: int
+    output_tokens: int
+
+    def encode(self) -> bytes:
+        small = (self.tps_scaled1000, self.ttft_ms, self.input_tokens, self.output_tokens)
+        if len(self.session_id) != 32 or not 0 <= self.timestamp < 2**128:
+            raise ValueError("bad receipt fields")
+        if any(not 0 <= v <= UINT32_MAX for v in small):
+            raise ValueError("receipt counters must fit uint32")
+        return (
+            self.session_id
+            + _word(self.chain_id)
+            + _word(self.timestamp)
+            + b"".join(_word(v) for v in small)
+        )
+
+    @classmethod
+    def decode(cls, data: bytes) -> Receipt:
+        if len(data) not in (160, 224):
+            raise CryptoError(f"receipt has {len(data)} bytes, expected 224")
+        words = [int.from_bytes(data[i : i + 32], "big") for i in range(32, len(data), 32)]
+        if len(words) == 4:
+            words += [0, 0]
+        chain_id, ts, tps, ttft, tin, tout = words
+        if ts >= 2**128 or any(v > UINT32_MAX for v in (tps, ttft, tin, tout)):
+            raise CryptoError("receipt value does not fit its ABI type")
+        return cls(data[:32], chain_id, ts, tps, ttft, tin, tout)
+
+
+# ---------------------------------------------------------------- ECIES (AES-128-CTR + HMAC-SHA256)
+
+_CURVE = ec.SECP256K1()
+
+
+def _load_public(public_key: bytes) -> ec.EllipticCurvePublicKey:
+    if len(public_key) != 65 or public_key[0] != 4:
+        raise CryptoError("ECIES needs a 65-byte uncompressed public key")
+    try:
+        return ec.EllipticCurvePublicKey.from_encoded_point(_CURVE, public_key)
+    except ValueError as exc:
+        raise CryptoError("public key is not on secp256k1") from exc
+
+
+def _derive_keys(shared_x: bytes) -> tuple[bytes, bytes]:
+    k = hashlib.sha256(b"\x00\x00\x00\x01" + shared_x).digest()
+    return k[:16], hashlib.sha256(k[16:32]).digest()
+
+
+def _aes_ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
+    ctx = Cipher(algorithms.AES(key), modes.CTR(iv)).encryptor()
+    return ctx.update(data) + ctx.finalize()
+
+
+class EciesRecipient:
+    """A parsed recipient key, so a provider streaming many chunks parses it only once."""
+
+    def __init__(self, public_key: bytes) -> None:
+        self._public = _load_public(public_key)
+
+    def encrypt(
+        self, plaintext: bytes, *, ephemeral_secret: int | None = None, iv: bytes | None = None
+    ) -> bytes:
+        """R(65) ‖ IV(16) ‖ AES-CTR(pt) ‖ HMAC(IV ‖ ct); R and IV injectable for vectors."""
+        if ephemeral_secret is None:
+            eph = ec.generate_private_key(_CURVE)
+        else:
+            eph = ec.derive_private_key(ephemeral_secret, _CURVE)
+        iv = os.urandom(16) if iv is None else iv
+        if len(iv) != 16:
+            raise ValueError("IV must be 16 bytes")
+        ke, km = _derive_keys(eph.exchange(ec.ECDH(), self._public))
+        ct = _aes_ctr(ke, iv, plaintext)
+        tag = hmac.new(km, iv + ct, hashlib.sha256).digest()
+        r_pub = eph.public_key().public_bytes(
+            encoding=_serialization.Encoding.X962,
+            format=_serialization.PublicFormat.UncompressedPoint,
+        )
+        return r_pub + iv + ct + tag
+
+
+def ecies_encrypt(
+    public_key: bytes,
+    plaintext: bytes,
+    *,
+    ephemeral_secret: int | None = None,
+    iv: bytes | None = None,
+) -> bytes:
+    return EciesRecipient(public_key).encrypt(plaintext, ephemeral_secret=ephemeral_secret, iv=iv)
+
+
+def ecies_decrypt(private_secret: int, ciphertext: bytes) -> bytes:
+    """Reverse of ``ecies_encrypt``; the MAC is checked in constant time before decrypting."""
+    if len(ciphertext) < ECIES_OVERHEAD or ciphertext[0] not in (2, 3, 4):
+        raise CryptoError("ECIES payload too short or malformed")
+    if ciphertext[0] != 4:
+        raise CryptoError("ECIES ephemeral key must be uncompressed")
+    r_pub = _load_public(ciphertext[:65])
+    iv = ciphertext[65:81]
+    ct = ciphertext[81:-32]
+    tag = ciphertext[-32:]
+    own = ec.derive_private_key(private_secret, _CURVE)
+    ke, km = _derive_keys(own.exchange(ec.ECDH(), r_pub))
+    expected = hmac.new(km, iv + ct, hashlib.sha256).digest()
+    if not hmac.compare_digest(expected, tag):
+        raise CryptoError("ECIES MAC mismatch")
+    return _aes_ctr(ke, iv, ct)

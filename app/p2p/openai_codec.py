@@ -1,0 +1,176 @@
+"""The inference payloads carried inside ``session.prompt`` (OpenAI chat JSON), both directions.
+
+The provider turns the consumer's request into our ``ChatRequest`` and engine events into
+``chat.completion.chunk`` objects; the consumer does the reverse. Validation happens here so that
+a bad request is refused before any inference starts.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from app.inference.types import ChatMessage, ChatRequest, CompletionMetrics, Role, SamplingParams
+
+DONE = "[DONE]"
+_ROLES: dict[str, Role] = {
+    "system": "system",
+    "developer": "system",
+    "user": "user",
+    "assistant": "assistant",
+}
+MAX_MESSAGES = 512
+
+
+class InvalidInferenceRequest(ValueError):
+    """The prompt's JSON is not a chat request we can run."""
+
+
+def _number(obj: dict[str, Any], key: str, lo: float, hi: float, default: float) -> float:
+    value = obj.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidInferenceRequest(f"{key} must be a number")
+    if not lo <= value <= hi:
+        raise InvalidInferenceRequest(f"{key} must be between {lo} and {hi}")
+    return float(value)
+
+
+def _content(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        parts = []
+        for part in value:
+            if not isinstance(part, dict) or part.get("type") != "text":
+                raise InvalidInferenceRequest("only text message parts are supported")
+            text = part.get("text")
+            if not isinstance(text, str):
+                raise InvalidInferenceRequest("message part text must be a string")
+            parts.append(text)
+        return "".join(parts)
+    raise InvalidInferenceRequest("message content must be text")
+
+
+def parse_chat_request(obj: Any, *, model: str, max_tokens_cap: int) -> tuple[ChatRequest, bool]:
+    """OpenAI ``ChatCompletionRequest`` JSON → (ChatRequest, stream?)."""
+    if not isinstance(obj, dict):
+        raise InvalidInferenceRequest("request must be a JSON object")
+    if obj.get("type") not in (None, ""):
+        raise InvalidInferenceRequest(f"request type {obj.get('type')!r} is not supported")
+    raw_messages = obj.get("messages")
+    if not isinstance(raw_messages, list) or not raw_messages or len(raw_messages) > MAX_MESSAGES:
+        raise InvalidInferenceRequest("messages must be a non-empty list")
+    messages = []
+    for m in raw_messages:
+        if not isinstance(m, dict) or m.get("role") not in _ROLES:
+            raise InvalidInferenceRequest("each message needs a role of system, user or assistant")
+        messages.append(ChatMessage(_ROLES[m["role"]], _content(m.get("content"))))
+    raw_max = obj.get("max_completion_tokens", obj.get("max_tokens"))
+    if raw_max is None:
+        max_tokens = max_tokens_cap
+    elif isinstance(raw_max, bool) or not isinstance(raw_max, int) or raw_max < 1:
+        raise InvalidInferenceRequest("max_tokens must be a positive integer")
+    else:
+        max_tokens = min(raw_max, max_tokens_cap)
+    stop = obj.get("stop")
+    if stop is None:
+        stops: tuple[str, ...] = ()
+    elif isinstance(stop, str):
+        stops = (stop,)
+    elif isinstance(stop, list) and len(stop) <= 8 and all(isinstance(s, str) for s in stop):
+        stops = tuple(stop)
+    else:
+        raise InvalidInferenceRequest("stop must be a string or a list of up to 8 strings")
+    seed = obj.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise InvalidInferenceRequest("seed must be an integer")
+    stream = obj.get("stream", False)
+    if not isinstance(stream, bool):
+        raise InvalidInferenceRequest("stream must be true or false")
+    params = SamplingParams(
+        max_tokens=max_tokens,
+        temperature=_number(obj, "temperature", 0.0, 2.0, SamplingParams.temperature),
+        top_p=_number(obj, "top_p", 0.0, 1.0, SamplingParams.top_p),
+        stop=stops,
+        seed=seed,
+    )
+    return ChatRequest(tuple(messages), params, model), stream
+
+
+def chat_request_to_openai(request: ChatRequest, *, stream: bool = True) -> dict[str, Any]:
+    """Our ``ChatRequest`` → the OpenAI JSON a provider expects in ``session.prompt``."""
+    p = request.params
+    out: dict[str, Any] = {
+        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        "stream": stream,
+        "max_tokens": p.max_tokens,
+        "temperature": p.temperature,
+        "top_p": p.top_p,
+    }
+    if request.model:
+        out["model"] = request.model
+    if p.stop:
+        out["stop"] = list(p.stop)
+    if p.seed is not None:
+        out["seed"] = p.seed
+    return out
+
+
+def _finish(reason: str) -> str:
+    return "length" if reason == "length" else "stop"
+
+
+def usage_json(metrics: CompletionMetrics) -> dict[str, int]:
+    return {
+        "completion_tokens": metrics.completion_tokens,
+        "prompt_tokens": metrics.prompt_tokens,
+        "total_tokens": metrics.prompt_tokens + metrics.completion_tokens,
+    }
+
+
+class ChunkBuilder:
+    """Builds the ``chat.completion.chunk`` objects of one answer (keys sorted by the encoder)."""
+
+    def __init__(self, completion_id: str, model: str) -> None:
+        self.id = completion_id
+        self.model = model
+        self.created = int(time.time())
+        self._first = True
+
+    def _base(self, obj: str) -> dict[str, Any]:
+        return {"id": self.id, "object": obj, "created": self.created, "model": self.model}
+
+    def delta(self, text: str) -> dict[str, Any]:
+        delta: dict[str, Any] = {"content": text}
+        if self._first:
+            delta["role"] = "assistant"
+            self._first = False
+        chunk = self._base("chat.completion.chunk")
+        chunk["choices"] = [{"index": 0, "delta": delta, "finish_reason": None}]
+        return chunk
+
+    def final(self, metrics: CompletionMetrics) -> dict[str, Any]:
+        chunk = self._base("chat.completion.chunk")
+        chunk["choices"] = [
+            {"index": 0, "delta": {}, "finish_reason": _finish(metrics.finish_reason)}
+        ]
+        chunk["usage_from_provider"] = usage_json(metrics)
+        return chunk
+
+    def full(self, text: str, metrics: CompletionMetrics) -> dict[str, Any]:
+        out = self._base("chat.completion")
+        out["choices"] = [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": _finish(metrics.finish_reason),
+            }
+        ]
+        out["usage"] = usage_json(metrics)
+        out["usage_from_provider"] = usage_json(metrics)
+        return out

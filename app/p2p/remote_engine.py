@@ -1,0 +1,70 @@
+"""A remote Morpheus session seen as a ``ChatEngine``, so the chat page and the local HTTP API can
+use it exactly like a local model."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from app.inference.types import (
+    ChatRequest,
+    CompletionDone,
+    CompletionMetrics,
+    StreamEvent,
+    TokenDelta,
+)
+from app.p2p.consumer_client import ProviderClient
+from app.p2p.openai_codec import chat_request_to_openai
+
+
+class RemoteSessionEngine:
+    """Streams answers from one open session; ttft and tokens/s are measured on our side."""
+
+    def __init__(self, client: ProviderClient, session_id: bytes, model_name: str = "") -> None:
+        self.client = client
+        self.session_id = session_id
+        self.model_name = model_name
+
+    async def model_names(self) -> list[str]:
+        return [self.model_name or "remote"]
+
+    async def chat_stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        start = time.monotonic()
+        first: float | None = None
+        count = 0
+        usage: dict[str, Any] = {}
+        finish = "stop"
+        async for chunk in self.client.prompt(self.session_id, chat_request_to_openai(request)):
+            if not isinstance(chunk, dict):
+                continue
+            if isinstance(chunk.get("usage_from_provider"), dict):
+                usage = chunk["usage_from_provider"]
+            for choice in chunk.get("choices") or []:
+                if not isinstance(choice, dict):
+                    continue
+                part = choice.get("delta") or choice.get("message") or {}
+                text = part.get("content") if isinstance(part, dict) else None
+                if isinstance(text, str) and text:
+                    if first is None:
+                        first = time.monotonic()
+                    count += 1
+                    yield TokenDelta(text)
+                if choice.get("finish_reason") == "length":
+                    finish = "length"
+        end = time.monotonic()
+        completion = _int(usage.get("completion_tokens"), count)
+        gen_time = end - (first or end)
+        yield CompletionDone(
+            CompletionMetrics(
+                prompt_tokens=_int(usage.get("prompt_tokens"), 0),
+                completion_tokens=completion,
+                ttft_ms=((first or end) - start) * 1000,
+                tokens_per_s=completion / gen_time if gen_time > 0 else 0.0,
+                finish_reason="length" if finish == "length" else "stop",
+            )
+        )
+
+
+def _int(value: Any, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default

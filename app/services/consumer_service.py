@@ -1,0 +1,386 @@
+"""Consumer mode: price a session, open it, chat through it, close it, and get every wei back.
+
+Every step that moves MOR is a job in the job store, written before its transaction is sent, so
+that a crash or ``kill -9`` at any point is picked up again: a session opened just before a crash is
+found (from the recorded tx hash or from ``getUserSessions``) and closed at its end; stake held
+after an early close is withdrawn once the next UTC midnight has passed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from app.chain import abi
+from app.chain.client import ChainClient
+from app.chain.errors import ChainError
+from app.chain.tx import SentTx
+from app.errors import UserFacingError
+from app.market.economics import DAY, start_of_day
+from app.market.types import Bid, id_bytes, id_hex
+from app.p2p.consumer_client import ProviderClient, self_signed_receipt
+from app.p2p.keys import NodeKey
+from app.p2p.remote_engine import RemoteSessionEngine
+from app.services.tasks import Done, PermanentError, RetryAt, TaskRunner
+from app.storage.jobs import Job
+from app.storage.sessions import SessionRecord, SessionStore
+from app.wallet.signer import Signer
+
+log = logging.getLogger(__name__)
+
+MIN_SESSION_S = 300
+
+
+@dataclass(frozen=True)
+class StakeQuote:
+    """What opening a session for ``duration_s`` costs and what comes back when."""
+
+    bid_id: str
+    price_per_second: int
+    duration_s: int  # what the contract will actually grant for ``stake``
+    stake: int
+    cost_if_used_fully: int  # paid to the provider out of the compute pool, not from the stake
+    balance: int
+    shortfall: int  # MOR missing from the wallet (0 if enough)
+    now: int  # chain time the quote was made at
+    next_midnight: int  # when stake held after an early close is released
+
+    @property
+    def affordable(self) -> bool:
+        return self.shortfall == 0
+
+
+@dataclass(frozen=True)
+class OpenedSession:
+    record: SessionRecord
+    engine: RemoteSessionEngine
+
+
+class NoProviderAvailable(UserFacingError):
+    pass
+
+
+StepCallback = Callable[[str], None]
+
+
+def _noop(_: str) -> None:
+    return None
+
+
+class ConsumerService:
+    def __init__(
+        self,
+        chain: ChainClient,
+        signer: Signer,
+        node_key: NodeKey,
+        runner: TaskRunner,
+        sessions: SessionStore,
+    ) -> None:
+        self.chain = chain
+        self.signer = signer
+        self.node_key = node_key
+        self.runner = runner
+        self.sessions = sessions
+        self.user = to_checksum_address(signer.address)
+        self._clients: dict[str, ProviderClient] = {}
+        runner.register("consumer.open", self._recover_open)
+        runner.register("consumer.close", self._close_job)
+        runner.register("consumer.withdraw", self._withdraw_job)
+
+    @property
+    def chain_id(self) -> int:
+        return int(self.chain.network.chain_id)
+
+    # -- pricing -----------------------------------------------------------------------------
+
+    async def quote(self, bid: Bid, duration_s: int) -> StakeQuote:
+        """Stake for ``duration_s`` at the bid's price, sized with the contract's own views."""
+        if duration_s < MIN_SESSION_S:
+            raise UserFacingError("A session must last at least 5 minutes.")
+        max_d = await self.chain.max_session_duration()
+        duration_s = min(duration_s, max_d)
+        now = await self.chain.latest_timestamp()
+        supply = await self.chain.total_mor_supply(now)
+        budget = await self.chain.todays_budget(now)
+        if budget == 0:
+            raise UserFacingError(
+                "The network's compute budget for today is empty, so no session can be opened."
+            )
+        price = bid.price_per_second
+        # One extra second of stake absorbs the rounding that otherwise loses a second (§8.29).
+        stake = supply * price * (duration_s + 1) // budget + 1
+        end = await self.chain.session_end(stake, price, now)
+        balance = await self.chain.mor_balance(self.user)
+        return StakeQuote(
+            bid_id=bid.id, price_per_second=price, duration_s=end - now, stake=stake,
+            cost_if_used_fully=price * (end - now), balance=balance,
+            shortfall=max(0, stake - balance), now=now,
+            next_midnight=start_of_day(now) + DAY,
+        )
+
+    # -- opening -----------------------------------------------------------------------------
+
+    def _client(
+        self, endpoint: str, provider: str, provider_key: bytes | None = None
+    ) -> ProviderClient:
+        key = f"{endpoint}|{provider.lower()}"
+        client = self._clients.get(key)
+        if client is None:
+            client = ProviderClient(endpoint, self.node_key, provider, chain_id=self.chain_id,
+                                    provider_key=provider_key)
+            self._clients[key] = client
+        elif provider_key is not None:
+            client.provider_key = provider_key
+        return client
+
+    async def open_session(
+        self, bid_id: str, duration_s: int, *, on_step: StepCallback = _noop
+    ) -> OpenedSession:
+        """Handshake with the provider, stake, open on chain, and start tracking the session."""
+        bid = await self.chain.get_bid(bid_id)
+        if not bid.is_active:
+            raise UserFacingError("This offer is no longer available; pick another provider.")
+        provider = await self.chain.get_provider(bid.provider)
+        if not provider.is_active:
+            raise UserFacingError("This provider has left the network; pick another one.")
+        on_step("Pricing the session")
+        q = await self.quote(bid, duration_s)
+        if q.shortfall:
+            raise UserFacingError(
+                f"You need {q.shortfall / 1e18:.4f} more MOR to open this session."
+            )
+        on_step("Asking the provider for an approval")
+        client = self._client(provider.endpoint, bid.provider)
+        approval = await client.request_session(id_bytes(bid.id), q.stake)
+        key = "open:" + approval.approval.hex()[-40:] + ":" + bid.id[-16:]
+        self.runner.store.schedule(
+            key, "consumer.open",
+            {
+                "bid_id": bid.id, "provider": bid.provider, "endpoint": provider.endpoint,
+                "provider_key": approval.provider_key.hex(), "stake": str(q.stake),
+                "model_id": bid.model_id, "price": str(bid.price_per_second),
+                "approval": approval.approval.hex(),
+            },
+            title=f"Open session ({q.stake / 1e18:.2f} MOR)",
+        )
+        self.runner.store.mark_running(key)
+
+        async def sent(tx: SentTx) -> None:
+            self.runner.store.add_tx(key, tx.tx_hash)
+
+        try:
+            on_step("Approving and staking MOR")
+            session_id, rec = await self.chain.open_session(
+                self.signer, q.stake, approval.approval, approval.approval_sig, on_sent=sent
+            )
+        except ChainError as exc:
+            self.runner.store.fail(key, exc.message)
+            raise
+        record = await self._track_opened(session_id, self.runner.store.get(key), rec.tx_hash)
+        self.runner.store.done(key, {"session_id": session_id, "tx": rec.tx_hash})
+        on_step("Session open")
+        engine = RemoteSessionEngine(client, id_bytes(session_id), model_name=bid.model_id)
+        return OpenedSession(record, engine)
+
+    async def _track_opened(self, session_id: str, job: Job | None, tx_hash: str) -> SessionRecord:
+        s = await self.chain.get_session(session_id)
+        payload = job.payload if job else {}
+        bid = await self.chain.get_bid(s.bid_id)
+        provider = await self.chain.get_provider(bid.provider)
+        record = SessionRecord(
+            session_id=id_hex(session_id), role="consumer", user=self.user,
+            provider=bid.provider, bid_id=s.bid_id, model_id=bid.model_id,
+            endpoint=payload.get("endpoint", provider.endpoint),
+            price_per_second=bid.price_per_second, stake=s.stake, opened_at=s.opened_at,
+            ends_at=s.ends_at, closed_at=s.closed_at, open_tx=tx_hash,
+            status="closed" if s.closed_at else "open",
+        )
+        existing = self.sessions.get(record.session_id, "consumer")
+        if existing is None or existing.status == "open":
+            self.sessions.upsert(record)
+        self._schedule_close(record.session_id, s.ends_at, payload.get("provider_key", ""))
+        return self.sessions.get(record.session_id, "consumer") or record
+
+    def _schedule_close(self, session_id: str, ends_at: int, provider_key: str = "") -> None:
+        self.runner.schedule(
+            f"close:{session_id}", "consumer.close",
+            {"session_id": session_id, "provider_key": provider_key},
+            run_at=max(time.time(), ends_at), title="Close session at its end",
+        )
+
+    async def _recover_open(self, job: Job, runner: TaskRunner) -> Done:
+        """After a crash mid-open: find out whether the open transaction landed."""
+        for tx_hash in job.tx_hashes:
+            r = await self.chain.tx._receipt(tx_hash)
+            if r is None or r.status != 1:
+                continue
+            for entry in r.logs:
+                topics = entry.get("topics") or []
+                if len(topics) >= 3 and topics[0] == abi.SESSION_OPENED:
+                    session_id = id_hex(topics[2])
+                    await self._track_opened(session_id, job, tx_hash)
+                    return Done({"session_id": session_id, "tx": tx_hash, "recovered": True})
+        await self.reconcile()  # an open we never saw the hash of still shows up on chain
+        return Done({"opened": False})
+
+    # -- restarts ----------------------------------------------------------------------------
+
+    async def reconcile(self) -> int:
+        """Rebuild tracking from the chain: every unclosed session of ours gets a close job, and
+        held stake gets a withdraw job. Returns how many sessions were newly tracked."""
+        ids = await self.chain.user_session_ids(self.user)
+        new = 0
+        for s in await self.chain.get_sessions(ids) if ids else []:
+            known = self.sessions.get(s.id, "consumer")
+            if s.closed_at == 0 and (known is None or known.status != "closed"):
+                if known is None:
+                    new += 1
+                    await self._track_opened(s.id, None, "")
+                else:
+                    self._schedule_close(s.id, s.ends_at)
+        held = await self.chain.user_stakes_on_hold(self.user)
+        if held.available or held.hold:
+            now = await self.chain.latest_timestamp()
+            self._schedule_withdraw(start_of_day(now) + DAY if held.hold else now)
+        return new
+
+    # -- closing -----------------------------------------------------------------------------
+
+    async def close_session(
+        self, session_id: str, *, on_step: StepCallback = _noop
+    ) -> SessionRecord:
+        """Close now (early): the unused stake comes back, today's share is held until midnight."""
+        key = f"close:{id_hex(session_id)}"
+        rec = self.sessions.get(session_id, "consumer")
+        self.runner.store.schedule(
+            key, "consumer.close",
+            {"session_id": id_hex(session_id), "provider_key": ""}, title="Close session",
+        )
+        self.runner.store.update_payload(key, early=True)
+        self.runner.store.retry_later(key, 0)
+        on_step("Closing the session")
+        await self.runner.run_due()
+        job = self.runner.store.get(key)
+        if job is None or job.state.value != "done":
+            raise UserFacingError(
+                "The session could not be closed yet; it will be retried automatically.",
+                detail=job.last_error if job else "",
+            )
+        return self.sessions.get(session_id, "consumer") or rec  # type: ignore[return-value]
+
+    async def _close_job(self, job: Job, runner: TaskRunner) -> Done | RetryAt:
+        sid = job.payload["session_id"]
+        s = await self.chain.get_session(sid)
+        if not s.exists:
+            raise PermanentError("This session does not exist on this network.")
+        if s.user.lower() != self.user.lower():
+            raise PermanentError("This session belongs to another wallet.")
+        if s.closed_at:
+            self._mark_closed(sid, s.closed_at, None)
+            return Done({"already_closed": True})
+        now = await self.chain.latest_timestamp()
+        if not job.payload.get("early") and now < s.ends_at:
+            return RetryAt(time.time() + (s.ends_at - now), "waiting for the session to end")
+        rec = self.sessions.get(sid, "consumer")
+        bid = await self.chain.get_bid(s.bid_id)
+        provider = await self.chain.get_provider(bid.provider)
+        pkey = job.payload.get("provider_key") or ""
+        try:
+            client = self._client(provider.endpoint, bid.provider,
+                                  bytes.fromhex(pkey) if pkey else None)
+            receipt, sig = await client.report(id_bytes(sid))
+            disputed = False
+        except UserFacingError as exc:
+            log.warning("provider receipt unavailable for %s: %s; closing with our own", sid, exc)
+            receipt, sig = self_signed_receipt(self.node_key, id_bytes(sid), self.chain_id,
+                                               timestamp=now)
+            disputed = True
+
+        async def sent(tx: SentTx) -> None:
+            runner.store.add_tx(job.key, tx.tx_hash)
+            self.sessions.update(sid, "consumer", status="closing", close_tx=tx.tx_hash)
+
+        r = await self.chain.close_session(self.signer, receipt, sig, on_sent=sent)
+        refund = _transfers_to(r.logs, self.chain.token, self.chain.diamond, self.user)
+        after = await self.chain.get_session(sid)
+        closed_at = after.closed_at or now
+        stake = rec.stake if rec else after.stake
+        held = max(0, stake - refund) if not after.is_direct_payment else 0
+        release = start_of_day(closed_at) + DAY if closed_at < after.ends_at else 0
+        self._mark_closed(sid, closed_at, (refund, held, release), r.tx_hash)
+        if held:
+            self._schedule_withdraw(release)
+        return Done({"tx": r.tx_hash, "refund": str(refund), "held": str(held),
+                     "disputed": disputed})
+
+    def _mark_closed(
+        self, sid: str, closed_at: int, settled: tuple[int, int, int] | None, tx: str = ""
+    ) -> None:
+        changes: dict[str, Any] = {"status": "closed", "closed_at": closed_at}
+        if settled is not None:
+            changes.update(refunded=settled[0], on_hold=settled[1], on_hold_until=settled[2])
+        if tx:
+            changes["close_tx"] = tx
+        if self.sessions.update(sid, "consumer", **changes) is None:
+            self.sessions.upsert(SessionRecord(sid, "consumer", self.user, "", "", **changes))
+
+    # -- held stake --------------------------------------------------------------------------
+
+    def _schedule_withdraw(self, release_at: int) -> None:
+        self.runner.schedule(
+            f"withdraw:{self.user}:{release_at}", "consumer.withdraw",
+            {"release_at": release_at}, run_at=time.time(), title="Withdraw held stake",
+        )
+
+    async def _withdraw_job(self, job: Job, runner: TaskRunner) -> Done | RetryAt:
+        held = await self.chain.user_stakes_on_hold(self.user)
+        if held.available == 0:
+            if held.hold == 0:
+                return Done({"withdrawn": "0"})
+            now = await self.chain.latest_timestamp()
+            wait = max(5, int(job.payload.get("release_at", now)) - now)
+            return RetryAt(time.time() + min(wait, 3600), "held until the next UTC midnight")
+
+        async def sent(tx: SentTx) -> None:
+            runner.store.add_tx(job.key, tx.tx_hash)
+
+        r = await self.chain.withdraw_user_stakes(self.signer, on_sent=sent)
+        got = _transfers_to(r.logs, self.chain.token, self.chain.diamond, self.user)
+        now = await self.chain.latest_timestamp()
+        for rec in self.sessions.list("consumer"):
+            if rec.on_hold and rec.on_hold_until and rec.on_hold_until <= now:
+                self.sessions.update(
+                    rec.session_id, "consumer", refunded=rec.refunded + rec.on_hold, on_hold=0
+                )
+        if held.hold:
+            now = await self.chain.latest_timestamp()
+            self._schedule_withdraw(start_of_day(now) + DAY)
+        return Done({"withdrawn": str(got), "tx": r.tx_hash})
+
+    async def held_stake(self) -> tuple[int, int]:
+        """(withdrawable now, still held) for the "held stake" card."""
+        h = await self.chain.user_stakes_on_hold(self.user)
+        return h.available, h.hold
+
+
+def _transfers_to(logs: Any, token: str, sender: str, recipient: str) -> int:
+    """Sum of MOR ``Transfer(sender → recipient)`` in a receipt: what the user really got back."""
+    total = 0
+    want_from = "0x" + "0" * 24 + sender.lower()[2:]
+    want_to = "0x" + "0" * 24 + recipient.lower()[2:]
+    for entry in logs:
+        topics = [t.lower() if isinstance(t, str) else "0x" + bytes(t).hex() for t in
+                  entry.get("topics") or []]
+        if (
+            len(topics) == 3 and topics[0] == abi.ERC20_TRANSFER.lower()
+            and entry.get("address", "").lower() == token.lower()
+            and topics[1] == want_from and topics[2] == want_to
+        ):
+            data = entry.get("data") or "0x0"
+            total += int(data if isinstance(data, str) else "0x" + bytes(data).hex(), 16)
+    return total

@@ -1,0 +1,49 @@
+"""The wallet's key seen as a MOR-RPC node key (the Go nodes use one key pair for everything)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from app.p2p import crypto
+
+
+class KeySigner(Protocol):
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def public_key_uncompressed(self) -> bytes: ...
+
+    def sign_message_hash(self, message_hash: bytes) -> bytes: ...
+
+    def sign_raw_hash(self, digest: bytes) -> bytes: ...
+
+    def private_key_bytes(self) -> bytes: ...
+
+
+class WalletNodeKey:
+    """Adapts the wallet's ``LocalSigner`` to ``app.p2p.keys.NodeKey``."""
+
+    def __init__(self, signer: KeySigner) -> None:
+        self._signer = signer
+
+    def __repr__(self) -> str:
+        return f"WalletNodeKey({self.address})"
+
+    @property
+    def address(self) -> str:
+        return self._signer.address.lower()
+
+    @property
+    def public_key_uncompressed(self) -> bytes:
+        return self._signer.public_key_uncompressed
+
+    def sign_raw_hash(self, digest: bytes) -> bytes:
+        return self._signer.sign_raw_hash(digest)
+
+    def sign_message_hash(self, message_hash: bytes) -> bytes:
+        return self._signer.sign_message_hash(message_hash)
+
+    def ecies_decrypt(self, ciphertext: bytes) -> bytes:
+        secret = int.from_bytes(self._signer.private_key_bytes(), "big")
+        return crypto.ecies_decrypt(secret, ciphertext)

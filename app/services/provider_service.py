@@ -1,0 +1,428 @@
+"""Provider mode ("Share my GPU"): check, register, bid, serve, claim, and go offline again.
+
+The flow is a small state machine with no Qt in it, so the GUI page, the headless
+``morpheus provider serve`` and the tests all drive the same code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from eth_utils import keccak, to_checksum_address
+
+from app.chain.client import ChainClient
+from app.chain.ids import model_id as derive_model_id
+from app.chain.tx import SentTx
+from app.errors import UserFacingError
+from app.inference.types import ChatEngine, ChatMessage, ChatRequest, CompletionDone, SamplingParams
+from app.market.economics import DAY, claimable_for_provider, start_of_day
+from app.market.types import Bid, id_bytes, id_hex
+from app.p2p.keys import NodeKey
+from app.p2p.provider_server import (
+    ApprovalIssued,
+    PromptServed,
+    ProviderConfig,
+    ProviderEvent,
+    ProviderServer,
+    ReceiptIssued,
+)
+from app.services.chain_lookup import ChainSessionLookup
+from app.services.tasks import Done, RetryAt, TaskRunner
+from app.storage.jobs import Job
+from app.storage.sessions import SessionRecord, SessionStore
+from app.wallet.signer import Signer
+
+log = logging.getLogger(__name__)
+
+GAS_PER_SETUP_TX = 400_000
+SETUP_TXS = 6  # approve + register, approve + model, approve + bid
+
+
+class ProviderState(StrEnum):
+    OFF = "off"
+    STARTING = "starting"
+    WAITING = "waiting for users"
+    SERVING = "serving"
+    STOPPING = "stopping"
+    ERROR = "error"
+
+
+class CheckStatus(StrEnum):
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True)
+class CheckItem:
+    key: str
+    label: str
+    status: CheckStatus
+    detail: str
+
+
+@dataclass(frozen=True)
+class ProviderPlan:
+    """Everything "go online" will do and cost, read from chain before anything is sent."""
+
+    provider_stake_to_add: int
+    model_stake_to_add: int
+    bid_fee: int
+    price_per_second: int
+    model_id: str
+    existing_bid: str | None
+
+    @property
+    def mor_needed(self) -> int:
+        fee = 0 if self.existing_bid else self.bid_fee
+        return self.provider_stake_to_add + self.model_stake_to_add + fee
+
+
+@dataclass
+class ProviderDashboard:
+    state: ProviderState = ProviderState.OFF
+    error: str = ""
+    step: str = ""
+    endpoint: str = ""
+    bid_id: str = ""
+    model_id: str = ""
+    started_at: float = 0.0
+    sessions_served: int = 0
+    active_sessions: set[str] = field(default_factory=set)
+    prompts_served: int = 0
+    tokens_served: int = 0
+    tokens_per_s: float = 0.0
+
+    @property
+    def uptime_s(self) -> float:
+        return time.time() - self.started_at if self.started_at else 0.0
+
+
+def base_model_id_for(name: str) -> bytes:
+    """A stable base id per model name, so going online again reuses the same on-chain model."""
+    return bytes(keccak(text=f"morpheus-desktop/model/{name}"))
+
+
+class ProviderService:
+    def __init__(
+        self,
+        chain: ChainClient,
+        signer: Signer,
+        node_key: NodeKey,
+        engine: ChatEngine,
+        runner: TaskRunner,
+        sessions: SessionStore,
+        *,
+        model_name: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        public_endpoint: str | None = None,
+        auto_claim: bool = True,
+    ) -> None:
+        self.chain = chain
+        self.signer = signer
+        self.node_key = node_key
+        self.engine = engine
+        self.runner = runner
+        self.sessions = sessions
+        self.model_name = model_name
+        self.host = host
+        self.port = port
+        self.public_endpoint = public_endpoint
+        self.auto_claim = auto_claim
+        self.me = to_checksum_address(signer.address)
+        self.dashboard = ProviderDashboard()
+        self.server: ProviderServer | None = None
+        self._listeners: list[Callable[[ProviderDashboard], None]] = []
+        self._benchmark_tps: float | None = None
+        runner.register("provider.claim", self._claim_job)
+
+    # -- observers ---------------------------------------------------------------------------
+
+    def on_change(self, listener: Callable[[ProviderDashboard], None]) -> None:
+        self._listeners.append(listener)
+
+    def _changed(self, **updates: Any) -> None:
+        for k, v in updates.items():
+            setattr(self.dashboard, k, v)
+        for listener in self._listeners:
+            try:
+                listener(self.dashboard)
+            except Exception:
+                log.exception("dashboard listener failed")
+
+    # -- planning and checklist --------------------------------------------------------------
+
+    async def suggested_price(self) -> int:
+        """The median price of current bids on models with our model's name, else a low price
+        inside the contract's allowed range."""
+        lo, hi = await self.chain.price_range()
+        market = await self.chain.load_market()
+        names = {m.id: m.name for m in market.models}
+        prices = [b.price_per_second for b in market.bids
+                  if names.get(b.model_id) == self.model_name and b.provider != self.me]
+        guess = int(statistics.median(prices)) if prices else lo * 10
+        return max(lo, min(hi, guess))
+
+    async def plan(self, price_per_second: int | None = None) -> ProviderPlan:
+        params = await self.chain.market_params()
+        provider = await self.chain.get_provider(self.me)
+        mid = derive_model_id(self.me, base_model_id_for(self.model_name))
+        model = await self.chain.get_model(mid)
+        price = price_per_second or await self.suggested_price()
+        if not params.min_price_per_second <= price <= params.max_price_per_second:
+            raise UserFacingError(
+                f"The price must be between {params.min_price_per_second} and "
+                f"{params.max_price_per_second} wei per second on this network."
+            )
+        existing = None
+        if provider.is_active:
+            for bid in await self.chain.get_bids(await self.chain.provider_active_bid_ids(self.me)):
+                if bid.model_id == mid and bid.price_per_second == price:
+                    existing = bid.id
+        return ProviderPlan(
+            provider_stake_to_add=max(0, params.provider_min_stake - provider.stake),
+            model_stake_to_add=0 if model.is_active else params.model_min_stake,
+            bid_fee=params.bid_fee,
+            price_per_second=price,
+            model_id=mid,
+            existing_bid=existing,
+        )
+
+    async def benchmark(self, max_tokens: int = 32) -> float:
+        """Tokens per second of the engine on a short answer; cached for the session."""
+        if self._benchmark_tps is None:
+            req = ChatRequest(
+                (ChatMessage("user", "Count from one to twenty."),),
+                SamplingParams(max_tokens=max_tokens, temperature=0.0),
+            )
+            tps = 0.0
+            async for ev in self.engine.chat_stream(req):
+                if isinstance(ev, CompletionDone):
+                    tps = ev.metrics.tokens_per_s
+            self._benchmark_tps = tps
+        return self._benchmark_tps
+
+    async def checklist(self, price_per_second: int | None = None) -> list[CheckItem]:
+        items = [CheckItem("wallet", "Wallet unlocked", CheckStatus.OK, self.me)]
+        eth = await self.chain.eth_balance(self.me)
+        _, max_fee = await self.chain.tx.fees()
+        gas_needed = GAS_PER_SETUP_TX * SETUP_TXS * max_fee
+        items.append(CheckItem(
+            "gas", "ETH for gas",
+            CheckStatus.OK if eth >= gas_needed else CheckStatus.FAIL,
+            f"{eth / 1e18:.6f} ETH" if eth >= gas_needed
+            else f"{(gas_needed - eth) / 1e18:.6f} ETH missing for the setup transactions",
+        ))
+        try:
+            plan = await self.plan(price_per_second)
+            mor = await self.chain.mor_balance(self.me)
+            ok = mor >= plan.mor_needed
+            items.append(CheckItem(
+                "mor", "MOR for provider stake and bid fee",
+                CheckStatus.OK if ok else CheckStatus.FAIL,
+                f"needs {plan.mor_needed / 1e18:.4f} MOR"
+                f" (stake {plan.provider_stake_to_add / 1e18:g}"
+                f" + model {plan.model_stake_to_add / 1e18:g} + fee {plan.bid_fee / 1e18:g})"
+                + ("" if ok else f"; {(plan.mor_needed - mor) / 1e18:.4f} MOR missing"),
+            ))
+            items.append(CheckItem(
+                "price", "Price per second", CheckStatus.OK,
+                f"{plan.price_per_second} wei/s (suggested from current bids)",
+            ))
+        except UserFacingError as exc:
+            items.append(CheckItem("mor", "MOR for provider stake and bid fee", CheckStatus.FAIL,
+                                   exc.message))
+        try:
+            names = await self.engine.model_names()
+            items.append(CheckItem("model", "Model ready", CheckStatus.OK, ", ".join(names)))
+            tps = await self.benchmark()
+            items.append(CheckItem("bench", "Engine benchmarked", CheckStatus.OK,
+                                   f"{tps:.1f} tokens/s"))
+        except UserFacingError as exc:
+            items.append(CheckItem("model", "Model ready", CheckStatus.FAIL, exc.message))
+        items.append(await self._reachability())
+        return items
+
+    async def _reachability(self) -> CheckItem:
+        endpoint = self.public_endpoint or f"{self.host}:{self.port or 3333}"
+        host = endpoint.rpartition(":")[0].strip("[]")
+        if host in ("127.0.0.1", "localhost", "::1"):
+            return CheckItem(
+                "reach", "Reachable by other people", CheckStatus.WARN,
+                f"{endpoint} is only reachable from this computer. To serve the network, listen "
+                "on 0.0.0.0, forward the port on your router, and publish your public address.",
+            )
+        return CheckItem("reach", "Reachable by other people", CheckStatus.OK, endpoint)
+
+    # -- going online ------------------------------------------------------------------------
+
+    async def go_online(
+        self, price_per_second: int | None = None, *, on_step: Callable[[str], None] | None = None
+    ) -> str:
+        """Register (or update) the provider, register or reuse the model, bid, and serve.
+        Returns the bid id."""
+        step = on_step or (lambda s: None)
+
+        def progress(text: str) -> None:
+            self._changed(step=text)
+            step(text)
+
+        self._changed(state=ProviderState.STARTING, error="", step="")
+        try:
+            progress("Starting the provider node")
+            self.server = ProviderServer(
+                self.node_key, ChainSessionLookup(self.chain), self.engine,
+                ProviderConfig(chain_id=int(self.chain.network.chain_id),
+                               model_name=self.model_name, host=self.host, port=self.port,
+                               contract_timestamp_unit="ms"),
+                on_event=self._on_event,
+            )
+            await self.server.start()
+            endpoint = self.public_endpoint or self.server.endpoint
+            plan = await self.plan(price_per_second)
+            provider = await self.chain.get_provider(self.me)
+            stale = not provider.is_active or provider.endpoint != endpoint
+            if plan.provider_stake_to_add or stale:
+                progress("Registering as a provider")
+                await self.chain.provider_register(
+                    self.signer, plan.provider_stake_to_add, endpoint
+                )
+            if plan.model_stake_to_add:
+                progress("Registering the model on chain")
+                await self.chain.model_register(
+                    self.signer, base_model_id_for(self.model_name), plan.model_stake_to_add,
+                    self.model_name, ["llm", "morpheus-desktop"],
+                )
+            bid_id = plan.existing_bid
+            if bid_id is None:
+                progress("Posting the bid")
+                bid_id, _ = await self.chain.post_model_bid(
+                    self.signer, plan.model_id, plan.price_per_second
+                )
+            self._changed(
+                state=ProviderState.WAITING, step="", endpoint=endpoint, bid_id=bid_id,
+                model_id=plan.model_id, started_at=time.time(),
+            )
+            return bid_id
+        except BaseException as exc:
+            if self.server is not None:
+                await self.server.stop()
+                self.server = None
+            msg = exc.message if isinstance(exc, UserFacingError) else str(exc)
+            self._changed(state=ProviderState.ERROR, error=msg)
+            raise
+
+    async def go_offline(self, *, deregister: bool = False) -> None:
+        """Delete our bid (so nobody opens a session we won't serve), stop serving, and
+        optionally deregister to get the provider stake back."""
+        self._changed(state=ProviderState.STOPPING)
+        try:
+            for bid in await self._my_active_bids():
+                await self.chain.delete_model_bid(self.signer, bid.id)
+            if deregister:
+                await self.chain.provider_deregister(self.signer)
+        finally:
+            if self.server is not None:
+                await self.server.stop()
+                self.server = None
+            self._changed(state=ProviderState.OFF, bid_id="", step="")
+
+    async def _my_active_bids(self) -> list[Bid]:
+        ids = await self.chain.provider_active_bid_ids(self.me)
+        return await self.chain.get_bids(ids) if ids else []
+
+    # -- serving -----------------------------------------------------------------------------
+
+    def _on_event(self, event: ProviderEvent) -> None:
+        d = self.dashboard
+        if isinstance(event, ApprovalIssued):
+            return
+        sid = id_hex(event.session_id)
+        if isinstance(event, PromptServed):
+            if sid not in d.active_sessions:
+                d.active_sessions.add(sid)
+                d.sessions_served += 1
+            d.prompts_served += 1
+            d.tokens_served += event.completion_tokens
+            d.tokens_per_s = event.tps_scaled1000 / 1000
+            rec = self.sessions.get(sid, "provider")
+            self.sessions.upsert(SessionRecord(
+                session_id=sid, role="provider", user=event.user, provider=self.me,
+                bid_id=id_hex(event.bid_id), model_id=d.model_id,
+                prompts=(rec.prompts if rec else 0) + 1,
+                tokens=(rec.tokens if rec else 0) + event.completion_tokens,
+                opened_at=rec.opened_at if rec else 0, ends_at=rec.ends_at if rec else 0,
+            ))
+            if rec is None:
+                self.runner.schedule(f"claim:{sid}", "provider.claim", {"session_id": sid},
+                                     title="Claim provider earnings")
+            self._changed(state=ProviderState.SERVING)
+        elif isinstance(event, ReceiptIssued):
+            d.active_sessions.discard(sid)
+            self._changed(
+                state=ProviderState.SERVING if d.active_sessions else ProviderState.WAITING
+            )
+
+    # -- earnings ----------------------------------------------------------------------------
+
+    async def earnings(self) -> dict[str, int]:
+        """Earned (paid out to us so far), claimable now, and claimed by our own claim jobs."""
+        ids = await self.chain.provider_session_ids(self.me)
+        sessions = await self.chain.get_sessions(ids) if ids else []
+        now = await self.chain.latest_timestamp()
+        earned = sum(s.provider_withdrawn_amount for s in sessions)
+        claimable = 0
+        for s in sessions:
+            bid = await self.chain.get_bid(s.bid_id)
+            with contextlib.suppress(ArithmeticError):
+                claimable += claimable_for_provider(
+                    price=bid.price_per_second, opened_at=s.opened_at, ends_at=s.ends_at,
+                    closed_at=s.closed_at, withdrawn=s.provider_withdrawn_amount, now=now,
+                )
+        claimed = sum(int(j.result.get("claimed", 0)) for j in self.runner.store.all()
+                      if j.kind == "provider.claim")
+        return {"earned": earned, "claimable": claimable, "claimed": claimed}
+
+    async def _claim_job(self, job: Job, runner: TaskRunner) -> Done | RetryAt:
+        """Collect what the contract owes for one session: sessions that expired without a close,
+        and earnings held back on a disputed early close once their day is over."""
+        sid = job.payload["session_id"]
+        s = await self.chain.get_session(sid)
+        bid = await self.chain.get_bid(s.bid_id)
+        now = await self.chain.latest_timestamp()
+        end = s.ends_at if s.closed_at == 0 else min(s.closed_at, s.ends_at)
+        if now < end:
+            return RetryAt(time.time() + (end - now) + 5, "session still running")
+        try:
+            amount = claimable_for_provider(
+                price=bid.price_per_second, opened_at=s.opened_at, ends_at=s.ends_at,
+                closed_at=s.closed_at, withdrawn=s.provider_withdrawn_amount, now=now,
+            )
+        except ArithmeticError:
+            wait = start_of_day(s.closed_at) + DAY - now + 5
+            return RetryAt(time.time() + wait, "earnings held until the next UTC midnight")
+        if amount == 0:
+            return Done({"claimed": "0"})
+        if not self.auto_claim:
+            return RetryAt(time.time() + 3600, "auto-claim is off")
+
+        async def sent(tx: SentTx) -> None:
+            runner.store.add_tx(job.key, tx.tx_hash)
+
+        before = await self.chain.mor_balance(self.me)
+        r = await self.chain.claim_for_provider(self.signer, id_bytes(sid), on_sent=sent)
+        got = await self.chain.mor_balance(self.me) - before
+        return Done({"claimed": str(got), "tx": r.tx_hash})
+
+    async def serve_forever(self) -> None:
+        """For the headless CLI: serve until cancelled."""
+        await asyncio.Event().wait()

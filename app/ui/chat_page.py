@@ -1,0 +1,557 @@
+"""The Chat page: pick a model, keep conversations, stream answers.
+
+Everything slow happens on the asyncio (qasync) loop: the engine streams tokens as an async
+iterator and this page only appends them; the GUI thread never waits on a model. The page talks to
+models through :class:`~app.ui.chat_sources.ChatSource` entries, so remote sessions can be added to
+the picker later without changes here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.errors import UserFacingError
+from app.inference.types import (
+    ChatMessage,
+    ChatRequest,
+    CompletionDone,
+    CompletionMetrics,
+    TokenDelta,
+)
+from app.services.context import AppContext
+from app.storage.chats import (
+    ChatStore,
+    Conversation,
+    ModelSettings,
+    StoredMessage,
+    default_chat_store_path,
+)
+from app.ui.chat_sources import ChatSource, collect_sources
+from app.ui.chat_widgets import ChatView, ModelSettingsPanel, PromptEdit, TranscriptEntry
+from app.ui.placeholder import page_title
+
+log = logging.getLogger(__name__)
+
+TITLE_LENGTH = 48
+SEARCH_DEBOUNCE_MS = 200
+
+
+def title_from(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
+
+
+class ChatPage(QWidget):
+    """``ChatPage(ctx)``; optional ``sources`` replaces the ones collected from ``ctx``."""
+
+    answer_finished = Signal(str)
+    sources_changed = Signal()
+    conversations_refreshed = Signal()
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        parent: QWidget | None = None,
+        *,
+        sources: Sequence[ChatSource] | None = None,
+        store: ChatStore | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        if store is None:
+            store = ctx.chats if isinstance(ctx.chats, ChatStore) else None
+        if store is None:
+            store = ChatStore(default_chat_store_path(ctx.paths.data))
+            ctx.chats = store
+        self.store: ChatStore = store
+        self._sources: list[ChatSource] = []
+        self._conversation_id: int | None = None
+        self._editing_message_id: int | None = None
+        self.generation_task: asyncio.Task[None] | None = None
+        self._sources_task: asyncio.Future[None] | None = None
+        self._build()
+        self.refresh_conversations()
+        if sources is not None:
+            self.set_sources(sources)
+        else:
+            QTimer.singleShot(0, self._schedule_source_refresh)
+        self._update_buttons()
+
+    # layout ------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        # left: conversations
+        self.search_box = QLineEdit()
+        self.search_box.setPlaceholderText("Search chats")
+        self.search_box.setClearButtonEnabled(True)
+        self.new_button = QPushButton("New chat")
+        self.conversation_list = QListWidget()
+        self.conversation_list.setEditTriggers(
+            QListWidget.EditTrigger.DoubleClicked | QListWidget.EditTrigger.EditKeyPressed
+        )
+        self.rename_button = QPushButton("Rename")
+        self.delete_button = QPushButton("Delete")
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        lv.addWidget(self.new_button)
+        lv.addWidget(self.search_box)
+        lv.addWidget(self.conversation_list, 1)
+        lr = QHBoxLayout()
+        lr.addWidget(self.rename_button)
+        lr.addWidget(self.delete_button)
+        lv.addLayout(lr)
+
+        # right: model picker, settings, transcript, prompt
+        self.model_picker = QComboBox()
+        self.model_picker.setMinimumWidth(240)
+        self.model_picker.setPlaceholderText("No model available yet")
+        self.settings_button = QToolButton()
+        self.settings_button.setText("Model settings")
+        self.settings_button.setCheckable(True)
+        self.settings_panel = ModelSettingsPanel()
+        self.settings_panel.setVisible(False)
+        self.view = ChatView()
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.status.setProperty("role", "hint")
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.prompt = PromptEdit()
+        self.prompt.setPlaceholderText(
+            "Message the model (Enter to send, Shift+Enter for a new line)"
+        )
+        self.prompt.setMaximumHeight(110)
+        self.send_button = QPushButton("Send")
+        self.send_button.setDefault(True)
+        self.stop_button = QPushButton("Stop")
+        self.regenerate_button = QPushButton("Regenerate")
+        self.edit_button = QPushButton("Edit last")
+
+        top = QHBoxLayout()
+        top.addWidget(page_title("Chat"))
+        top.addStretch(1)
+        top.addWidget(QLabel("Model"))
+        top.addWidget(self.model_picker)
+        top.addWidget(self.settings_button)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.edit_button)
+        buttons.addWidget(self.regenerate_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.stop_button)
+        buttons.addWidget(self.send_button)
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 0, 0, 0)
+        rv.addLayout(top)
+        rv.addWidget(self.settings_panel)
+        rv.addWidget(self.view, 1)
+        rv.addWidget(self.status)
+        rv.addWidget(self.prompt)
+        rv.addLayout(buttons)
+
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([220, 680])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 16, 12)
+        layout.addWidget(splitter)
+
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DEBOUNCE_MS)
+        self._search_timer.timeout.connect(self.refresh_conversations)
+        self.search_box.textChanged.connect(lambda _t: self._search_timer.start())
+        self.new_button.clicked.connect(self.new_conversation)
+        self.conversation_list.currentItemChanged.connect(self._on_current_item)
+        self.conversation_list.itemChanged.connect(self._on_item_edited)
+        self.rename_button.clicked.connect(self._on_rename_clicked)
+        self.delete_button.clicked.connect(self._on_delete_clicked)
+        self.model_picker.currentIndexChanged.connect(self._on_model_changed)
+        self.settings_button.toggled.connect(self.settings_panel.setVisible)
+        self.settings_panel.saved.connect(self._on_settings_saved)
+        self.prompt.submitted.connect(self._on_send_clicked)
+        self.prompt.escape_pressed.connect(self.stop)
+        self.send_button.clicked.connect(self._on_send_clicked)
+        self.stop_button.clicked.connect(self.stop)
+        self.regenerate_button.clicked.connect(self._on_regenerate_clicked)
+        self.edit_button.clicked.connect(self.edit_last)
+        self.view.copied.connect(lambda _t: self.show_status("Copied to the clipboard."))
+
+    # sources -----------------------------------------------------------------------------------
+    def set_sources(self, sources: Sequence[ChatSource]) -> None:
+        current = self.current_source()
+        self._sources = list(sources)
+        self.model_picker.blockSignals(True)
+        self.model_picker.clear()
+        for source in self._sources:
+            self.model_picker.addItem(source.label)
+        index = 0
+        if current is not None:
+            for i, s in enumerate(self._sources):
+                if s.label == current.label:
+                    index = i
+        self.model_picker.setCurrentIndex(index if self._sources else -1)
+        self.model_picker.blockSignals(False)
+        self._on_model_changed(self.model_picker.currentIndex())
+        self.sources_changed.emit()
+
+    def add_source(self, source: ChatSource) -> None:
+        self.set_sources([*self._sources, source])
+
+    def sources(self) -> list[ChatSource]:
+        return list(self._sources)
+
+    async def refresh_sources(self) -> None:
+        """Re-read the local engine's models and every registered source provider."""
+        self.set_sources(await collect_sources(self.ctx))
+
+    def _schedule_source_refresh(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            self._sources_task = asyncio.ensure_future(self.refresh_sources())
+
+    def current_source(self) -> ChatSource | None:
+        i = self.model_picker.currentIndex()
+        return self._sources[i] if 0 <= i < len(self._sources) else None
+
+    def select_source(self, label: str) -> None:
+        for i, s in enumerate(self._sources):
+            if s.label == label:
+                self.model_picker.setCurrentIndex(i)
+                return
+        raise KeyError(label)
+
+    def _on_model_changed(self, _index: int) -> None:
+        source = self.current_source()
+        if source is None:
+            return
+        self.settings_panel.load(self.store.model_settings(source.model_name))
+        if self._conversation_id is not None and not self.busy:
+            self.store.set_model(self._conversation_id, source.model_name)
+
+    def _on_settings_saved(self, settings: ModelSettings) -> None:
+        source = self.current_source()
+        if source is None:
+            self.show_status("Choose a model first.", error=True)
+            return
+        try:
+            self.store.save_model_settings(source.model_name, settings)
+        except UserFacingError as exc:
+            self.show_status(exc.message, error=True)
+            return
+        self.show_status(f"Settings saved for {source.model_name}.")
+
+    # conversations -----------------------------------------------------------------------------
+    @property
+    def conversation_id(self) -> int | None:
+        return self._conversation_id
+
+    def refresh_conversations(self) -> None:
+        conversations = self.store.list_conversations(self.search_box.text())
+        self.conversation_list.blockSignals(True)
+        self.conversation_list.clear()
+        selected: QListWidgetItem | None = None
+        for conv in conversations:
+            item = QListWidgetItem(conv.title)
+            item.setData(Qt.ItemDataRole.UserRole, conv.id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+            self.conversation_list.addItem(item)
+            if conv.id == self._conversation_id:
+                selected = item
+        if selected is not None:
+            self.conversation_list.setCurrentItem(selected)
+        self.conversation_list.blockSignals(False)
+        self.conversations_refreshed.emit()
+
+    def conversation_titles(self) -> list[str]:
+        return [
+            self.conversation_list.item(i).text() for i in range(self.conversation_list.count())
+        ]
+
+    def new_conversation(self) -> None:
+        """Show an empty transcript; the conversation is stored when the first message is sent."""
+        self.stop()
+        self._conversation_id = None
+        self._editing_message_id = None
+        self.conversation_list.clearSelection()
+        self.conversation_list.setCurrentRow(-1)
+        self.view.show_entries([])
+        self.prompt.setFocus()
+        self._update_buttons()
+
+    def open_conversation(self, conversation_id: int) -> None:
+        if conversation_id != self._conversation_id:
+            self.stop()
+        conv = self.store.get_conversation(conversation_id)
+        self._conversation_id = conv.id
+        self._editing_message_id = None
+        if conv.model:
+            for i, s in enumerate(self._sources):
+                if s.model_name == conv.model:
+                    self.model_picker.blockSignals(True)
+                    self.model_picker.setCurrentIndex(i)
+                    self.model_picker.blockSignals(False)
+                    self.settings_panel.load(self.store.model_settings(s.model_name))
+                    break
+        self._render_transcript()
+        self.refresh_conversations()
+        self._update_buttons()
+
+    def rename_conversation(self, conversation_id: int, title: str) -> None:
+        try:
+            self.store.rename(conversation_id, title)
+        except UserFacingError as exc:
+            self.show_status(exc.message, error=True)
+        self.refresh_conversations()
+
+    def delete_conversation(self, conversation_id: int) -> None:
+        if conversation_id == self._conversation_id:
+            self.stop()
+            self._conversation_id = None
+            self.view.show_entries([])
+        self.store.delete(conversation_id)
+        self.refresh_conversations()
+        self._update_buttons()
+
+    def _selected_id(self) -> int | None:
+        item = self.conversation_list.currentItem()
+        return None if item is None else int(item.data(Qt.ItemDataRole.UserRole))
+
+    def _on_current_item(self, current: QListWidgetItem | None, _prev: object) -> None:
+        if current is not None:
+            conv_id = int(current.data(Qt.ItemDataRole.UserRole))
+            if conv_id != self._conversation_id:
+                self.open_conversation(conv_id)
+
+    def _on_item_edited(self, item: QListWidgetItem) -> None:
+        conv_id = int(item.data(Qt.ItemDataRole.UserRole))
+        title = item.text().strip()
+        if not title:
+            self.refresh_conversations()  # an empty name is not kept; show the old one again
+            return
+        self.rename_conversation(conv_id, title)
+
+    def _on_rename_clicked(self) -> None:
+        item = self.conversation_list.currentItem()
+        if item is not None:
+            self.conversation_list.editItem(item)
+
+    def _on_delete_clicked(self) -> None:
+        conv_id = self._selected_id()
+        if conv_id is None:
+            return
+        title = self.store.get_conversation(conv_id).title
+        answer = QMessageBox.question(
+            self,
+            "Delete chat",
+            f"Delete “{title}” and all its messages? This cannot be undone.",
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.delete_conversation(conv_id)
+
+    # transcript --------------------------------------------------------------------------------
+    def messages(self) -> list[StoredMessage]:
+        return [] if self._conversation_id is None else self.store.messages(self._conversation_id)
+
+    def _label_for(self, model: str) -> str:
+        for s in self._sources:
+            if s.model_name == model:
+                return s.label
+        return model or "Assistant"
+
+    def _render_transcript(self) -> None:
+        entries = [
+            TranscriptEntry(m.role, m.content, self._label_for(m.model), m.metrics)
+            for m in self.messages()
+        ]
+        self.view.show_entries(entries)
+
+    def transcript_text(self) -> str:
+        return self.view.toPlainText()
+
+    # generation --------------------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        return self.generation_task is not None and not self.generation_task.done()
+
+    def show_status(self, text: str, *, error: bool = False) -> None:
+        self.status.setText(text)
+        self.status.setProperty("role", "error" if error else "hint")
+        self.status.setStyleSheet("color: #b91c1c;" if error else "")
+
+    def _on_send_clicked(self) -> None:
+        self.send()
+
+    def _on_regenerate_clicked(self) -> None:
+        self.regenerate()
+
+    def send(self, text: str | None = None) -> asyncio.Task[None] | None:
+        """Send ``text`` (or the prompt box) and stream the answer; returns the generation task."""
+        if self.busy:
+            return None
+        text = (self.prompt.toPlainText() if text is None else text).strip()
+        if not text:
+            return None
+        source = self.current_source()
+        if source is None:
+            self.show_status(
+                "No model is available yet. Add one under Models, or open a session with a "
+                "provider.",
+                error=True,
+            )
+            return None
+        if self._conversation_id is None:
+            conv: Conversation = self.store.create_conversation(title_from(text), source.model_name)
+            self._conversation_id = conv.id
+        elif self._editing_message_id is not None:
+            self.store.delete_messages_from(self._conversation_id, self._editing_message_id)
+        self._editing_message_id = None
+        self.edit_button.setText("Edit last")
+        self.store.add_message(self._conversation_id, "user", text, model=source.model_name)
+        self.prompt.clear()
+        self.refresh_conversations()
+        return self._start_generation(source)
+
+    def regenerate(self) -> asyncio.Task[None] | None:
+        """Drop the last answer and ask the current model again."""
+        if self.busy or self._conversation_id is None:
+            return None
+        source = self.current_source()
+        if source is None:
+            return None
+        history = self.messages()
+        last_user = max((m.id for m in history if m.role == "user"), default=None)
+        if last_user is None:
+            return None
+        later = [m for m in history if m.id > last_user]
+        if later:
+            self.store.delete_messages_from(self._conversation_id, later[0].id)
+        return self._start_generation(source)
+
+    def edit_last(self) -> None:
+        """Put the last question back in the prompt box; sending replaces it and what followed."""
+        if self.busy or self._conversation_id is None:
+            return
+        if self._editing_message_id is not None:  # second click cancels the edit
+            self._editing_message_id = None
+            self.prompt.clear()
+            self.edit_button.setText("Edit last")
+            self.show_status("")
+            return
+        last = next((m for m in reversed(self.messages()) if m.role == "user"), None)
+        if last is None:
+            return
+        self._editing_message_id = last.id
+        self.prompt.setPlainText(last.content)
+        self.prompt.setFocus()
+        self.edit_button.setText("Cancel edit")
+        self.show_status("Editing your last message: change it and press Send.")
+
+    def stop(self) -> None:
+        if self.busy and self.generation_task is not None:
+            self.generation_task.cancel()
+
+    def _start_generation(self, source: ChatSource) -> asyncio.Task[None]:
+        assert self._conversation_id is not None
+        self._render_transcript()
+        self.show_status("")
+        task = asyncio.ensure_future(self._generate(self._conversation_id, source))
+        self.generation_task = task
+        task.add_done_callback(lambda _t: self._update_buttons())
+        self._update_buttons()
+        return task
+
+    def _request_for(self, conversation_id: int, source: ChatSource) -> ChatRequest:
+        settings = self.store.model_settings(source.model_name)
+        messages: list[ChatMessage] = []
+        if settings.system_prompt:
+            messages.append(ChatMessage("system", settings.system_prompt))
+        for m in self.store.messages(conversation_id):
+            if m.role in ("user", "assistant") and m.content:
+                messages.append(ChatMessage(m.role, m.content))
+        return ChatRequest(tuple(messages), settings.params, source.model_name)
+
+    async def _generate(self, conversation_id: int, source: ChatSource) -> None:
+        request = self._request_for(conversation_id, source)
+        self.view.begin_stream(source.label)
+        parts: list[str] = []
+        metrics: CompletionMetrics | None = None
+        error = ""
+        started = time.perf_counter()
+        first_at: float | None = None
+        cancelled = False
+        stream = source.engine.chat_stream(request)
+        try:
+            async with contextlib.aclosing(stream):  # type: ignore[type-var]
+                async for event in stream:
+                    if isinstance(event, TokenDelta):
+                        if first_at is None:
+                            first_at = time.perf_counter()
+                        parts.append(event.text)
+                        self.view.append_text(event.text)
+                    elif isinstance(event, CompletionDone):
+                        metrics = event.metrics
+        except asyncio.CancelledError:
+            cancelled = True
+        except UserFacingError as exc:
+            error = exc.message
+            log.warning("chat generation failed: %s (%s)", exc.message, exc.detail)
+        except Exception:
+            log.exception("chat generation failed")
+            error = "Something went wrong while generating the answer. Details are in the log."
+        finally:
+            self.view.end_stream()
+        text = "".join(parts)
+        if metrics is None and (cancelled or text):
+            end = time.perf_counter()
+            n = len(parts)
+            gen = end - (first_at or end)
+            metrics = CompletionMetrics(
+                prompt_tokens=0,
+                completion_tokens=n,
+                ttft_ms=((first_at or end) - started) * 1000,
+                tokens_per_s=(n - 1) / gen if n > 1 and gen > 0 else 0.0,
+                finish_reason="cancelled",
+            )
+        if text or (metrics is not None and not error):
+            self.store.add_message(
+                conversation_id, "assistant", text, model=source.model_name, metrics=metrics
+            )
+        if conversation_id == self._conversation_id:
+            self._render_transcript()
+        if error:
+            self.show_status(error, error=True)
+        elif cancelled:
+            self.show_status("Stopped.")
+        self.refresh_conversations()
+        self.answer_finished.emit(text)
+
+    def _update_buttons(self) -> None:
+        busy = self.busy
+        has_conv = self._conversation_id is not None
+        self.send_button.setEnabled(not busy)
+        self.stop_button.setEnabled(busy)
+        self.regenerate_button.setEnabled(not busy and has_conv)
+        self.edit_button.setEnabled(not busy and has_conv)
+        self.rename_button.setEnabled(not busy)
+        self.delete_button.setEnabled(not busy)

