@@ -21,7 +21,7 @@ COMMAND_MODULES = (
     "app.commands.wallet",
     "app.commands.models",
     "app.commands.api",
-    "app.commands.network",
+    "app.commands.node",
     "app.commands.demo",
 )
 

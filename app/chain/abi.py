@@ -95,16 +95,6 @@ def _decode_word(t: str, w: bytes) -> Any:
     return w[: int(t[5:])]  # bytesN
 
 
-def _decode_static(tree: TypeTree, data: bytes, pos: int) -> tuple[Any, int]:
-    if isinstance(tree, tuple):
-        out = []
-        for sub in tree:
-            value, pos = _decode_static(sub, data, pos)
-            out.append(value)
-        return tuple(out), pos
-    return _decode_word(tree, data[pos : pos + 32]), pos + 32
-
-
 def _is_dynamic(tree: TypeTree) -> bool:
     if isinstance(tree, tuple):
         return any(_is_dynamic(x) for x in tree)
@@ -134,9 +124,10 @@ def _decode_tuple(children: tuple[TypeTree, ...], data: bytes, base: int) -> tup
             out.append(_decode_value(child, data, base + _word(data, pos)))
             pos += 32
         else:
-            _word(data, pos + 32 * _word_count(child) - 32)  # bounds check
-            value, pos = _decode_static(child, data, pos)
-            out.append(value)
+            words = _word_count(child)
+            _word(data, pos + 32 * words - 32)  # bounds check
+            out.append(_static_decoder((child,))(data[pos : pos + 32 * words])[0])
+            pos += 32 * words
     return tuple(out)
 
 
@@ -159,14 +150,11 @@ def _decode_value(tree: TypeTree, data: bytes, start: int) -> Any:
         if _is_dynamic(elem):
             return [_decode_value(elem, data, base + _word(data, base + 32 * i))
                     for i in range(n)]
-        out = []
-        pos = base
+        size = 32 * _word_count(elem)
         if n:
-            _word(data, base + 32 * _word_count(elem) * n - 32)  # bounds check
-        for _ in range(n):
-            value, pos = _decode_static(elem, data, pos)
-            out.append(value)
-        return out
+            _word(data, base + size * n - 32)  # bounds check
+        dec = _static_decoder((elem,))
+        return [dec(data[base + size * i : base + size * (i + 1)])[0] for i in range(n)]
     _word(data, start)
     return _decode_word(tree, data[start : start + 32])
 
@@ -256,11 +244,49 @@ class Fn:
         if static:
             if words:
                 _word(data, 32 * words - 32)  # bounds check
-            value, _ = _decode_static(tree, data, 0)
-            return tuple(value)
+            return tuple(_static_decoder(tree)(data))
         if supported:
             return _decode_tuple(tree, data, 0)
         return tuple(abi_decode(list(self.outputs), data))
+
+
+def _converter(t: str) -> Any:
+    if t.startswith("uint"):
+        return lambda w: int.from_bytes(w, "big")
+    if t.startswith("int"):
+        return lambda w: int.from_bytes(w, "big", signed=True)
+    if t == "address":
+        return lambda w: checksum(w[12:])
+    if t == "bool":
+        return lambda w: w[-1] != 0
+    size = int(t[5:])
+    return lambda w: w[:size]
+
+
+def _flatten(tree: TypeTree) -> list[str]:
+    return [x for sub in tree for x in _flatten(sub)] if isinstance(tree, tuple) else [tree]
+
+
+@cache
+def _static_decoder(tree: tuple[TypeTree, ...]) -> Any:
+    """A decoder for one static type tree: convert every word, then re-nest the tuples."""
+    convs = [_converter(t) for t in _flatten(tree)]
+    n = len(convs)
+    flat = all(isinstance(t, str) for t in tree)
+
+    def nest(sub: TypeTree, it: Any) -> Any:
+        if isinstance(sub, tuple):
+            return tuple(nest(x, it) for x in sub)
+        return next(it)
+
+    def decode(data: bytes) -> tuple[Any, ...]:
+        values = [c(data[32 * i : 32 * i + 32]) for i, c in zip(range(n), convs, strict=True)]
+        if flat:
+            return tuple(values)
+        result: tuple[Any, ...] = nest(tree, iter(values))
+        return result
+
+    return decode
 
 
 @cache

@@ -251,7 +251,12 @@ class ChainClient:
                         out.append(ContractReverted("No contract answered this read.",
                                                     data="0x"))
                     else:
-                        out.append(c.fn.decode(bytes(ret)))
+                        try:
+                            out.append(c.fn.decode(bytes(ret)))
+                        except ValueError:
+                            out.append(ContractReverted(
+                                "The contract at this address answered in an unexpected "
+                                "format.", data="0x" + bytes(ret).hex()))
         return out
 
     async def _many(self, calls: Sequence[Call]) -> list[tuple[Any, ...]]:

@@ -72,7 +72,13 @@ def repo_root() -> Path:
 
 
 def anvil_binary() -> Path:
-    path = repo_root() / "node_modules" / ".bin" / "anvil"
+    """The native anvil from the pinned npm package; the ``.bin/anvil`` node wrapper is only a
+    fallback, since it adds a node process between us and the signals that make anvil save state."""
+    modules = repo_root() / "node_modules"
+    native = sorted((modules / "@foundry-rs").glob("anvil-*/bin/anvil"))
+    if native:
+        return native[0]
+    path = modules / ".bin" / "anvil"
     if not path.exists():
         raise DevnetError(
             "The local chain program (anvil) is not installed. Run `npm ci` in the program folder.",
@@ -94,6 +100,18 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _check_port_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise DevnetError(
+                f"Port {port} is already in use on this computer. Choose another with --port "
+                "(0 picks a free one), or stop the program using it.",
+                detail=str(exc),
+            ) from exc
 
 
 @functools.cache
@@ -258,6 +276,8 @@ def start_devnet(
             "Use the same chain id, or delete the devnet folder to start over.",
             detail=str(state_dir),
         )
+    if port:
+        _check_port_free(port)
     port = port or free_port()
     rpc_url = f"http://127.0.0.1:{port}"
     log_path = state_dir / LOG_FILE

@@ -22,7 +22,8 @@ from app.chain.errors import ChainError
 from app.chain.tx import SentTx
 from app.errors import UserFacingError
 from app.market.economics import DAY, start_of_day
-from app.market.types import Bid, id_bytes, id_hex
+from app.market.rating import RatedBid, rate_bids
+from app.market.types import Bid, Model, id_bytes, id_hex
 from app.p2p.consumer_client import ProviderClient, self_signed_receipt
 from app.p2p.keys import NodeKey
 from app.p2p.remote_engine import RemoteSessionEngine
@@ -122,6 +123,35 @@ class ConsumerService:
             shortfall=max(0, stake - balance), now=now,
             next_midnight=start_of_day(now) + DAY,
         )
+
+    # -- choosing a provider -----------------------------------------------------------------
+
+    async def network_models(self) -> list[tuple[Model, list[RatedBid]]]:
+        """Every active model with at least one bid from someone else, bids best first."""
+        market = await self.chain.load_market()
+        params = market.params or await self.chain.market_params()
+        out: list[tuple[Model, list[RatedBid]]] = []
+        for model in market.models:
+            bids = [b for b in market.bids_for_model(model.id)
+                    if b.provider.lower() != self.user.lower()]
+            if not model.is_active or not bids:
+                continue
+            rated = rate_bids(
+                bids,
+                provider_stakes={a: p.stake for a, p in market.providers.items()},
+                provider_model_stats=market.provider_model_stats,
+                model_stats=market.model_stats,
+                provider_min_stake=params.provider_min_stake,
+            )
+            out.append((model, rated))
+        return out
+
+    async def best_bids(self, model: str) -> list[RatedBid]:
+        """Bids for a model given by id or by name, best first."""
+        for m, rated in await self.network_models():
+            if model.lower() in (m.id, m.name.lower()):
+                return rated
+        raise NoProviderAvailable(f"No provider currently offers the model {model!r}.")
 
     # -- opening -----------------------------------------------------------------------------
 

@@ -19,17 +19,22 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+# Plain-Python modules load before PySide6: once PySide6 is imported it inspects every module
+# imported after it, which costs start-up time for nothing.
+from app import __version__
+from app.logsetup import setup_logging
+from app.paths import AppPaths, app_paths
+from app.services.context import AppContext
+from app.storage.settings import SettingsStore
+
+# isort: split
 from PySide6.QtCore import QTimer, QtMsgType, qInstallMessageHandler
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
-from app import __version__
-from app.paths import AppPaths, app_paths
-
 if TYPE_CHECKING:
     import asyncio
 
-    from app.services.context import AppContext
     from app.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -93,8 +98,6 @@ def build_main_window(
     app: QApplication, paths: AppPaths, *, open_start_page_on_show: bool = True
 ) -> MainWindow:
     """Settings (with any load notice), theme, context and the window, not yet shown."""
-    from app.services.context import AppContext
-    from app.storage.settings import SettingsStore
     from app.ui.app_state import SETTINGS_STORE
     from app.ui.main_window import MainWindow
     from app.ui.theme import apply_theme
@@ -115,8 +118,6 @@ def build_main_window(
 def run_gui(argv: Sequence[str]) -> int:
     bench = os.environ.get(BENCH_ENV) == "1"
     verbose = "--verbose" in argv or "-v" in argv
-    from app.logsetup import setup_logging
-
     setup_logging(verbose=verbose, console=verbose)
     paths = app_paths().ensure()
     qInstallMessageHandler(_qt_message)

@@ -379,6 +379,17 @@ class WalletPage(QWidget):
         self.refresh_timer.start()
         self.idle_timer.start()
         self.update_view()
+        self.auto_unlock_task = self._start_auto_unlock()
+
+    def _start_auto_unlock(self) -> asyncio.Task[Any] | None:
+        """Unlock with the remembered password (KDF in a worker) when the user asked for it."""
+        if self.wallet.is_unlocked or self.wallet.address is None:
+            return None
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # built outside the event loop (a plain script): stay locked
+            return None
+        return self.host.spawn(asyncio.to_thread(self.wallet.try_auto_unlock), self.unlock_errors)
 
     # ----- building ------------------------------------------------------------------------
     def _build_empty(self) -> QWidget:
@@ -514,10 +525,23 @@ class WalletPage(QWidget):
         self.account_picker.setCurrentIndex(wf.account_index if wf.kind == "hd" else 0)
         self.account_picker.setVisible(wf.kind == "hd")
         self.account_picker.blockSignals(False)
+        if wf.kind == "hd" and self.wallet.chain is not None:
+            self.host.spawn(self._account_balances(list(wf.accounts)), self.errors)
         self.reveal_button.setEnabled(wf.kind == "hd")
         self.auto_unlock.setChecked(self.wallet.remember_state())
         self.stack.setCurrentWidget(self.main_view)
         self.fill_history()
+
+    async def _account_balances(self, accounts: list[str]) -> None:
+        """Show each picker account with its MOR balance (once per unlock, not on every tick)."""
+        for i, addr in enumerate(accounts):
+            b = await self.wallet.balances(addr)
+            if i < self.account_picker.count() and self.account_picker.itemData(i) == i:
+                self.account_picker.setItemText(
+                    i,
+                    f"Account {i + 1}: {addr[:8]}…{addr[-6:]} · "
+                    f"{format_amount(b.mor, b.mor_decimals, 4)} MOR",
+                )
 
     def balances_text(self) -> tuple[str, str]:
         return self.mor_label.text(), self.eth_label.text()

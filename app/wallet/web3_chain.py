@@ -54,6 +54,16 @@ class Web3WalletChain:
         self.token = self.w3.eth.contract(address=to_checksum_address(mor_token), abi=ERC20_ABI)
         self._decimals: int | None = None
 
+    @classmethod
+    def for_network(cls, network: Any) -> Web3WalletChain:
+        """From an ``app.chain.networks.Network`` (first RPC URL, its MOR token and explorer)."""
+        return cls(
+            network.rpc_urls[0],
+            network.mor_token,
+            chain_id=network.chain_id,
+            explorer_url=network.explorer or None,
+        )
+
     @property
     def chain_id(self) -> int:
         return self._chain_id

@@ -53,6 +53,16 @@ async def setup_offer(client: ChainClient, provider: LocalAccount,
     return model_id, bid_id
 
 
+async def read_economics(client: ChainClient) -> Economics:
+    """The spec's formulas fed with the live on-chain inputs."""
+    return Economics(
+        pools=tuple(EconPool(p.initial_reward, p.reward_decrease, p.payout_start,
+                             p.decrease_interval) for p in await client.pools()),
+        total_claimed=await client.providers_total_claimed(),
+        max_session_duration=await client.max_session_duration(),
+    )
+
+
 async def test_provider_registry(client: ChainClient, fresh_devnet: Devnet) -> None:
     prov = fresh_devnet.account(1)
     before = await client.mor_balance(prov.address)
@@ -171,12 +181,7 @@ async def test_session_lifecycle_and_economics(client: ChainClient, fresh_devnet
     prov, user = fresh_devnet.account(5), fresh_devnet.account(6)
     model_id, bid_id = await setup_offer(client, prov)
     chain_id = fresh_devnet.chain_id
-    econ = Economics(
-        pools=tuple(EconPool(p.initial_reward, p.reward_decrease, p.payout_start,
-                             p.decrease_interval) for p in await client.pools()),
-        total_claimed=await client.providers_total_claimed(),
-        max_session_duration=await client.max_session_duration(),
-    )
+    econ = await read_economics(client)
     now = await client.latest_timestamp()
     # the contract's views equal the spec formulas
     assert await client.todays_budget(now) == econ.todays_budget(now)
@@ -239,6 +244,46 @@ async def test_session_lifecycle_and_economics(client: ChainClient, fresh_devnet
     bal = await client.mor_balance(user.address)
     await client.withdraw_user_stakes(user)
     assert await client.mor_balance(user.address) == bal + expected.user_on_hold
+
+
+@pytest.mark.parametrize(("late", "dispute"), [(False, True), (True, False), (True, True)],
+                         ids=["early-user-signed", "late-provider-signed", "late-user-signed"])
+async def test_close_payouts(client: ChainClient, fresh_devnet: Devnet, late: bool,
+                             dispute: bool) -> None:
+    prov, user = fresh_devnet.account(3), fresh_devnet.account(4)
+    _, bid_id = await setup_offer(client, prov)
+    econ = await read_economics(client)
+    opened = start_of_day(await client.latest_timestamp()) + DAY + 3 * 3600
+    stake = econ.stake_for_duration(PRICE, 3600, opened)
+    await client.ensure_allowance(user, stake)
+    appr = approval(bid_id, fresh_devnet.chain_id, user.address, opened)
+    fresh_devnet.set_next_timestamp(opened)
+    session_id, _ = await client.open_session(user, stake, appr, sign(prov, appr))
+    s = await client.get_session(session_id)
+
+    closed = s.ends_at + 120 if late else opened + 1200
+    rc = receipt(session_id, fresh_devnet.chain_id, closed)
+    user_before = await client.mor_balance(user.address)
+    prov_before = await client.mor_balance(prov.address)
+    fresh_devnet.set_next_timestamp(closed)
+    await client.close_session(user, rc, sign(user if dispute else prov, rc))
+    expected = econ.settle_close(stake=stake, price=PRICE, opened_at=opened, ends_at=s.ends_at,
+                                 closed_at=closed, dispute=dispute)
+    assert await client.mor_balance(user.address) == user_before + expected.user_refund
+    assert await client.mor_balance(prov.address) == prov_before + expected.provider_due
+    assert (await client.user_stakes_on_hold(user.address)).hold == expected.user_on_hold
+    assert (await client.get_session(session_id)).disputed == dispute
+    if late:
+        assert expected.user_refund == stake and expected.user_on_hold == 0
+        assert expected.provider_due == (s.ends_at - opened) * PRICE  # capped at endsAt
+    if dispute and not late:
+        # today's earnings were withheld; the provider collects them after UTC midnight
+        assert expected.provider_withheld == 1200 * PRICE
+        fresh_devnet.set_next_timestamp(start_of_day(closed) + DAY)
+        fresh_devnet.mine()
+        before = await client.mor_balance(prov.address)
+        await client.claim_for_provider(prov, session_id)
+        assert await client.mor_balance(prov.address) == before + expected.provider_withheld
 
 
 async def test_bad_approvals_are_refused(client: ChainClient, fresh_devnet: Devnet) -> None:

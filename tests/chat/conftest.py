@@ -1,17 +1,18 @@
-"""Chat page tests run their coroutines on a qasync loop, the same loop the program runs on, so
-Qt signals and asyncio tasks interleave exactly as in the app."""
+"""Chat page tests run their coroutines on a qasync loop — the loop the program itself runs on —
+so Qt signals and asyncio tasks interleave exactly as in the app. One real SmolLM2 engine per
+test module lives on that loop."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
+import pytest_asyncio
 import qasync
 from PySide6.QtWidgets import QApplication
 
-from app.inference.types import ChatEngine
-from tests.api.llama_engine import make_test_engine
+from app.inference.engine import LocalEngine
+from tests.api.local_engine import started_engine
 
 
 def _qt_event_loop() -> Any:
@@ -23,8 +24,7 @@ def pytest_asyncio_loop_factories(config: Any, item: Any) -> dict[str, Any]:
     return {"qasync": _qt_event_loop}
 
 
-@pytest.fixture(scope="session")
-def real_engine() -> Iterator[ChatEngine]:
-    engine, close = make_test_engine()
-    yield engine
-    close()
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def real_engine() -> AsyncIterator[LocalEngine]:
+    async with started_engine() as engine:
+        yield engine

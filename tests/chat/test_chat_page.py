@@ -7,6 +7,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
+import qasync
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMessageBox
@@ -18,7 +20,9 @@ from app.storage.chats import ChatStore, ModelSettings
 from app.ui.chat_page import ChatPage
 from app.ui.chat_sources import ChatSource, add_source_provider
 from app.ui.chat_widgets import TranscriptEntry
-from tests.api.llama_engine import MODEL_NAME
+from tests.api.local_engine import MODEL_NAME
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 LABEL = "This computer · SmolLM2"
 COUNTING = "Count from 1 to 100, separated by commas."
@@ -33,8 +37,8 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "chats.sqlite3"
 
 
-@pytest.fixture
-def page(qtbot: QtBot, db_path: Path, real_engine: ChatEngine) -> ChatPage:
+@pytest_asyncio.fixture(loop_scope="module")
+async def page(qtbot: QtBot, db_path: Path, real_engine: ChatEngine) -> ChatPage:
     store = ChatStore(db_path)
     store.save_model_settings(MODEL_NAME, greedy(6))
     p = ChatPage(AppContext(), sources=[ChatSource(LABEL, real_engine, MODEL_NAME)], store=store)
@@ -183,6 +187,7 @@ async def test_too_long_prompt_shows_a_clear_message_and_keeps_the_question(
 async def test_model_picker_lists_local_models_and_plugged_in_sources(
     qtbot: QtBot, db_path: Path, real_engine: ChatEngine
 ) -> None:
+    assert isinstance(asyncio.get_running_loop(), qasync.QEventLoop)  # as in the app
     ctx = AppContext()
     ctx.engine = real_engine
 

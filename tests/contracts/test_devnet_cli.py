@@ -67,6 +67,18 @@ def test_a_state_file_for_another_chain_id_is_refused(tmp_path: Path) -> None:
         start_devnet(tmp_path, chain_id=1337)
 
 
+def test_a_busy_port_is_a_clear_error(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(DevnetError, match=f"Port {port} is already in use"):
+            start_devnet(tmp_path, port)
+    assert not (tmp_path / "network.json").exists()
+
+
 def test_every_devnet_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
     for args in (["devnet"], ["devnet", "up"], ["devnet", "down"], ["devnet", "status"]):
         with pytest.raises(SystemExit) as exc:

@@ -419,3 +419,45 @@ def test_a_provider_delegate_may_sign_approvals(chain: Devnet) -> None:
     chain.set_next_timestamp(t)
     send(m.diamond.functions.openSession(m.user, 20 * MOR, False, *approval), m.user)
     assert m.diamond.functions.getIsProviderApprovalUsed(approval[0]).call()
+
+
+def test_a_contract_providers_owner_signs_for_it(chain: Devnet) -> None:
+    from app.chain.artifacts import load_artifact
+
+    m = setup_market(chain, price=10**13)  # reuse its model and user
+    art = load_artifact("OwnedProviderMock")
+    owner, outsider = chain.account(6), chain.account(7)
+    factory = chain.w3.eth.contract(abi=art.abi, bytecode=art.bytecode)
+    tx = factory.constructor(owner.address).transact({"from": owner.address})
+    address = chain.w3.eth.wait_for_transaction_receipt(tx)["contractAddress"]
+    wrapper = chain.w3.eth.contract(address=address, abi=art.abi)
+    send(m.token.functions.transfer(address, 5 * MOR), owner.address)
+
+    def via_contract(data: str) -> None:
+        send(wrapper.functions.execute(m.diamond.address, data), owner.address)
+
+    send(
+        wrapper.functions.execute(
+            m.token.address, m.token.encode_abi("approve", [m.diamond.address, 5 * MOR])
+        ),
+        owner.address,
+    )
+    via_contract(m.diamond.encode_abi("providerRegister", [address, 10**18, "c:1"]))
+    via_contract(m.diamond.encode_abi("postModelBid", [address, m.model_id, m.price]))
+    bid_id = m.diamond.functions.getBidId(address, m.model_id, 0).call()
+    t = _day_after_tomorrow(chain)
+    f = m.diamond.functions
+    forged = m.approval(t, bid_id=bid_id, key=bytes(outsider.key))
+    chain.set_next_timestamp(t)
+    assert_reverts(
+        f.openSession(m.user, 20 * MOR, False, *forged),
+        m.user,
+        "SessionProviderSignatureMismatch()",
+    )
+    chain.set_next_timestamp(t)
+    receipt = send(
+        f.openSession(m.user, 20 * MOR, False, *m.approval(t, bid_id=bid_id, key=bytes(owner.key))),
+        m.user,
+    )
+    (event,) = m.diamond.events.SessionOpened().process_receipt(receipt, errors=DISCARD)
+    assert event.args.providerId == address

@@ -17,6 +17,7 @@ from app.logsetup import setup_logging
 from app.paths import AppPaths, app_paths
 from app.services.wallet_service import WalletService
 from app.wallet.keyring_store import UnlockSecretStore
+from tests.devnet_fixture import chain, devnet  # noqa: F401  (shared devnet fixtures)
 
 # Small scrypt costs keep each test fast; the production defaults are exercised in test_keystore.
 FAST_N = 2**10
@@ -55,9 +56,7 @@ def make_service(wallet_paths: AppPaths) -> Callable[..., WalletService]:
     def make(**kw: object) -> WalletService:
         kw.setdefault("keystore_scrypt_n", FAST_N)
         kw.setdefault("seal_scrypt_n", FAST_N)
-        kw.setdefault(
-            "secrets", UnlockSecretStore(wallet_paths.wallet, wallet_paths.config)
-        )
+        kw.setdefault("secrets", UnlockSecretStore(wallet_paths.wallet, wallet_paths.config))
         return WalletService(wallet_paths, **kw)  # type: ignore[arg-type]
 
     return make

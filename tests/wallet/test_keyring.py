@@ -76,8 +76,9 @@ def test_given_keyring_backend_is_used_instead_of_the_file(
     assert kind is not None and kind.system and kind.notice is None
     assert backend.get_password("MorpheusDesktop wallet", str(svc.address).lower()) == PW
     assert not store.fallback_file.exists()
-    fresh = make_service(secrets=UnlockSecretStore(
-        wallet_paths.wallet, wallet_paths.config, backend=backend))
+    fresh = make_service(
+        secrets=UnlockSecretStore(wallet_paths.wallet, wallet_paths.config, backend=backend)
+    )
     assert fresh.try_auto_unlock()
     fresh.set_remember(False)
     assert backend.get_password("MorpheusDesktop wallet", str(svc.address).lower()) is None

@@ -74,8 +74,12 @@ def test_unknown_prf_kdf_cipher_and_version() -> None:
     bad_cipher["crypto"]["cipher"] = "aes-128-cbc"
     v1 = copy.deepcopy(base)
     v1["version"] = 1
-    for ks, word in ((bad_prf, "hmac-sha512"), (bad_kdf, "argon2id"), (bad_cipher, "aes-128-cbc"),
-                     (v1, "version")):
+    for ks, word in (
+        (bad_prf, "hmac-sha512"),
+        (bad_kdf, "argon2id"),
+        (bad_cipher, "aes-128-cbc"),
+        (v1, "version"),
+    ):
         with pytest.raises(UnsupportedKeystore) as ei:
             decrypt_keystore(ks, PW)
         assert word in ei.value.message

@@ -72,7 +72,9 @@ async def test_create_confirm_and_finish(qtbot: QtBot, make_service: Make) -> No
     assert make_service().reveal_mnemonic(PW) == " ".join(words)
 
 
-async def test_import_phrase_with_a_typo_then_pick_account(qtbot: QtBot, make_service: Make) -> None:
+async def test_import_phrase_with_a_typo_then_pick_account(
+    qtbot: QtBot, make_service: Make
+) -> None:
     svc = make_service()
     wiz = _wizard(qtbot, svc)
     wiz.import_button.click()

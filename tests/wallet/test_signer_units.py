@@ -48,8 +48,17 @@ def test_raw_hash_signature_v01_low_s_deterministic() -> None:
 
 def test_sign_transaction_recovers_to_sender() -> None:
     s = LocalSigner(bytes.fromhex(KEY_HEX))
-    tx = {"type": 2, "chainId": 31337, "nonce": 0, "to": ADDR, "value": 1, "gas": 21000,
-          "maxFeePerGas": 2 * 10**9, "maxPriorityFeePerGas": 10**9, "data": b""}
+    tx = {
+        "type": 2,
+        "chainId": 31337,
+        "nonce": 0,
+        "to": ADDR,
+        "value": 1,
+        "gas": 21000,
+        "maxFeePerGas": 2 * 10**9,
+        "maxPriorityFeePerGas": 10**9,
+        "data": b"",
+    }
     raw = s.sign_transaction(tx)
     assert Account.recover_transaction(raw) == ADDR
 
@@ -100,7 +109,13 @@ def test_addresses() -> None:
     with pytest.raises(InvalidAddress) as ei:
         validate_address(wrong_case)
     assert "checksum" in ei.value.message
-    for bad in ("", "0x123", ADDR + "00", "f39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
-                "0x" + "g" * 40, "0x" + "0" * 40):
+    for bad in (
+        "",
+        "0x123",
+        ADDR + "00",
+        "f39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+        "0x" + "g" * 40,
+        "0x" + "0" * 40,
+    ):
         with pytest.raises(InvalidAddress):
             validate_address(bad)

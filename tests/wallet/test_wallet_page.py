@@ -18,7 +18,6 @@ from app.services.wallet_service import WalletService
 from app.ui.wallet_page import WalletPage
 from app.wallet.mnemonic import generate_mnemonic
 from app.wallet.web3_chain import Web3WalletChain
-from tests.devnet_fixture import chain, devnet  # noqa: F401  (pytest fixtures)
 from tests.wallet.secrets_seen import remember
 
 PW = "Harbor-Cinnamon-Glacier-64"
@@ -47,7 +46,7 @@ def _mor(net: Devnet, addr: str) -> int:
 
 
 @pytest.fixture
-def funded(chain: Devnet, make_service: Make) -> WalletService:  # noqa: F811
+def funded(chain: Devnet, make_service: Make) -> WalletService:
     phrase = generate_mnemonic(12)
     remember(phrase)
     adapter = Web3WalletChain(
@@ -68,7 +67,7 @@ def _page(qtbot: QtBot, svc: WalletService, paths: AppPaths) -> WalletPage:
 
 
 async def test_send_mor_and_see_both_balances_change(
-    qtbot: QtBot, chain: Devnet, funded: WalletService, wallet_paths: AppPaths  # noqa: F811
+    qtbot: QtBot, chain: Devnet, funded: WalletService, wallet_paths: AppPaths
 ) -> None:
     me = str(funded.address)
     _fund(chain, me, 2 * ETH, 100 * MOR)
@@ -97,11 +96,13 @@ async def test_send_mor_and_see_both_balances_change(
     assert _mor(chain, friend) == 12 * MOR + MOR // 2
     assert _mor(chain, me) == 87 * MOR + MOR // 2
     await page.refresh()
-    mor_text, eth_text = page.balances_text()
+    mor_text, _eth = page.balances_text()
     assert mor_text == "87.5 MOR"
     assert page.eth_wei is not None and 2 * ETH - dlg.record.max_fee <= page.eth_wei < 2 * ETH
     row = page.history.topLevelItem(0)
     assert row.text(0) == "confirmed" and row.text(1) == "MOR" and row.text(3) == friend
+    qtbot.waitUntil(lambda: "87.5 MOR" in page.account_picker.itemText(0))
+    assert page.account_picker.count() == 10 and "· 0 MOR" in page.account_picker.itemText(1)
     opened: list[QUrl] = []
     page.open_url = lambda url: opened.append(url) or True
     page.history.itemActivated.emit(row, 0)
@@ -109,7 +110,7 @@ async def test_send_mor_and_see_both_balances_change(
 
 
 async def test_bad_input_sends_nothing(
-    qtbot: QtBot, chain: Devnet, funded: WalletService, wallet_paths: AppPaths  # noqa: F811
+    qtbot: QtBot, chain: Devnet, funded: WalletService, wallet_paths: AppPaths
 ) -> None:
     me = str(funded.address)
     _fund(chain, me, ETH, 10 * MOR)
@@ -136,7 +137,7 @@ async def test_bad_input_sends_nothing(
 
 
 async def test_eth_short_for_gas_shows_exact_missing_amount(
-    qtbot: QtBot, chain: Devnet, funded: WalletService, wallet_paths: AppPaths  # noqa: F811
+    qtbot: QtBot, chain: Devnet, funded: WalletService, wallet_paths: AppPaths
 ) -> None:
     me = str(funded.address)
     _fund(chain, me, 0, 5 * MOR)
@@ -162,7 +163,7 @@ async def test_eth_short_for_gas_shows_exact_missing_amount(
 
 
 async def test_max_eth_leaves_exactly_the_fee(
-    qtbot: QtBot, chain: Devnet, funded: WalletService, wallet_paths: AppPaths  # noqa: F811
+    qtbot: QtBot, chain: Devnet, funded: WalletService, wallet_paths: AppPaths
 ) -> None:
     me = str(funded.address)
     _fund(chain, me, ETH, 0)
@@ -213,3 +214,42 @@ async def test_locked_page_unlock_and_seed_clipboard(
 
     page.lock_button.click()
     qtbot.waitUntil(lambda: page.stack.currentWidget() is page.locked_view)
+
+
+async def test_remembered_password_unlocks_the_page_by_itself(
+    qtbot: QtBot, make_service: Make, wallet_paths: AppPaths
+) -> None:
+    phrase = generate_mnemonic(12)
+    remember(phrase)
+    make_service().create_from_mnemonic(phrase, PW, remember=True)
+    svc = make_service()
+    assert not svc.is_unlocked
+    page = _page(qtbot, svc, wallet_paths)
+    assert page.auto_unlock_task is not None
+    await page.auto_unlock_task
+    qtbot.waitUntil(lambda: page.stack.currentWidget() is page.main_view)
+    assert page.auto_unlock.isChecked()
+
+
+async def test_no_wallet_offers_the_setup_wizard(
+    qtbot: QtBot, make_service: Make, wallet_paths: AppPaths
+) -> None:
+    svc = make_service()
+    page = _page(qtbot, svc, wallet_paths)
+    assert page.stack.currentWidget() is page.empty_view
+    page.setup_button.click()
+    wiz = page.wizard
+    assert wiz is not None and wiz.isVisible()
+    qtbot.addWidget(wiz)
+    wiz.import_button.click()
+    wiz.import_tabs.setCurrentIndex(1)
+    key = Account.create().key.hex()
+    remember(key)
+    wiz.key_edit.setText(key)
+    wiz.check_key_button.click()
+    wiz.import_next.click()
+    wiz.password_edit.setText(PW)
+    wiz.password_confirm.setText(PW)
+    await wiz.save_password()
+    qtbot.waitUntil(lambda: page.stack.currentWidget() is page.main_view)
+    assert page.address_label.text() == Account.from_key(key).address

@@ -1,0 +1,252 @@
+"""`morpheus provider serve`, `morpheus chat`, `morpheus sessions`, `morpheus claim`,
+`morpheus withdraw`: the network node, headless, for operators and scripts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import os
+import sys
+import time
+from typing import Any
+
+from app.chain.devnet import dev_account
+from app.errors import UserFacingError
+from app.inference.types import ChatMessage, ChatRequest, CompletionDone, SamplingParams, TokenDelta
+from app.services.runtime import Runtime
+from app.wallet.signer import LocalSigner
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--network", help="network key (base-mainnet, base-sepolia, arbitrum-one, "
+                   "arbitrum-sepolia, devnet); default: the one in settings")
+    p.add_argument("--dev-account", type=int, metavar="N",
+                   help="devnet only: use test-mnemonic account N instead of the wallet")
+
+
+def register(sub: Any) -> None:
+    prov = sub.add_parser("provider", help="run a provider node (Share my GPU, headless)")
+    psub = prov.add_subparsers(dest="provider_command", metavar="ACTION")
+    serve = psub.add_parser("serve", help="register, bid and serve a model until stopped")
+    _common(serve)
+    serve.add_argument("--model", help="model name from the library or a .gguf path "
+                       "(default: the bundled SmolLM2)")
+    serve.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1;"
+                       " use 0.0.0.0 to accept other machines)")
+    serve.add_argument("--port", type=int, default=3333, help="listen port (default 3333)")
+    serve.add_argument("--public-endpoint", help="host:port other people dial (published on "
+                       "chain); default: the listen address")
+    serve.add_argument("--price", type=int, help="price in wei per second (default: suggested "
+                       "from current bids)")
+    serve.add_argument("--slots", type=int, default=4, help="sequences decoded together")
+    serve.add_argument("--deregister-on-exit", action="store_true",
+                       help="return the provider stake when stopping")
+    serve.set_defaults(handler=_provider_serve)
+    prov.set_defaults(handler=lambda a: prov.print_help() or 2)
+
+    chat = sub.add_parser("chat", help="open a session with a provider and chat")
+    _common(chat)
+    chat.add_argument("--model", help="network model name or id (the best-rated bid is used)")
+    chat.add_argument("--bid", help="a specific bid id instead of --model")
+    chat.add_argument("--duration", type=int, default=600, help="session length in seconds")
+    chat.add_argument("--prompt", help="send this one prompt, print the answer, close")
+    chat.add_argument("--max-tokens", type=int, default=256)
+    chat.add_argument("--keep-open", action="store_true",
+                      help="do not close the session at exit (it is closed at its end)")
+    chat.set_defaults(handler=_chat)
+
+    sessions = sub.add_parser("sessions", help="sessions this wallet opened or served")
+    _common(sessions)
+    sessions.add_argument("--reconcile", action="store_true",
+                          help="also look on chain for sessions this computer does not know")
+    sessions.set_defaults(handler=_sessions)
+
+    claim = sub.add_parser("claim", help="provider: claim earnings the contract owes you")
+    _common(claim)
+    claim.set_defaults(handler=_claim)
+
+    withdraw = sub.add_parser("withdraw", help="withdraw stake held after early closes")
+    _common(withdraw)
+    withdraw.set_defaults(handler=_withdraw)
+
+
+def _signer(rt: Runtime, args: argparse.Namespace) -> LocalSigner:
+    if args.dev_account is not None:
+        if rt.network_key != "devnet":
+            raise UserFacingError("--dev-account is only allowed on the local devnet.")
+        return LocalSigner(bytes(dev_account(args.dev_account).key))
+    from app.services.wallet_service import WalletService
+
+    wallet = WalletService(rt.paths)
+    if not wallet.exists():
+        raise UserFacingError("No wallet yet. Create one with `morpheus wallet create`.")
+    if not wallet.try_auto_unlock():
+        password = os.environ.get("MORPHEUS_WALLET_PASSWORD") or getpass.getpass(
+            "Wallet password: "
+        )
+        wallet.unlock(password)
+    signer = wallet.signer
+    assert isinstance(signer, LocalSigner)
+    return signer
+
+
+def _mor(wei: int) -> str:
+    return f"{wei / 10**18:.6f} MOR"
+
+
+async def _provider_serve(args: argparse.Namespace) -> int:
+    from app.inference.engine import LocalEngine
+    from app.inference.library import ModelLibrary
+
+    rt = Runtime(network_key=args.network)
+    try:
+        signer = _signer(rt, args)
+        library = ModelLibrary(rt.paths.models)
+        model = library.get(args.model) if args.model else library.default()
+        engine = LocalEngine(model.path, n_slots=args.slots, name=model.name)
+        print(f"Loading {model.name} ...", flush=True)
+        await engine.start()
+        provider = await rt.provider(signer, engine, model_name=model.name, host=args.host,
+                                     port=args.port, public_endpoint=args.public_endpoint)
+        bid = await provider.go_online(args.price, on_step=lambda s: print(f"- {s}", flush=True))
+        provider.runner.start()
+        d = provider.dashboard
+        print(f"Serving {model.name} at {d.endpoint} as {provider.me}", flush=True)
+        print(f"Bid {bid} (model {d.model_id})", flush=True)
+        try:
+            await provider.serve_forever()
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(provider.go_offline(deregister=args.deregister_on_exit))
+            await engine.stop()
+        return 0
+    finally:
+        await rt.close()
+
+
+async def _chat(args: argparse.Namespace) -> int:
+    rt = Runtime(network_key=args.network)
+    try:
+        consumer = await rt.consumer(_signer(rt, args))
+        await consumer.reconcile()
+        if args.bid:
+            bid_id = args.bid
+        elif args.model:
+            bid_id = (await consumer.best_bids(args.model))[0].bid.id
+        else:
+            models = await consumer.network_models()
+            if not models:
+                raise UserFacingError("No model is offered on this network right now.")
+            bid_id = models[0][1][0].bid.id
+        bid = await consumer.chain.get_bid(bid_id)
+        quote = await consumer.quote(bid, args.duration)
+        print(f"Opening a {quote.duration_s // 60} min session: stake {_mor(quote.stake)} "
+              "(returned when the session ends)", file=sys.stderr, flush=True)
+        opened = await consumer.open_session(
+            bid_id, args.duration, on_step=lambda s: print(f"- {s}", file=sys.stderr, flush=True)
+        )
+        print(f"Session {opened.record.session_id}", file=sys.stderr, flush=True)
+        history: list[ChatMessage] = []
+        try:
+            prompts = [args.prompt] if args.prompt else None
+            while True:
+                if prompts is not None:
+                    if not prompts:
+                        break
+                    text = prompts.pop()
+                else:
+                    try:
+                        text = input("you> ")
+                    except EOFError:
+                        break
+                    if text.strip() in ("/quit", "/exit"):
+                        break
+                    if not text.strip():
+                        continue
+                history.append(ChatMessage("user", text))
+                req = ChatRequest(tuple(history), SamplingParams(max_tokens=args.max_tokens))
+                answer: list[str] = []
+                async for ev in opened.engine.chat_stream(req):
+                    if isinstance(ev, TokenDelta):
+                        answer.append(ev.text)
+                        print(ev.text, end="", flush=True)
+                    elif isinstance(ev, CompletionDone):
+                        m = ev.metrics
+                        print(f"\n[{m.completion_tokens} tokens, {m.tokens_per_s:.1f} tok/s, "
+                              f"first token {m.ttft_ms:.0f} ms]", file=sys.stderr, flush=True)
+                history.append(ChatMessage("assistant", "".join(answer)))
+        finally:
+            if not args.keep_open:
+                rec = await consumer.close_session(opened.record.session_id)
+                print(f"Closed. Returned now: {_mor(rec.refunded)}; held until next UTC "
+                      f"midnight: {_mor(rec.on_hold)} (the app withdraws it then, or run `morpheus withdraw`)",
+                      file=sys.stderr, flush=True)
+        return 0
+    finally:
+        await rt.close()
+
+
+async def _sessions(args: argparse.Namespace) -> int:
+    rt = Runtime(network_key=args.network)
+    try:
+        signer = _signer(rt, args)
+        consumer = await rt.consumer(signer)
+        if args.reconcile:
+            new = await consumer.reconcile()
+            print(f"{new} session(s) found on chain that were not tracked here.")
+        recs = consumer.sessions.list()
+        if not recs:
+            print("No sessions yet.")
+        for r in recs:
+            when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(r.opened_at)) if r.opened_at else "?"
+            print(f"{r.session_id}  {r.role:8} {r.status:7} opened {when}  stake {_mor(r.stake)}"
+                  f"  returned {_mor(r.refunded)}  held {_mor(r.on_hold)}")
+        avail, hold = await consumer.held_stake()
+        print(f"Held stake: {_mor(hold)} locked, {_mor(avail)} withdrawable now.")
+        return 0
+    finally:
+        await rt.close()
+
+
+async def _claim(args: argparse.Namespace) -> int:
+    rt = Runtime(network_key=args.network)
+    try:
+        signer = _signer(rt, args)
+        chain = await rt.chain()
+        runner = rt.runner(chain.network.chain_id, signer.address)
+        from app.services.provider_service import ProviderService
+
+        # Register the claim handler; the engine is not needed for claiming.
+        from app.services.node_identity import WalletNodeKey
+
+        ProviderService(chain, signer, WalletNodeKey(signer), None,  # type: ignore[arg-type]
+                        runner, rt.sessions(chain.network.chain_id, signer.address),
+                        model_name="")
+        for sid in await chain.provider_session_ids(signer.address):
+            runner.schedule(f"claim:{sid}", "provider.claim", {"session_id": sid},
+                            title="Claim provider earnings")
+        runner.poke_all()
+        await runner.run_due()
+        total = sum(int(j.result.get("claimed", 0)) for j in runner.store.all()
+                    if j.kind == "provider.claim")
+        print(f"Claimed so far: {_mor(total)}")
+        return 0
+    finally:
+        await rt.close()
+
+
+async def _withdraw(args: argparse.Namespace) -> int:
+    rt = Runtime(network_key=args.network)
+    try:
+        consumer = await rt.consumer(_signer(rt, args))
+        avail, hold = await consumer.held_stake()
+        if not avail:
+            print(f"Nothing to withdraw yet; {_mor(hold)} is held until the next UTC midnight.")
+            return 0
+        r = await consumer.chain.withdraw_user_stakes(consumer.signer)
+        print(f"Withdrew {_mor(avail)} (tx {r.tx_hash}).")
+        return 0
+    finally:
+        await rt.close()

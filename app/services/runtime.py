@@ -1,0 +1,109 @@
+"""Assembles the long-lived services from settings, the same way for the GUI and the CLI.
+
+Job and session stores are kept per (chain, wallet address): a stake opened on BASE by one wallet
+must never be "closed" by another wallet's background task or on another chain.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from eth_utils import to_checksum_address
+
+from app.chain.client import ChainClient
+from app.chain.devnet import network_file
+from app.chain.networks import DEVNET_KEY, Network, get_network
+from app.chain.tx import TxPolicy
+from app.errors import UserFacingError
+from app.inference.types import ChatEngine
+from app.paths import AppPaths, app_paths
+from app.services.consumer_service import ConsumerService
+from app.services.node_identity import WalletNodeKey
+from app.services.provider_service import ProviderService
+from app.services.tasks import TaskRunner
+from app.storage.jobs import JobStore
+from app.storage.sessions import SessionStore
+from app.storage.settings import Settings, load_settings
+from app.wallet.signer import LocalSigner
+
+
+class Runtime:
+    def __init__(
+        self,
+        paths: AppPaths | None = None,
+        settings: Settings | None = None,
+        *,
+        network_key: str | None = None,
+        tx_policy: TxPolicy | None = None,
+    ) -> None:
+        self.paths = (paths or app_paths()).ensure()
+        self.settings = settings or load_settings(self.paths.settings_file).settings
+        self.network_key = network_key or self.settings.network
+        self.tx_policy = tx_policy
+        self._chain: ChainClient | None = None
+        self._runners: dict[str, TaskRunner] = {}
+        self._sessions: dict[str, SessionStore] = {}
+
+    def network(self) -> Network:
+        devnet_file = network_file()
+        if self.network_key == DEVNET_KEY and not devnet_file.exists():
+            raise UserFacingError(
+                "The local devnet is not running. Start it with `morpheus devnet up`."
+            )
+        return get_network(self.network_key, devnet_file=devnet_file,
+                           rpc_urls=self.settings.custom_rpc_urls or None)
+
+    async def chain(self) -> ChainClient:
+        if self._chain is None:
+            client = ChainClient(self.network(), policy=self.tx_policy)
+            await client.connect()
+            self._chain = client
+        return self._chain
+
+    def _account_dir(self, chain_id: int, address: str) -> Path:
+        d = self.paths.data / "accounts" / f"{chain_id}-{to_checksum_address(address)}"
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def runner(self, chain_id: int, address: str) -> TaskRunner:
+        key = f"{chain_id}-{address.lower()}"
+        if key not in self._runners:
+            d = self._account_dir(chain_id, address)
+            self._runners[key] = TaskRunner(JobStore(d / "jobs.sqlite3"))
+        return self._runners[key]
+
+    def sessions(self, chain_id: int, address: str) -> SessionStore:
+        key = f"{chain_id}-{address.lower()}"
+        if key not in self._sessions:
+            self._sessions[key] = SessionStore(
+                self._account_dir(chain_id, address) / "sessions.sqlite3"
+            )
+        return self._sessions[key]
+
+    async def consumer(self, signer: LocalSigner) -> ConsumerService:
+        chain = await self.chain()
+        cid = chain.network.chain_id
+        return ConsumerService(chain, signer, WalletNodeKey(signer),
+                               self.runner(cid, signer.address), self.sessions(cid, signer.address))
+
+    async def provider(
+        self, signer: LocalSigner, engine: ChatEngine, *, model_name: str, host: str = "127.0.0.1",
+        port: int = 0, public_endpoint: str | None = None,
+    ) -> ProviderService:
+        chain = await self.chain()
+        cid = chain.network.chain_id
+        return ProviderService(
+            chain, signer, WalletNodeKey(signer), engine, self.runner(cid, signer.address),
+            self.sessions(cid, signer.address), model_name=model_name, host=host, port=port,
+            public_endpoint=public_endpoint,
+        )
+
+    async def close(self) -> None:
+        for r in self._runners.values():
+            await r.stop()
+            r.store.close()
+        for s in self._sessions.values():
+            s.close()
+        if self._chain is not None:
+            await self._chain.close()
+            self._chain = None
