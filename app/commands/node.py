@@ -181,7 +181,8 @@ async def _chat(args: argparse.Namespace) -> int:
             if not args.keep_open:
                 rec = await consumer.close_session(opened.record.session_id)
                 print(f"Closed. Returned now: {_mor(rec.refunded)}; held until next UTC "
-                      f"midnight: {_mor(rec.on_hold)} (the app withdraws it then, or run `morpheus withdraw`)",
+                      f"midnight: {_mor(rec.on_hold)} (the app withdraws it then, or run "
+                      "`morpheus withdraw`)",
                       file=sys.stderr, flush=True)
         return 0
     finally:
@@ -216,10 +217,9 @@ async def _claim(args: argparse.Namespace) -> int:
         signer = _signer(rt, args)
         chain = await rt.chain()
         runner = rt.runner(chain.network.chain_id, signer.address)
-        from app.services.provider_service import ProviderService
-
         # Register the claim handler; the engine is not needed for claiming.
         from app.services.node_identity import WalletNodeKey
+        from app.services.provider_service import ProviderService
 
         ProviderService(chain, signer, WalletNodeKey(signer), None,  # type: ignore[arg-type]
                         runner, rt.sessions(chain.network.chain_id, signer.address),
