@@ -14,8 +14,6 @@ from dataclasses import dataclass
 
 import coincurve
 from coincurve.ecdsa import cdata_to_der, deserialize_compact
-from cryptography.hazmat.primitives import serialization as _serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from eth_utils import keccak as _keccak
 
@@ -194,17 +192,23 @@ class Receipt:
 
 
 # ---------------------------------------------------------------- ECIES (AES-128-CTR + HMAC-SHA256)
+# The point multiplication uses libsecp256k1 (coincurve): OpenSSL's generic-curve secp256k1 costs
+# milliseconds per operation, which is more than a token takes to generate. AES-CTR, HMAC and the
+# KDF use ``cryptography``/hashlib; the tests check the ECDH against ``cryptography``'s own.
 
-_CURVE = ec.SECP256K1()
 
-
-def _load_public(public_key: bytes) -> ec.EllipticCurvePublicKey:
+def _load_public(public_key: bytes) -> coincurve.PublicKey:
     if len(public_key) != 65 or public_key[0] != 4:
         raise CryptoError("ECIES needs a 65-byte uncompressed public key")
     try:
-        return ec.EllipticCurvePublicKey.from_encoded_point(_CURVE, public_key)
+        return coincurve.PublicKey(public_key)
     except ValueError as exc:
         raise CryptoError("public key is not on secp256k1") from exc
+
+
+def ecdh_x(secret: bytes, public: coincurve.PublicKey) -> bytes:
+    """The 32-byte x-coordinate of secret·Q (go-ethereum ``GenerateShared``)."""
+    return bytes(public.multiply(secret).format(compressed=True)[1:])
 
 
 def _derive_keys(shared_x: bytes) -> tuple[bytes, bytes]:
@@ -228,20 +232,16 @@ class EciesRecipient:
     ) -> bytes:
         """R(65) ‖ IV(16) ‖ AES-CTR(pt) ‖ HMAC(IV ‖ ct); R and IV injectable for vectors."""
         if ephemeral_secret is None:
-            eph = ec.generate_private_key(_CURVE)
+            eph = coincurve.PrivateKey()
         else:
-            eph = ec.derive_private_key(ephemeral_secret, _CURVE)
+            eph = coincurve.PrivateKey(ephemeral_secret.to_bytes(32, "big"))
         iv = os.urandom(16) if iv is None else iv
         if len(iv) != 16:
             raise ValueError("IV must be 16 bytes")
-        ke, km = _derive_keys(eph.exchange(ec.ECDH(), self._public))
+        ke, km = _derive_keys(ecdh_x(eph.secret, self._public))
         ct = _aes_ctr(ke, iv, plaintext)
         tag = hmac.new(km, iv + ct, hashlib.sha256).digest()
-        r_pub = eph.public_key().public_bytes(
-            encoding=_serialization.Encoding.X962,
-            format=_serialization.PublicFormat.UncompressedPoint,
-        )
-        return r_pub + iv + ct + tag
+        return bytes(eph.public_key.format(compressed=False)) + iv + ct + tag
 
 
 def ecies_encrypt(
@@ -254,7 +254,7 @@ def ecies_encrypt(
     return EciesRecipient(public_key).encrypt(plaintext, ephemeral_secret=ephemeral_secret, iv=iv)
 
 
-def ecies_decrypt(private_secret: int, ciphertext: bytes) -> bytes:
+def ecies_decrypt(private_secret: int | bytes, ciphertext: bytes) -> bytes:
     """Reverse of ``ecies_encrypt``; the MAC is checked in constant time before decrypting."""
     if len(ciphertext) < ECIES_OVERHEAD or ciphertext[0] not in (2, 3, 4):
         raise CryptoError("ECIES payload too short or malformed")
@@ -264,8 +264,10 @@ def ecies_decrypt(private_secret: int, ciphertext: bytes) -> bytes:
     iv = ciphertext[65:81]
     ct = ciphertext[81:-32]
     tag = ciphertext[-32:]
-    own = ec.derive_private_key(private_secret, _CURVE)
-    ke, km = _derive_keys(own.exchange(ec.ECDH(), r_pub))
+    secret = (
+        private_secret.to_bytes(32, "big") if isinstance(private_secret, int) else private_secret
+    )
+    ke, km = _derive_keys(ecdh_x(secret, r_pub))
     expected = hmac.new(km, iv + ct, hashlib.sha256).digest()
     if not hmac.compare_digest(expected, tag):
         raise CryptoError("ECIES MAC mismatch")

@@ -44,7 +44,7 @@ class LocalKey:
 
     def __init__(self, secret: bytes) -> None:
         self._key = coincurve.PrivateKey(secret)
-        self._secret_int = int.from_bytes(secret, "big")
+        self._secret = bytes(self._key.secret)
         self._public = bytes(self._key.public_key.format(compressed=False))
         self._address = crypto.address_from_pubkey(self._public)
 
@@ -74,7 +74,7 @@ class LocalKey:
         return crypto.sign_eip191_hash(self._key, message_hash)
 
     def ecies_decrypt(self, ciphertext: bytes) -> bytes:
-        return crypto.ecies_decrypt(self._secret_int, ciphertext)
+        return crypto.ecies_decrypt(self._secret, ciphertext)
 
 
 def node_key_from_wallet(signer: object) -> NodeKey:
