@@ -463,6 +463,14 @@ class ChainClient:
         block = await self.rpc.request("eth_getBlockByNumber", ["latest", False])
         return int(block["timestamp"], 16)
 
+    async def get_receipt(self, tx_hash: str) -> Receipt | None:
+        """Receipt of a recorded transaction, or None while it is pending/unknown."""
+        return await self.tx.receipt(tx_hash)
+
+    async def wait_for_receipt(self, tx_hash: str, timeout: float = 180.0) -> Receipt:
+        """Resume waiting on a hash recorded earlier (e.g. after a restart)."""
+        return await self.tx.wait_for_receipt([tx_hash], timeout)
+
     async def block_number(self) -> int:
         return int(await self.rpc.request("eth_blockNumber"), 16)
 

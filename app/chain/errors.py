@@ -69,8 +69,9 @@ class InsufficientGas(ChainError):
         self.balance = balance
         self.missing = needed - balance
         super().__init__(
-            f"Not enough ETH to pay the network fee: {_fmt(self.missing, 'ETH')} more is "
-            f"needed (you have {_fmt(balance, 'ETH')}, this needs up to {_fmt(needed, 'ETH')}).",
+            f"Not enough ETH for this transaction and its network fee: "
+            f"{_fmt(self.missing, 'ETH')} more is needed (you have {_fmt(balance, 'ETH')}, "
+            f"this needs up to {_fmt(needed, 'ETH')}).",
             detail=f"needed={needed} balance={balance}",
         )
 

@@ -214,6 +214,13 @@ class TxManager:
     ) -> Receipt:
         sender = to_checksum_address(signer.address)
         to = to_checksum_address(to)
+        if value:
+            # an ETH amount the account does not have would make the simulation fail with a
+            # vague "insufficient funds"; say how much is missing instead
+            have = int(await self.rpc.request("eth_getBalance", [sender, "pending"]), 16)
+            if have < value:
+                max_fee, _ = await self.fees()
+                raise InsufficientGas(needed=value + 21_000 * max_fee, balance=have)
         if simulate and data:
             await self.simulate(sender, to, data, value)
         if gas is None:
@@ -238,7 +245,14 @@ class TxManager:
                 "maxFeePerGas": max_fee,
                 "maxPriorityFeePerGas": tip,
             }
-            tx_hash = await self._broadcast(signer, tx, nm)
+            try:
+                tx_hash = await self._broadcast(signer, tx, nm)
+            except _MaybeSent as unknown:
+                # No answer to the broadcast: it may be in the mempool. Report the hash so the
+                # caller records it and can watch it, then fail.
+                await _notify(on_sent, SentTx(unknown.tx_hash, nonce, sender, to, value, gas,
+                                              max_fee, tip, None, description))
+                raise unknown.error from None
             nm.used(nonce)
         sent = SentTx(tx_hash, nonce, sender, to, value, gas, max_fee, tip, None, description)
         await _notify(on_sent, sent)
@@ -268,12 +282,15 @@ class TxManager:
             raise ChainError(
                 "The network refused the transaction.", detail=f"{exc.code}: {exc.message}"
             ) from exc
-        except RpcUnavailable:
-            # We cannot know whether it arrived: keep the nonce reserved and let the caller
-            # (who has not been told a hash yet) retry from scratch after re-sync.
+        except RpcUnavailable as exc:
+            # We cannot know whether it arrived; re-read the nonce from the chain next time.
             nm.forget()
-            raise
+            raise _MaybeSent(tx_hash, exc) from exc
         return tx_hash
+
+    async def receipt(self, tx_hash: str) -> Receipt | None:
+        """The receipt if mined, else None (for resuming the watch on a recorded hash)."""
+        return await self._receipt(tx_hash)
 
     async def _receipt(self, tx_hash: str) -> Receipt | None:
         try:
@@ -337,6 +354,8 @@ class TxManager:
             nm = self.nonce_manager(sent.sender)
             try:
                 new_hash = await self._broadcast(signer, tx, nm)
+            except _MaybeSent as unknown:
+                new_hash = unknown.tx_hash  # may have arrived: watch it like the others
             except ChainError as exc:
                 # "nonce too low" here means one of ours was mined meanwhile: re-check.
                 log.info("fee bump not accepted (%s); re-checking receipts", exc.detail)
@@ -369,6 +388,13 @@ class TxManager:
         except ChainError:
             return ""
         return "out of gas or reverted"
+
+
+class _MaybeSent(Exception):
+    def __init__(self, tx_hash: str, error: RpcUnavailable) -> None:
+        super().__init__(tx_hash)
+        self.tx_hash = tx_hash
+        self.error = error
 
 
 async def _notify(on_sent: OnSent | None, sent: SentTx) -> None:

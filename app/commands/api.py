@@ -41,7 +41,12 @@ def register(sub: Any) -> None:
         "--regenerate", action="store_true", help="make a new key (the old one stops working)"
     )
     key.set_defaults(handler=_key)
-    p.set_defaults(handler=lambda args: p.print_help() or 2)
+
+    def show_help(args: argparse.Namespace) -> int:
+        p.print_help()
+        return 2
+
+    p.set_defaults(handler=show_help)
 
 
 def _default_port() -> int:

@@ -217,3 +217,19 @@ def test_ecies_rejects_bad_inputs() -> None:
     ct = crypto.ecies_encrypt(C.public_key_uncompressed, b"x")
     with pytest.raises(CryptoError):
         C.ecies_decrypt(b"\x02" + ct[1:])
+
+
+@settings(max_examples=20, deadline=None)
+@given(a=st.integers(1, crypto.SECP256K1_N - 1), b=st.integers(1, crypto.SECP256K1_N - 1))
+def test_ecdh_agrees_with_openssl(a: int, b: int) -> None:
+    """The libsecp256k1 shared secret equals OpenSSL's ECDH through ``cryptography``."""
+    import coincurve
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pub_b = coincurve.PrivateKey(b.to_bytes(32, "big")).public_key
+    ours = crypto.ecdh_x(a.to_bytes(32, "big"), pub_b)
+    theirs = ec.derive_private_key(a, ec.SECP256K1()).exchange(
+        ec.ECDH(),
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256K1(), pub_b.format(False)),
+    )
+    assert ours == theirs

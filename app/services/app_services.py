@@ -1,0 +1,186 @@
+"""The GUI's long-lived services, assembled once: chain connection, background jobs, the shared
+local engine, and the consumer/provider services of the unlocked wallet.
+
+No Qt here: pages reach this object through ``AppContext.extras["services"]`` (see
+``services_of``) and call its coroutines from the qasync loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from app.chain.client import ChainClient
+from app.errors import UserFacingError
+from app.inference.types import ChatEngine
+from app.services.consumer_service import ConsumerService
+from app.services.context import AppContext
+from app.services.provider_service import ProviderService
+from app.services.runtime import Runtime
+from app.services.tasks import TaskRunner
+from app.wallet.signer import LocalSigner
+
+log = logging.getLogger(__name__)
+
+SERVICES_KEY = "services"
+WATCH_INTERVAL_S = 2.0
+TIME_JUMP_S = 30.0
+
+
+class AppServices:
+    def __init__(self, ctx: AppContext, *, runtime: Runtime | None = None) -> None:
+        self.ctx = ctx
+        self.runtime = runtime or Runtime(ctx.paths, ctx.settings)
+        self.chain: ChainClient | None = None
+        self.chain_error: str = ""
+        self.block: int = 0
+        self.chain_time: int = 0
+        self._engine: Any = None
+        self._engine_lock = asyncio.Lock()
+        self._consumer: ConsumerService | None = None
+        self._provider: ProviderService | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self._offset: float | None = None
+        self._listeners: list[Callable[[str], None]] = []
+
+    # -- observers: "chain", "block", "wallet", "jobs", "provider" ----------------------------
+
+    def on_change(self, listener: Callable[[str], None]) -> None:
+        self._listeners.append(listener)
+
+    def _emit(self, what: str) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(what)
+            except Exception:
+                log.exception("services listener failed")
+
+    # -- chain -------------------------------------------------------------------------------
+
+    async def connect(self) -> ChainClient | None:
+        """Connect to the configured network; a failure is kept in ``chain_error``."""
+        if self.chain is not None:
+            return self.chain
+        try:
+            self.chain = await self.runtime.chain()
+            self.chain_error = ""
+        except UserFacingError as exc:
+            self.chain_error = exc.message
+            log.warning("chain connection failed: %s", exc.detail or exc.message)
+        self._emit("chain")
+        if self.chain is not None and self._watch is None:
+            self._watch = asyncio.ensure_future(self._watch_chain())
+        return self.chain
+
+    async def _watch_chain(self) -> None:
+        """Block height for the status bar; and when chain time jumps (devnet time travel, a
+        machine waking from sleep), every waiting job is re-checked at once."""
+        assert self.chain is not None
+        while True:
+            try:
+                block = await self.chain.block_number()
+                if block != self.block:
+                    self.block = block
+                    self.chain_time = await self.chain.latest_timestamp()
+                    offset = self.chain_time - time.time()
+                    if self._offset is not None and abs(offset - self._offset) > TIME_JUMP_S:
+                        for runner in self.runners():
+                            runner.poke_all()
+                    self._offset = offset
+                    self._emit("block")
+            except UserFacingError as exc:
+                self.chain_error = exc.message
+                self._emit("chain")
+            await asyncio.sleep(WATCH_INTERVAL_S)
+
+    # -- wallet-bound services ---------------------------------------------------------------
+
+    def signer(self) -> LocalSigner | None:
+        wallet = self.ctx.wallet
+        if wallet is None or not wallet.is_unlocked:
+            return None
+        s = wallet.signer
+        return s if isinstance(s, LocalSigner) else None
+
+    async def consumer(self) -> ConsumerService:
+        signer = self.signer()
+        if signer is None:
+            raise UserFacingError("Unlock your wallet first (Wallet page).")
+        if await self.connect() is None:
+            raise UserFacingError(f"Not connected to the network: {self.chain_error}")
+        if self._consumer is None or self._consumer.user.lower() != signer.address.lower():
+            self._consumer = await self.runtime.consumer(signer)
+            self._consumer.runner.on_change(lambda: self._emit("jobs"))
+            self._consumer.runner.start()
+            with contextlib.suppress(UserFacingError):
+                await self._consumer.reconcile()
+        return self._consumer
+
+    async def local_engine(self) -> ChatEngine:
+        """The bundled (or chosen) model in its child process, shared by chat and provider."""
+        async with self._engine_lock:
+            if self._engine is None:
+                from app.inference.engine import LocalEngine
+                from app.inference.library import ModelLibrary
+
+                model = ModelLibrary(self.ctx.paths.models).default()
+                engine = LocalEngine(model.path, n_slots=4, name=model.name)
+                await engine.start()
+                self._engine = engine
+                self.ctx.engine = engine
+            return self._engine  # type: ignore[no-any-return]
+
+    async def provider(self) -> ProviderService:
+        signer = self.signer()
+        if signer is None:
+            raise UserFacingError("Unlock your wallet first (Wallet page).")
+        if await self.connect() is None:
+            raise UserFacingError(f"Not connected to the network: {self.chain_error}")
+        if self._provider is None or self._provider.me.lower() != signer.address.lower():
+            engine = await self.local_engine()
+            names = await engine.model_names()
+            s = self.ctx.settings
+            host = "0.0.0.0" if getattr(s, "provider_public_host", "") else "127.0.0.1"
+            port = int(getattr(s, "provider_port", 3333) or 0)
+            public = (f"{s.provider_public_host}:{port}"
+                      if getattr(s, "provider_public_host", "") else None)
+            self._provider = await self.runtime.provider(
+                signer, engine, model_name=names[0], host=host, port=port, public_endpoint=public,
+            )
+            self._provider.on_change(lambda _d: self._emit("provider"))
+            self._provider.runner.on_change(lambda: self._emit("jobs"))
+            self._provider.runner.start()
+        return self._provider
+
+    def runners(self) -> list[TaskRunner]:
+        out: list[TaskRunner] = []
+        for svc in (self._consumer, self._provider):
+            if svc is not None and svc.runner not in out:
+                out.append(svc.runner)
+        return out
+
+    async def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+            self._watch = None
+        if self._provider is not None and self._provider.server is not None:
+            with contextlib.suppress(Exception):
+                await self._provider.go_offline()
+        if self._engine is not None:
+            await self._engine.stop()
+            self._engine = None
+        await self.runtime.close()
+
+
+def services_of(ctx: AppContext) -> AppServices:
+    svc = ctx.extras.get(SERVICES_KEY)
+    if not isinstance(svc, AppServices):
+        svc = AppServices(ctx)
+        ctx.extras[SERVICES_KEY] = svc
+    return svc
