@@ -4,7 +4,7 @@ server and consumer client over loopback TCP (signing, ECIES, Go-JSON on every c
 Measures, at the consumer: tokens/s after the first token and time to first token (medians of
 several alternating runs), then the aggregate tokens/s of 8 concurrent remote sessions vs. one.
 
-Run: ``.venv/bin/python bench/p2p.py [--runs 5] [--tokens 64]``. Last line:
+Run: ``.venv/bin/python bench/p2p.py [--runs 3] [--tokens 48]``. Last line:
 ``p2p: ratio <via p2p/direct tok/s> ttft_ms_added <x> concurrency8_ratio <agg/single>``.
 """
 
@@ -81,8 +81,8 @@ async def measure(stream: AsyncIterator[StreamEvent]) -> Run:
 
 async def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--tokens", type=int, default=64)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--tokens", type=int, default=48)
     ap.add_argument("--concurrency", type=int, default=8)
     args = ap.parse_args()
 

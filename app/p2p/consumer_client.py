@@ -42,6 +42,7 @@ from app.p2p.gojson import (
     SessionRequestResult,
     encode_request,
     hex0x,
+    parse_hex,
     parse_response,
 )
 from app.p2p.keys import NodeKey
@@ -297,8 +298,9 @@ class ProviderClient:
                 if not crypto.verify_hash(provider_key, digest, chunk.signature):
                     raise ProviderMisbehaved("chunk signature is not the provider's")
                 try:
-                    plain = json.loads(self.signer.ecies_decrypt(bytes.fromhex(chunk.message)))
-                except (CryptoError, ValueError) as exc:
+                    payload = parse_hex(chunk.message, "message")  # Go tolerates a 0x here
+                    plain = json.loads(self.signer.ecies_decrypt(payload))
+                except (CryptoError, ProtocolError, ValueError) as exc:
                     raise ProviderMisbehaved(f"chunk could not be decrypted: {exc}") from exc
                 if plain == DONE:
                     return

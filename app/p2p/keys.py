@@ -75,14 +75,3 @@ class LocalKey:
 
     def ecies_decrypt(self, ciphertext: bytes) -> bytes:
         return crypto.ecies_decrypt(self._secret, ciphertext)
-
-
-def node_key_from_wallet(signer: object) -> NodeKey:
-    """The wallet's signer as a ``NodeKey``: MOR-RPC also needs ECIES decryption with the same
-    key pair (§5.4), which the wallet ``Signer`` protocol does not offer."""
-    if all(hasattr(signer, n) for n in ("ecies_decrypt", "sign_raw_hash", "sign_message_hash")):
-        return signer  # type: ignore[return-value]
-    private_key_bytes = getattr(signer, "private_key_bytes", None)
-    if private_key_bytes is None:
-        raise TypeError("this signer cannot decrypt provider messages (no local key)")
-    return LocalKey(private_key_bytes())

@@ -153,6 +153,7 @@ class _SessionState:
     tps: list[int] = field(default_factory=list)
     input_tokens: int = 0
     output_tokens: int = 0
+    reported: bool = False  # a receipt was issued: the consumer is closing it
 
 
 class _TokenBucket:
@@ -374,8 +375,17 @@ class ProviderServer:
         self._pending = {
             k: t for k, t in self._pending.items() if now - t <= self.limits.approval_ttl_s
         }
+        keep_s = 7 * 24 * 3600  # receipts are asked for after endsAt; keep stats a week
+        for sid in [
+            sid
+            for sid, s in self._sessions.items()
+            if s.info.ends_at + keep_s < now and not s.lock.locked()
+        ]:
+            del self._sessions[sid]
         live = sum(
-            1 for s in self._sessions.values() if s.info.closed_at == 0 and s.info.ends_at > now
+            1
+            for s in self._sessions.values()
+            if s.info.closed_at == 0 and s.info.ends_at > now and not s.reported
         )
         return live + len(self._pending)
 
@@ -478,6 +488,7 @@ class ProviderServer:
             state = _SessionState(info)
             self._sessions[req.session_id] = state
         state.info = info
+        state.reported = False
         async with state.lock:
             await self._stream(request_id, state, user_key, chat, stream, writer)
 
@@ -584,6 +595,7 @@ class ProviderServer:
             raise _Reject("session not found") from None
         info, _ = await self._authorised_session(session_id, req, req.signature, req.timestamp)
         state = self._sessions.get(session_id) or _SessionState(info)
+        state.reported = True
         n = len(state.tps)
         receipt = Receipt(
             session_id=session_id,

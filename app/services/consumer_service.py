@@ -169,7 +169,8 @@ class ConsumerService:
         return client
 
     async def open_session(
-        self, bid_id: str, duration_s: int, *, on_step: StepCallback = _noop
+        self, bid_id: str, duration_s: int, *, on_step: StepCallback = _noop,
+        on_tx: Callable[[SentTx], None] | None = None,
     ) -> OpenedSession:
         """Handshake with the provider, stake, open on chain, and start tracking the session."""
         bid = await self.chain.get_bid(bid_id)
@@ -202,6 +203,8 @@ class ConsumerService:
 
         async def sent(tx: SentTx) -> None:
             self.runner.store.add_tx(key, tx.tx_hash)
+            if on_tx is not None:
+                on_tx(tx)
 
         try:
             on_step("Approving and staking MOR")

@@ -45,7 +45,7 @@ class Runtime:
         self._sessions: dict[str, SessionStore] = {}
 
     def network(self) -> Network:
-        devnet_file = network_file()
+        devnet_file = network_file(self.paths.data / "devnet")
         if self.network_key == DEVNET_KEY and not devnet_file.exists():
             raise UserFacingError(
                 "The local devnet is not running. Start it with `morpheus devnet up`."

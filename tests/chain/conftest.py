@@ -17,9 +17,10 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from app.chain.client import ChainClient
-from app.chain.devnet import Devnet, anvil_binary, free_port, start_devnet
+from app.chain.devnet import Devnet, anvil_binary, free_port
 from app.chain.networks import Network, network_from_dict
 from app.chain.tx import TxPolicy
+from tests.devnet_fixture import devnet  # noqa: F401  (session fixture)
 
 FAST = TxPolicy(poll_interval=0.05, receipt_timeout=30.0, replace_after=30.0)
 
@@ -35,12 +36,10 @@ def rpc_call(url: str, method: str, params: list[object] | None = None) -> objec
 
 
 @pytest.fixture(scope="session")
-def chain_devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
-    dn = start_devnet(tmp_path_factory.mktemp("chain-devnet"))
-    try:
-        yield dn
-    finally:
-        dn.stop()
+def chain_devnet(request: pytest.FixtureRequest) -> Devnet:
+    """The suite's shared devnet (tests/devnet_fixture.py); every test here snapshots it."""
+    dn: Devnet = request.getfixturevalue("devnet")
+    return dn
 
 
 @pytest.fixture

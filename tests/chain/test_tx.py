@@ -10,7 +10,12 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from app.chain.errors import ContractReverted, InsufficientGas, TransactionFailed
+from app.chain.errors import (
+    ContractReverted,
+    InsufficientGas,
+    RpcUnavailable,
+    TransactionFailed,
+)
 from app.chain.rpc import RpcPool
 from app.chain.tx import SentTx, TxManager, TxPolicy
 from tests.chain.conftest import ANVIL_KEY0, PlainAnvil
@@ -141,3 +146,60 @@ async def test_unknown_revert_selector_is_typed_and_nothing_is_sent(
                       simulate=False)
     assert "deadbeef" in failed.value.detail
     assert nonce(plain_anvil, funded_account.address) == 1
+
+
+async def test_eth_amount_above_balance_is_typed(
+    pool: RpcPool, plain_anvil: PlainAnvil
+) -> None:
+    acct: LocalAccount = Account.create()
+    plain_anvil.rpc("anvil_setBalance", [acct.address, hex(10**18)])
+    tm = TxManager(pool, CHAIN_ID, fast())
+    with pytest.raises(InsufficientGas) as info:
+        await tm.send(acct, Account.create().address, value=2 * 10**18)
+    assert info.value.missing > 10**18 and info.value.balance == 10**18
+
+
+async def test_unanswered_broadcast_still_reports_the_hash(
+    plain_anvil: PlainAnvil, funded_account: LocalAccount
+) -> None:
+    """The node gets the transaction but the answer is lost: the caller must still learn the
+    hash (to record and watch it), and the error must say the network was unreachable."""
+    import aiohttp
+    from aiohttp import web
+
+    upstream = aiohttp.ClientSession()
+
+    async def lossy_proxy(request: web.Request) -> web.Response:
+        body = await request.read()
+        async with upstream.post(plain_anvil.url, data=body,
+                                 headers={"Content-Type": "application/json"}) as resp:
+            answer = await resp.read()
+        if b"eth_sendRawTransaction" in body:
+            return web.Response(status=502, text="<html>Bad Gateway</html>")
+        return web.Response(body=answer, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/", lossy_proxy)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    pool = RpcPool([f"http://{host}:{port}/"], rounds=1)
+    try:
+        tm = TxManager(pool, CHAIN_ID, fast())
+        sent: list[SentTx] = []
+        with pytest.raises(RpcUnavailable):
+            await tm.send(funded_account, Account.create().address, value=5, on_sent=sent.append)
+        assert len(sent) == 1
+        direct = RpcPool([plain_anvil.url])
+        try:
+            rec = await TxManager(direct, CHAIN_ID, fast()).wait_for_receipt(
+                [sent[0].tx_hash], 10)
+        finally:
+            await direct.close()
+        assert rec.status == 1  # it did go through, and the caller knows its hash
+    finally:
+        await pool.close()
+        await upstream.close()
+        await runner.cleanup()

@@ -219,3 +219,30 @@ async def test_copy_links_put_code_and_messages_on_the_clipboard(page: ChatPage)
     assert QGuiApplication.clipboard().text() == "Use:\n\n```bash\nls -la\n```\n"
     assert copied == ["ls -la", "Use:\n\n```bash\nls -la\n```\n"]
     assert "Copied" in page.status.text()
+
+
+async def test_bundled_model_is_offered_at_once_and_started_on_first_message(
+    qtbot: QtBot, db_path: Path, tmp_path: Path
+) -> None:
+    from app.inference.library import BUNDLED_NAME
+    from app.paths import AppPaths
+    from app.services.app_services import services_of
+
+    ctx = AppContext(paths=AppPaths(*(tmp_path / d for d in ("c", "d", "l", "k"))).ensure())
+    store = ChatStore(db_path)
+    store.save_model_settings(BUNDLED_NAME, greedy(2))
+    page = ChatPage(ctx, store=store)
+    qtbot.addWidget(page)
+    await page.refresh_sources()
+    assert page.model_picker.currentText() == f"This computer · {BUNDLED_NAME}"
+    assert ctx.engine is None  # nothing loaded just to open the page
+    try:
+        task = page.send("Hi")
+        assert task is not None
+        await task
+        assert ctx.engine is not None  # the app's shared engine, now running
+        answer = page.messages()[-1]
+        assert answer.role == "assistant" and answer.content
+        assert page.status.text() == ""
+    finally:
+        await services_of(ctx).stop()

@@ -199,3 +199,16 @@ def test_self_signed_receipt_is_a_user_signature(consumer: LocalKey) -> None:
     decoded = crypto.Receipt.decode(receipt)
     assert decoded.output_tokens == 3 and decoded.session_id == SESSION
     assert crypto.recover_eip191_signer(crypto.keccak256(receipt), sig) == consumer.address
+
+
+def test_wallet_signer_signs_like_the_node_key(consumer: LocalKey) -> None:
+    """The wallet's real signer produces the same MOR-RPC and EIP-191 bytes as ``LocalKey``."""
+    from app.wallet.signer import LocalSigner
+    from tests.p2p.conftest import CONSUMER_SECRET
+
+    signer = LocalSigner(bytes.fromhex(CONSUMER_SECRET))
+    digest = crypto.keccak256(b"session")
+    assert signer.address.lower() == consumer.address
+    assert signer.public_key_uncompressed == consumer.public_key_uncompressed
+    assert signer.sign_raw_hash(digest) == consumer.sign_raw_hash(digest)
+    assert signer.sign_message_hash(digest) == consumer.sign_message_hash(digest)
