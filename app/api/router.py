@@ -7,8 +7,11 @@ provider reached through an open session — each of those registers here as a `
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
 from app.errors import UserFacingError
-from app.inference.types import ChatEngine
+from app.inference.types import ChatEngine, ChatRequest, StreamEvent
 
 
 class UnknownModel(UserFacingError):
@@ -53,3 +56,26 @@ class EngineRouter:
 
     def __len__(self) -> int:
         return len(self._engines)
+
+
+class LazyEngine:
+    """An engine started on its first request rather than when it is listed.
+
+    Why: loading a model takes seconds and memory; the chat picker and ``/v1/models`` should
+    list it at once, and a user who never sends a message should not pay for it. ``start``
+    returns the real engine (e.g. the app's shared ``LocalEngine``) and may be called often.
+    """
+
+    def __init__(self, start: Callable[[], Awaitable[ChatEngine]], name: str) -> None:
+        self._start = start
+        self.name = name
+
+    async def model_names(self) -> list[str]:
+        return [self.name]
+
+    async def chat_stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        engine = await self._start()
+        stream = engine.chat_stream(request)
+        async with contextlib.aclosing(stream):  # type: ignore[type-var]
+            async for event in stream:
+                yield event

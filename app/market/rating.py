@@ -16,6 +16,7 @@ from app.market.types import (
     EMPTY_PROVIDER_MODEL_STATS,
     SD,
     Bid,
+    MarketSnapshot,
     ModelStats,
     ProviderModelStats,
 )
@@ -149,3 +150,28 @@ def rate_bids(
         rated.append(RatedBid(bid=bid, score=final, total=total))
     rated.sort(key=lambda r: r.score, reverse=True)
     return rated
+
+
+def rate_market(
+    snapshot: MarketSnapshot,
+    model_id: str,
+    *,
+    weights: Weights = DEFAULT_WEIGHTS,
+    allowlist: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+) -> list[RatedBid]:
+    """Rank one model's bids from a loaded market; ``exclude`` drops providers such as the
+    user's own address or one that just failed (the reference node's ``omitProvider``)."""
+    if snapshot.params is None:
+        raise ValueError("the snapshot has no market parameters")
+    skip = {a.lower() for a in exclude}
+    bids = [b for b in snapshot.bids_for_model(model_id) if b.provider.lower() not in skip]
+    return rate_bids(
+        bids,
+        provider_stakes={a: p.stake for a, p in snapshot.providers.items()},
+        provider_model_stats=snapshot.provider_model_stats,
+        model_stats=snapshot.model_stats,
+        provider_min_stake=snapshot.params.provider_min_stake,
+        weights=weights,
+        allowlist=allowlist,
+    )

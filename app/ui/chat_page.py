@@ -227,8 +227,11 @@ class ChatPage(QWidget):
         self.set_sources(await collect_sources(self.ctx))
 
     def _schedule_source_refresh(self) -> None:
-        with contextlib.suppress(RuntimeError):
-            self._sources_task = asyncio.ensure_future(self.refresh_sources())
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no qasync loop running (a bare widget test): nothing to do
+            return
+        self._sources_task = loop.create_task(self.refresh_sources())
 
     def current_source(self) -> ChatSource | None:
         i = self.model_picker.currentIndex()

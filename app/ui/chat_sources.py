@@ -8,14 +8,14 @@ by the consumer side without touching the chat page — it registers a provider 
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from app.api.router import LazyEngine
 from app.errors import UserFacingError
-from app.inference.types import ChatEngine, ChatRequest, StreamEvent
+from app.inference.types import ChatEngine
 
 log = logging.getLogger(__name__)
 
@@ -47,28 +47,6 @@ def add_source_provider(ctx: Any, provider: SourceProvider) -> None:
     ctx.extras.setdefault(SOURCE_PROVIDERS_KEY, []).append(provider)
 
 
-class LazyLocalEngine:
-    """The shared local engine, started on the first message rather than when the page opens.
-
-    Why: loading a model takes seconds and memory; the picker should list it at once, and a
-    user who only browses old chats should not pay for it.
-    """
-
-    def __init__(self, start: Callable[[], Awaitable[ChatEngine]], name: str) -> None:
-        self._start = start
-        self.name = name
-
-    async def model_names(self) -> list[str]:
-        return [self.name]
-
-    async def chat_stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        engine = await self._start()
-        stream = engine.chat_stream(request)
-        async with contextlib.aclosing(stream):  # type: ignore[type-var]
-            async for event in stream:
-                yield event
-
-
 async def local_sources(ctx: Any) -> list[ChatSource]:
     """The running local engine's models; else the library's default model, started lazily
     through the app's shared services (the same engine "Share my GPU" uses)."""
@@ -81,7 +59,7 @@ async def local_sources(ctx: Any) -> list[ChatSource]:
             model = ModelLibrary(ctx.paths.models).default()
         except UserFacingError:
             return []
-        engine = LazyLocalEngine(services_of(ctx).local_engine, model.name)
+        engine = LazyEngine(services_of(ctx).local_engine, model.name)
     names = await engine.model_names()
     return [ChatSource(f"This computer · {name}", engine, name) for name in names]
 

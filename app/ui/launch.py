@@ -29,7 +29,6 @@ from app.storage.settings import SettingsStore
 
 # isort: split
 from PySide6.QtCore import QTimer, QtMsgType, qInstallMessageHandler
-from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 if TYPE_CHECKING:
@@ -60,11 +59,10 @@ def create_application(argv: Sequence[str]) -> QApplication:
     if isinstance(existing, QApplication):
         app = existing
     else:
-        from PySide6.QtCore import Qt
-
-        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
-            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
-        )
+        # Qt 6 scales for high DPI by default; PassThrough keeps fractional factors (125 %, 150 %)
+        # exact instead of rounding them. Set through the environment, which Qt reads at start,
+        # so a user's own QT_SCALE_FACTOR_ROUNDING_POLICY still wins.
+        os.environ.setdefault("QT_SCALE_FACTOR_ROUNDING_POLICY", "PassThrough")
         app = QApplication(list(argv))
     app.setOrganizationName("Morpheus")
     app.setApplicationName("MorpheusDesktop")

@@ -12,7 +12,7 @@ import binascii
 import logging
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QSize, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -33,9 +33,14 @@ from app.storage.settings import NETWORK_CHOICES, Settings
 from app.ui.app_state import settings_store
 from app.ui.icons import app_icon, themed_icon
 from app.ui.pages import PageFactory, PageSpec, default_pages
-from app.ui.placeholder import PlaceholderPage
 from app.ui.status_model import StatusModel
-from app.ui.theme import apply_theme, icon_color
+from app.ui.theme import (
+    apply_theme,
+    current_theme,
+    effective_theme,
+    icon_color,
+    note_system_dark,
+)
 from app.ui.tray import TrayController
 
 log = logging.getLogger(__name__)
@@ -67,7 +72,7 @@ class NoticeBar(QFrame):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(12, 8, 8, 8)
         layout.addWidget(self.label, 1)
-        layout.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self.close_button)
         self.hide()
 
     def show_message(self, text: str) -> None:
@@ -107,12 +112,8 @@ class MainWindow(QMainWindow):
         self.sidebar.setIconSize(QSize(20, 20))
         self.sidebar.setFixedWidth(210)
         self.sidebar.setFrameShape(QFrame.Shape.NoFrame)
-        self.sidebar.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.stack = QStackedWidget()
         self.stack.setObjectName("pageStack")
-        self._loading = QLabel("Loading…")
-        self._loading.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.stack.addWidget(self._loading)
         self.notice_bar = NoticeBar()
 
         right = QVBoxLayout()
@@ -158,9 +159,7 @@ class MainWindow(QMainWindow):
         self.sidebar.currentRowChanged.connect(self._on_row_changed)
 
         self._unsubscribe = self.store.subscribe(self._on_settings_changed)
-        app = QApplication.instance()
-        if isinstance(app, QApplication):
-            app.styleHints().colorSchemeChanged.connect(self._on_system_scheme)
+        self._watching_scheme = False
         self._restore_geometry()
 
     # --- pages -----------------------------------------------------------------------------
@@ -176,7 +175,6 @@ class MainWindow(QMainWindow):
             raise ValueError(f"page {key!r} already registered")
         self._specs[key] = PageSpec(key, title, icon, factory)
         item = QListWidgetItem(themed_icon(icon, icon_color()), title)
-        item.setData(Qt.ItemDataRole.UserRole, key)
         item.setToolTip(title)
         self.sidebar.addItem(item)
 
@@ -184,8 +182,8 @@ class MainWindow(QMainWindow):
         return list(self._specs)
 
     def current_page_key(self) -> str | None:
-        item = self.sidebar.currentItem()
-        return None if item is None else str(item.data(Qt.ItemDataRole.UserRole))
+        row = self.sidebar.currentRow()
+        return list(self._specs)[row] if 0 <= row < len(self._specs) else None
 
     def page(self, key: str) -> QWidget:
         """The page widget for ``key``, building it now if it was never opened."""
@@ -194,6 +192,8 @@ class MainWindow(QMainWindow):
             try:
                 widget = spec.factory(self.ctx)
             except Exception as exc:
+                from app.ui.placeholder import PlaceholderPage
+
                 log.exception("could not build page %s", key)
                 widget = PlaceholderPage(
                     spec.title,
@@ -245,8 +245,25 @@ class MainWindow(QMainWindow):
         if "network" in changed:
             self.status_model.set_network(settings.network)
 
-    def _on_system_scheme(self, *_args: Any) -> None:
-        if self.settings.theme == "system":
+    def watch_system_scheme(self) -> None:
+        """Follow the desktop's light/dark switch (called once the window is up; see theme.py)."""
+        if self._watching_scheme:
+            return
+        app = QApplication.instance()
+        if not isinstance(app, QApplication):
+            return
+        self._watching_scheme = True
+        hints = app.styleHints()
+        hints.colorSchemeChanged.connect(self._on_system_scheme)
+        self._on_system_scheme(hints.colorScheme())
+
+    def _on_system_scheme(self, scheme: Any) -> None:
+        from PySide6.QtCore import Qt
+
+        if scheme == Qt.ColorScheme.Unknown:
+            return
+        note_system_dark(scheme == Qt.ColorScheme.Dark)
+        if self.settings.theme == "system" and effective_theme("system") != current_theme():
             self.apply_theme("system")
 
     def apply_theme(self, name: str) -> str:
@@ -254,10 +271,8 @@ class MainWindow(QMainWindow):
         assert isinstance(app, QApplication)
         theme = apply_theme(app, name)
         color = icon_color(app)
-        for i in range(self.sidebar.count()):
-            item = self.sidebar.item(i)
-            spec = self._specs[str(item.data(Qt.ItemDataRole.UserRole))]
-            item.setIcon(themed_icon(spec.icon, color))
+        for row, spec in enumerate(self._specs.values()):
+            self.sidebar.item(row).setIcon(themed_icon(spec.icon, color))
         return theme
 
     # --- window life cycle -----------------------------------------------------------------
@@ -274,6 +289,7 @@ class MainWindow(QMainWindow):
 
     def open_start_page(self) -> None:
         """Open the page the user left last time (once; later calls do nothing)."""
+        self.watch_system_scheme()
         if self._pages_ready:
             return
         self._pages_ready = True

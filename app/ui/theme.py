@@ -2,12 +2,13 @@
 
 Fusion plus an explicit palette looks the same on every platform and makes dark mode complete
 (native styles ignore parts of a dark palette); the QSS files in ``resources/styles`` add the few
-touches a palette cannot express. ``system`` follows the desktop's colour scheme when Qt knows it.
+touches a palette cannot express. ``system`` follows the desktop: at start-up from the platform's
+own palette (asking Qt for the colour scheme loads every ``Qt`` namespace enum, tens of
+milliseconds of start-up), and once the window is up from ``QStyleHints.colorScheme``.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -53,12 +54,29 @@ _PALETTES: dict[str, dict[QPalette.ColorRole, str]] = {
 }
 
 
+_platform_dark: bool | None = None
+
+
+def platform_prefers_dark(app: QApplication) -> bool:
+    """Whether the desktop is dark, judged from its palette the first time (before ours is set)."""
+    global _platform_dark
+    if _platform_dark is None:
+        _platform_dark = app.palette().color(QPalette.ColorRole.Window).lightness() < 128
+    return _platform_dark
+
+
+def note_system_dark(dark: bool) -> None:
+    """Record what the platform reported as its colour scheme (light or dark)."""
+    global _platform_dark
+    _platform_dark = dark
+
+
 def effective_theme(name: str, app: QApplication | None = None) -> str:
     """Map ``light``/``dark``/``system`` to the theme actually drawn."""
     if name in ("light", "dark"):
         return name
     app = app or QApplication.instance()  # type: ignore[assignment]
-    if app is not None and app.styleHints().colorScheme() == Qt.ColorScheme.Dark:
+    if app is not None and platform_prefers_dark(app):
         return "dark"
     return "light"
 
@@ -83,6 +101,7 @@ def stylesheet(theme: str) -> str:
 
 def apply_theme(app: QApplication, name: str) -> str:
     """Apply ``name`` to the whole application; returns the effective theme (light or dark)."""
+    platform_prefers_dark(app)  # read the desktop's palette before replacing it
     theme = effective_theme(name, app)
     if app.style().name().lower() != "fusion":
         app.setStyle("Fusion")

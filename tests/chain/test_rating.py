@@ -84,3 +84,21 @@ def test_allowlist_zero_price_and_weights() -> None:
         rate_bids(bids, provider_stakes={}, provider_model_stats={}, model_stats={},
                   provider_min_stake=MIN, weights=Weights(tps=0.5))
     assert math.isclose(sum(vars(DEFAULT_WEIGHTS).values()), 1.0)
+
+
+def test_rate_market_uses_snapshot_and_excludes() -> None:
+    from app.market.types import MarketParams, MarketSnapshot, Provider
+
+    def prov(addr: str, stake: int) -> Provider:
+        return Provider(addr, "h:1", stake, 1, 2, 0, False)
+
+    snap = MarketSnapshot(
+        models=(), bids=(bid(A, 10**13, 1), bid(B, 10**13, 2), bid(C, 10**13, 3)),
+        providers={A: prov(A, MIN), B: prov(B, 10 * MIN), C: prov(C, MIN)},
+        params=MarketParams(MIN, MIN, 0, 1, 10**20, 604800),
+    )
+    from app.market.rating import rate_market
+
+    rated = rate_market(snap, MODEL, exclude=[C.upper().replace("0X", "0x")])
+    assert [r.bid.provider for r in rated] == [B, A]  # B's larger stake wins; C excluded
+    assert rated[0].total - rated[1].total == pytest.approx(0.12)

@@ -12,12 +12,22 @@ from collections.abc import Callable
 import pytest
 
 from app.p2p import gojson
+from app.p2p.consumer_client import ProviderClient
 from app.p2p.crypto import keccak256
 from app.p2p.framing import JsonStreamReader
 from app.p2p.gojson import PromptParams, ReportParams, SessionRequestParams, encode_request
 from app.p2p.keys import LocalKey
 from app.p2p.provider_server import ProviderLimits, ProviderServer
-from tests.p2p.conftest import BID, FOREIGN_BID, SESSION, TEST_LIMITS, TOKENS, Node
+from tests.p2p.conftest import (
+    BID,
+    CHAIN_ID,
+    FOREIGN_BID,
+    SESSION,
+    TEST_LIMITS,
+    TOKENS,
+    FakeChain,
+    Node,
+)
 
 HI = json.dumps({"messages": [{"role": "user", "content": "hi"}], "stream": True})
 
@@ -307,7 +317,7 @@ async def test_connection_cap(make_node: Callable[..., ProviderServer], consumer
 
 
 async def test_session_capacity(
-    make_node: Callable[..., ProviderServer], consumer: LocalKey, other: LocalKey
+    make_node: Callable[..., ProviderServer], chain: FakeChain, consumer: LocalKey, other: LocalKey
 ) -> None:
     limits = ProviderLimits(**{**TEST_LIMITS.__dict__, "max_sessions": 1})
     async with make_node(limits) as server:
@@ -317,3 +327,11 @@ async def test_session_capacity(
         assert error_of(await exchange(port, session_request_bytes(other))) == "no capacity"
         again = await exchange(port, session_request_bytes(consumer))  # a retry is not a new one
         assert "result" in again[0]
+        # the approval turns into a live session, which still holds the only slot ...
+        chain.open_session(SESSION, consumer.address)
+        assert len(await exchange(port, prompt_bytes(consumer))) == len(TOKENS) + 2
+        assert error_of(await exchange(port, session_request_bytes(other))) == "no capacity"
+        # ... until its receipt is issued and the consumer closes it
+        client = ProviderClient(server.endpoint, consumer, server.key.address, chain_id=CHAIN_ID)
+        await client.report(SESSION)
+        assert "result" in (await exchange(port, session_request_bytes(other)))[0]

@@ -1,0 +1,67 @@
+"""The local API inside the desktop app: which models it offers and when it runs.
+
+Why separate from the server: the server knows HTTP; this knows the app — the API key file, the
+port from Settings, and the shared local engine, listed at once and loaded on the first request.
+Other parts (remote sessions) add models to ``router`` while it runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from app.api.keys import load_or_create_api_key
+from app.api.router import EngineRouter, LazyEngine
+from app.api.server import ApiServer
+from app.errors import UserFacingError
+
+log = logging.getLogger(__name__)
+
+
+class LocalApiService:
+    """``svc = LocalApiService(ctx)``; ``url = await svc.start()``; ``await svc.stop()``."""
+
+    def __init__(self, ctx: Any, *, host: str = "127.0.0.1", port: int | None = None) -> None:
+        self.ctx = ctx
+        self.host = host
+        self.port = port
+        self.router = EngineRouter()
+        self.server: ApiServer | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.server is not None
+
+    def _register_local_model(self) -> None:
+        from app.inference.library import ModelLibrary
+
+        engine = getattr(self.ctx, "engine", None)
+        try:
+            name = ModelLibrary(self.ctx.paths.models).default().name
+        except UserFacingError:
+            log.info("local API: no local model installed yet")
+            return
+        if engine is None:
+            from app.services.app_services import services_of
+
+            engine = LazyEngine(services_of(self.ctx).local_engine, name)
+        self.router.register(name, engine)
+
+    async def start(self) -> str:
+        """Start serving (no-op when running); return the base URL (``http://.../v1``)."""
+        if self.server is not None:
+            return self.server.base_url
+        if not len(self.router):
+            self._register_local_model()
+        port = self.port
+        if port is None:
+            port = int(getattr(self.ctx.settings, "api_port", 0) or 0)
+        server = ApiServer(self.router, load_or_create_api_key(self.ctx.paths), self.host, port)
+        await server.start()
+        self.server = server
+        return server.base_url
+
+    async def stop(self) -> None:
+        server, self.server = self.server, None
+        if server is not None:
+            await server.stop()
