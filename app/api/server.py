@@ -170,6 +170,17 @@ class ApiServer:
             return _json_error(ApiError(404, f"Unknown path {request.path}.", code="not_found"))
         except web.HTTPMethodNotAllowed:
             return _json_error(ApiError(405, f"{request.method} is not allowed here."))
+        except (asyncio.CancelledError, ConnectionResetError, web.HTTPException):
+            raise
+        except Exception:
+            log.exception("local API: unexpected error on %s %s", request.method, request.path)
+            return _json_error(
+                ApiError(
+                    500,
+                    "Something went wrong inside Morpheus Desktop; details are in its log.",
+                    type_="server_error",
+                )
+            )
 
     @web.middleware
     async def _auth_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -305,7 +316,6 @@ class ApiServer:
                     return response
             await response.write(b"data: [DONE]\n\n")
             await response.write_eof()
-        except (ConnectionResetError, asyncio.CancelledError):
+        except ConnectionResetError:
             log.info("API client went away; generation cancelled")
-            raise
         return response

@@ -1,19 +1,364 @@
-"""Activity: sessions, jobs and transactions in one list (content lands later)."""
+"""Activity: every money-moving background job, the stake the contract still holds, and every
+session this wallet opened or served, so no MOR is ever out of sight.
+
+Jobs come straight from the SQLite job stores of ``services_of(ctx).runners()`` and the table is
+rebuilt (debounced) on each "jobs" event; held stake and sessions are read on the qasync loop.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QWidget
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from typing import Any
 
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.services.app_services import AppServices, services_of
+from app.services.consumer_service import ConsumerService
 from app.services.context import AppContext
-from app.ui.placeholder import PlaceholderPage
+from app.services.tasks import TaskRunner
+from app.storage.jobs import Job, JobState
+from app.storage.sessions import SessionRecord, SessionStore
+from app.ui.placeholder import page_title
+from app.ui.wallet_page import TaskHost, error_label
+from app.wallet.units import format_amount
+
+log = logging.getLogger(__name__)
+
+REBUILD_DEBOUNCE_MS = 150
+JOB_COLUMNS = ["Task", "State", "When", "Attempts", "Last error", "Transactions", ""]
+SESSION_COLUMNS = ["Role", "Session", "Stake", "Opened", "Ends", "Refunded", "Held until",
+                   "Status"]
+STATE_TEXT = {
+    JobState.PENDING: "Waiting",
+    JobState.RUNNING: "Running",
+    JobState.DONE: "Done",
+    JobState.FAILED: "Failed",
+}
 
 
-class ActivityPage(PlaceholderPage):
+def when_text(ts: float) -> str:
+    if not ts:
+        return "—"
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def job_when(job: Job) -> str:
+    if job.state is JobState.PENDING and job.run_at > job.updated_at + 1:
+        return f"next try {when_text(job.run_at)}"
+    return when_text(job.updated_at)
+
+
+def mor(wei: int) -> str:
+    return f"{format_amount(wei, 18, 6)} MOR"
+
+
+class ActivityPage(QWidget):
+    """Shown in the sidebar as "Activity"."""
+
+    services_event = Signal(str)
+
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
-        super().__init__(
-            "Activity",
-            "Your sessions, background jobs and transactions, with what was staked, spent and "
-            "returned, will be listed here.",
-            parent,
-        )
+        super().__init__(parent)
         self.ctx = ctx
+        self.services: AppServices = services_of(ctx)
+        self.host = TaskHost()
+        self.refresh_task: asyncio.Task[Any] | None = None
+        self.withdraw_task: asyncio.Task[Any] | None = None
+        self.jobs: list[tuple[Job, TaskRunner]] = []
+        self.sessions: list[SessionRecord] = []
+        self.held: tuple[int, int] | None = None
+        self._refresh_again = False
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(24, 20, 24, 20)
+        top = QHBoxLayout()
+        top.addWidget(page_title("Activity"), 1)
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.clicked.connect(self.refresh)
+        top.addWidget(self.refresh_button)
+        lay.addLayout(top)
+        self.notice = QLabel()
+        self.notice.setWordWrap(True)
+        self.notice.setProperty("role", "hint")
+        self.notice.hide()
+        lay.addWidget(self.notice)
+        self.errors = error_label()
+        lay.addWidget(self.errors)
+
+        lay.addWidget(self._build_held())
+        lay.addWidget(QLabel("Background tasks"))
+        self.jobs_table = _table(JOB_COLUMNS)
+        lay.addWidget(self.jobs_table, 3)
+        lay.addWidget(QLabel("Sessions"))
+        self.sessions_table = _table(SESSION_COLUMNS)
+        lay.addWidget(self.sessions_table, 2)
+
+        self._rebuild_timer = QTimer(self)
+        self._rebuild_timer.setSingleShot(True)
+        self._rebuild_timer.setInterval(REBUILD_DEBOUNCE_MS)
+        self._rebuild_timer.timeout.connect(self._on_jobs_changed)
+        self.services_event.connect(self._on_services_event)
+        self.services.on_change(self._forward_services_event)
+        self.rebuild_jobs()
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # built outside the event loop: show what is stored, no chain
+            return
+        self.refresh()
+
+    def _build_held(self) -> QWidget:
+        box = QGroupBox("Held stake")
+        row = QHBoxLayout(box)
+        form = QFormLayout()
+        self.withdrawable_label = QLabel("—")
+        self.still_held_label = QLabel("—")
+        form.addRow("Withdrawable now", self.withdrawable_label)
+        form.addRow("Still held (released after the next UTC midnight)", self.still_held_label)
+        row.addLayout(form, 1)
+        self.withdraw_button = QPushButton("Withdraw now")
+        self.withdraw_button.setEnabled(False)
+        self.withdraw_button.clicked.connect(self.withdraw_now)
+        row.addWidget(self.withdraw_button, 0, Qt.AlignmentFlag.AlignTop)
+        return box
+
+    # ----- services ------------------------------------------------------------------------
+    def _forward_services_event(self, what: str) -> None:
+        with contextlib.suppress(RuntimeError):  # the page was deleted; services live on
+            self.services_event.emit(what)
+
+    def _on_services_event(self, what: str) -> None:
+        if what == "jobs":
+            self._rebuild_timer.start()  # many changes in a burst → one rebuild
+        elif what in ("chain", "wallet"):
+            self.refresh()
+
+    def _on_jobs_changed(self) -> None:
+        self.rebuild_jobs()
+        self.refresh()  # a job that moved money changes the held stake and the sessions
+
+    async def _consumer(self) -> ConsumerService | None:
+        """The wallet's consumer service (which also resumes its jobs), if it can exist now."""
+        wallet = self.ctx.wallet
+        if wallet is None or wallet.address is None:
+            self._notice("There is no wallet yet. Set one up on the Wallet page.")
+            return None
+        if not wallet.is_unlocked:
+            self._notice("Your wallet is locked. Unlock it on the Wallet page to see and "
+                         "resume its tasks.")
+            return None
+        if await self.services.connect() is None:
+            self._notice(f"Not connected to the network: {self.services.chain_error} "
+                         "Check the network on the Settings page.")
+            return None
+        self.notice.hide()
+        return await self.services.consumer()
+
+    def _notice(self, text: str) -> None:
+        self.notice.setText(text)
+        self.notice.show()
+
+    def refresh(self) -> asyncio.Task[Any]:
+        """Re-read jobs, held stake and sessions (coalesced while a refresh is running)."""
+        if self.refresh_task is not None and not self.refresh_task.done():
+            self._refresh_again = True
+            return self.refresh_task
+        self.refresh_task = self.host.spawn(self._refresh(), self.errors)
+        return self.refresh_task
+
+    async def _refresh(self) -> None:
+        while True:
+            self._refresh_again = False
+            consumer = await self._consumer()
+            self.rebuild_jobs()
+            if consumer is not None:
+                self.show_held(await consumer.held_stake())
+            self.rebuild_sessions()
+            if not self._refresh_again:
+                return
+
+    # ----- jobs ----------------------------------------------------------------------------
+    def rebuild_jobs(self) -> None:
+        seen: set[str] = set()
+        jobs: list[tuple[Job, TaskRunner]] = []
+        for runner in self.services.runners():
+            for job in runner.store.all():
+                if job.key not in seen:
+                    seen.add(job.key)
+                    jobs.append((job, runner))
+        jobs.sort(key=lambda jr: -jr[0].created_at)
+        self.jobs = jobs
+        network = self.services.chain.network if self.services.chain is not None else None
+        t = self.jobs_table
+        t.setRowCount(len(jobs))
+        for row, (job, runner) in enumerate(jobs):
+            title = job.title or job.kind
+            cells = [
+                f"{title} ({job.kind})" if job.title else title,
+                STATE_TEXT[job.state],
+                job_when(job),
+                str(job.attempts),
+                job.last_error,
+            ]
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                if col == 0:
+                    item.setData(Qt.ItemDataRole.UserRole, job.key)
+                t.setItem(row, col, item)
+            t.setCellWidget(row, 5, _tx_cell(job.tx_hashes, network))
+            if job.state is JobState.FAILED:
+                button = QPushButton("Retry")
+                button.setProperty("jobKey", job.key)
+                button.clicked.connect(
+                    lambda _c=False, r=runner, k=job.key: self.retry(r, k)
+                )
+                t.setCellWidget(row, 6, button)
+            else:
+                t.removeCellWidget(row, 6)
+                t.setItem(row, 6, QTableWidgetItem(""))
+        t.resizeRowsToContents()
+
+    def retry(self, runner: TaskRunner, key: str) -> None:
+        runner.retry(key)
+        self.rebuild_jobs()
+
+    def job_row(self, key: str) -> int:
+        for row, (job, _r) in enumerate(self.jobs):
+            if job.key == key:
+                return row
+        return -1
+
+    def retry_button(self, key: str) -> QPushButton | None:
+        row = self.job_row(key)
+        w = self.jobs_table.cellWidget(row, 6) if row >= 0 else None
+        return w if isinstance(w, QPushButton) else None
+
+    # ----- held stake ----------------------------------------------------------------------
+    def show_held(self, held: tuple[int, int]) -> None:
+        self.held = held
+        available, hold = held
+        self.withdrawable_label.setText(mor(available))
+        self.still_held_label.setText(mor(hold))
+        running = self.withdraw_task is not None and not self.withdraw_task.done()
+        self.withdraw_button.setEnabled(available > 0 and not running)
+
+    def withdraw_now(self) -> asyncio.Task[Any]:
+        self.withdraw_button.setEnabled(False)
+        self.withdraw_task = self.host.spawn(self._withdraw(), self.errors)
+        return self.withdraw_task
+
+    async def _withdraw(self) -> None:
+        """Through the job store like every transfer: reconcile schedules a withdraw job for
+        released stake (idempotent), and it runs now instead of at its next check."""
+        try:
+            consumer = await self._consumer()
+            if consumer is None:
+                return
+            await consumer.reconcile()
+            consumer.runner.poke_all()
+            await consumer.runner.run_due()
+            self.show_held(await consumer.held_stake())
+        finally:
+            self.withdraw_task = None
+            if self.held is not None:
+                self.withdraw_button.setEnabled(self.held[0] > 0)
+        self.rebuild_jobs()
+        self.rebuild_sessions()
+
+    # ----- sessions ------------------------------------------------------------------------
+    def _session_stores(self) -> list[SessionStore]:
+        stores: list[SessionStore] = []
+        for svc in (self.services._consumer, self.services._provider):
+            if svc is not None and svc.sessions not in stores:
+                stores.append(svc.sessions)
+        return stores
+
+    def rebuild_sessions(self) -> None:
+        records = [r for store in self._session_stores() for r in store.list()]
+        records.sort(key=lambda r: -(r.opened_at or int(r.updated_at)))
+        self.sessions = records
+        t = self.sessions_table
+        t.setRowCount(len(records))
+        for row, r in enumerate(records):
+            held = (f"{mor(r.on_hold)} until {when_text(r.on_hold_until)}"
+                    if r.on_hold else "—")
+            cells = [
+                "You used" if r.role == "consumer" else "You served",
+                r.session_id[:10] + "…" + r.session_id[-6:],
+                mor(r.stake) if r.stake else "—",
+                when_text(r.opened_at),
+                when_text(r.ends_at),
+                mor(r.refunded) if r.status == "closed" else "—",
+                held,
+                r.status,
+            ]
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(r.session_id if col == 1 else text)
+                t.setItem(row, col, item)
+        t.resizeRowsToContents()
+
+
+def _table(columns: list[str]) -> QTableWidget:
+    t = QTableWidget(0, len(columns))
+    t.setHorizontalHeaderLabels(columns)
+    t.verticalHeader().hide()
+    t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    t.setWordWrap(True)
+    header = t.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    header.setStretchLastSection(False)
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+    return t
+
+
+def _tx_cell(hashes: tuple[str, ...], network: Any) -> QWidget:
+    """Explorer links when the network has an explorer; otherwise the hashes, selectable, with a
+    copy button (the devnet has no explorer)."""
+    w = QWidget()
+    lay = QHBoxLayout(w)
+    lay.setContentsMargins(2, 0, 2, 0)
+    label = QLabel()
+    label.setObjectName("txLinks")
+    label.setTextInteractionFlags(
+        Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.LinksAccessibleByMouse
+    )
+    label.setOpenExternalLinks(True)
+    if not hashes:
+        label.setText("—")
+        lay.addWidget(label)
+        return w
+    urls = [network.tx_url(h) if network is not None else "" for h in hashes]
+    if all(urls):
+        label.setTextFormat(Qt.TextFormat.RichText)
+        label.setText("<br>".join(f'<a href="{u}">{h[:10]}…</a>' for h, u in zip(hashes, urls,
+                                                                                 strict=True)))
+    else:
+        label.setTextFormat(Qt.TextFormat.PlainText)
+        label.setText("\n".join(hashes))
+    label.setProperty("urls", urls)
+    lay.addWidget(label, 1)
+    copy = QPushButton("Copy")
+    copy.setObjectName("copyTx")
+    copy.setToolTip("Copy the transaction hashes")
+    copy.clicked.connect(lambda: QGuiApplication.clipboard().setText("\n".join(hashes)))
+    lay.addWidget(copy)
+    return w

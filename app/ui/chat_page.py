@@ -42,6 +42,7 @@ from app.services.context import AppContext
 from app.storage.chats import (
     ChatStore,
     Conversation,
+    ConversationNotFound,
     ModelSettings,
     StoredMessage,
     default_chat_store_path,
@@ -537,9 +538,12 @@ class ChatPage(QWidget):
                 finish_reason="cancelled",
             )
         if text or (metrics is not None and not error):
-            self.store.add_message(
-                conversation_id, "assistant", text, model=source.model_name, metrics=metrics
-            )
+            # (the user may have deleted the chat while it was answering)
+            with contextlib.suppress(ConversationNotFound):
+                self.store.add_message(
+                    conversation_id, "assistant", text, model=source.model_name, metrics=metrics
+                )
+
         if conversation_id == self._conversation_id:
             self._render_transcript()
         if error:

@@ -16,8 +16,9 @@ from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QGuiApplication, QKeyEvent, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
-    QFormLayout,
+    QGridLayout,
     QHBoxLayout,
+    QLabel,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
@@ -75,6 +76,11 @@ class ChatView(QTextBrowser):
 
     # full renders ------------------------------------------------------------------------------
     def show_entries(self, entries: Sequence[TranscriptEntry]) -> None:
+        # A full render replaces the document: an answer still streaming (e.g. the user switched
+        # conversations) must not write its last batch into the new one.
+        self._stream_cursor = None
+        self._pending = []
+        self._flush_timer.stop()
         self._code_blocks = []
         self._message_texts = []
         html: list[str] = []
@@ -201,7 +207,6 @@ class ModelSettingsPanel(QWidget):
         self._seed: int | None = None
         self.system_prompt = QPlainTextEdit()
         self.system_prompt.setPlaceholderText("e.g. You are a concise assistant.")
-        self.system_prompt.setMaximumHeight(80)
         self.temperature = QDoubleSpinBox()
         self.temperature.setRange(0.0, 2.0)
         self.temperature.setSingleStep(0.05)
@@ -215,13 +220,22 @@ class ModelSettingsPanel(QWidget):
         self.repeat_penalty = QDoubleSpinBox()
         self.repeat_penalty.setRange(0.5, 2.0)
         self.repeat_penalty.setSingleStep(0.05)
-        form = QFormLayout()
-        form.addRow("System prompt", self.system_prompt)
-        form.addRow("Temperature", self.temperature)
-        form.addRow("Top-p", self.top_p)
-        form.addRow("Top-k", self.top_k)
-        form.addRow("Max answer length (tokens)", self.max_tokens)
-        form.addRow("Repeat penalty", self.repeat_penalty)
+        self.system_prompt.setMaximumHeight(64)
+        grid = QGridLayout()
+        grid.addWidget(QLabel("System prompt"), 0, 0)
+        grid.addWidget(self.system_prompt, 0, 1, 1, 5)
+        for i, (label, box) in enumerate(
+            (
+                ("Temperature", self.temperature),
+                ("Top-p", self.top_p),
+                ("Top-k", self.top_k),
+                ("Max answer tokens", self.max_tokens),
+                ("Repeat penalty", self.repeat_penalty),
+            )
+        ):
+            row, col = 1 + i // 3, (i % 3) * 2
+            grid.addWidget(QLabel(label), row, col)
+            grid.addWidget(box, row, col + 1)
         self.save_button = QPushButton("Save for this model")
         self.reset_button = QPushButton("Defaults")
         buttons = QHBoxLayout()
@@ -230,7 +244,7 @@ class ModelSettingsPanel(QWidget):
         buttons.addWidget(self.save_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(form)
+        layout.addLayout(grid)
         layout.addLayout(buttons)
         self.save_button.clicked.connect(lambda: self.saved.emit(self.settings()))
         self.reset_button.clicked.connect(lambda: self.load(ModelSettings()))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 from typing import Any
 
@@ -68,6 +69,12 @@ FIX_ADVICE = {
 def mor_per_hour(price_per_second: int) -> str:
     """Display only: a wei/s price as MOR per hour (exact decimal, rounded down)."""
     return f"{format_amount(price_per_second * 3600, 18, 6)} MOR/hour"
+
+
+def deregister_refund(stake: int, period_earned: int, period_end: int, now: int) -> int:
+    """What ``providerDeregister`` pays back: everything once the 365-day earnings period is
+    over, else the stake minus what was earned in the period (the contract keeps that part)."""
+    return stake if now > period_end else max(0, stake - period_earned)
 
 
 def uptime_text(seconds: float) -> str:
@@ -430,14 +437,26 @@ class SharePage(QWidget):
             if provider is None:
                 return
             await provider.go_offline()
-            stake = (await provider.chain.get_provider(provider.me)).stake
-            if stake:
-                self.offboard_label.setText(
+            info = await provider.chain.get_provider(provider.me)
+            if info.is_active and info.stake:
+                now = await provider.chain.latest_timestamp()
+                back = deregister_refund(info.stake, info.limit_period_earned,
+                                         info.limit_period_end, now)
+                kept = info.stake - back
+                text = (
                     f"Your bid was removed, so nobody can open a new session with you. You are "
-                    f"still registered as a provider with {format_amount(stake)} MOR staked. "
-                    "Deregister to get the stake back now, or stay registered to come back "
-                    "later without staking again."
+                    f"still registered as a provider with {format_amount(info.stake)} MOR staked. "
+                    f"Deregister to get {format_amount(back)} MOR back now, or stay registered "
+                    "to come back later without staking again."
                 )
+                if kept:
+                    until = dt.datetime.fromtimestamp(info.limit_period_end, dt.UTC)
+                    text += (
+                        f" The contract keeps {format_amount(kept)} MOR (what you earned this "
+                        f"year) until {until:%Y-%m-%d} UTC; deregistering again after that "
+                        "date returns it."
+                    )
+                self.offboard_label.setText(text)
                 self.deregister_button.show()
                 self.offboard.show()
         except BaseException:

@@ -98,3 +98,18 @@ def test_router_resolves_registered_names_only() -> None:
         r.resolve("b")
     r.unregister("a")
     assert len(r) == 0
+
+
+async def test_non_loopback_host_is_warned_about_and_bind_errors_are_clear(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from app.api.server import ApiServer
+    from app.errors import UserFacingError
+
+    # 192.0.2.1 is a documentation address no machine has: the bind fails, nothing is exposed
+    server = ApiServer(EngineRouter(), "mor-test-key-0123456789abcdef", host="192.0.2.1")
+    with caplog.at_level("WARNING", logger="app.api.server"), pytest.raises(UserFacingError) as e:
+        await server.start()
+    assert "not only on this computer" in caplog.text
+    assert "could not listen on 192.0.2.1" in e.value.message
+    assert "mor-test-key" not in caplog.text

@@ -12,9 +12,18 @@ from app.market.rating import (
     component_total,
     go_int64,
     rate_bids,
+    rate_market,
     stake_score,
 )
-from app.market.types import SD, Bid, ModelStats, ProviderModelStats
+from app.market.types import (
+    SD,
+    Bid,
+    MarketParams,
+    MarketSnapshot,
+    ModelStats,
+    Provider,
+    ProviderModelStats,
+)
 
 MIN = 10**17
 MODEL = "0x" + "aa" * 32
@@ -87,8 +96,6 @@ def test_allowlist_zero_price_and_weights() -> None:
 
 
 def test_rate_market_uses_snapshot_and_excludes() -> None:
-    from app.market.types import MarketParams, MarketSnapshot, Provider
-
     def prov(addr: str, stake: int) -> Provider:
         return Provider(addr, "h:1", stake, 1, 2, 0, False)
 
@@ -97,8 +104,6 @@ def test_rate_market_uses_snapshot_and_excludes() -> None:
         providers={A: prov(A, MIN), B: prov(B, 10 * MIN), C: prov(C, MIN)},
         params=MarketParams(MIN, MIN, 0, 1, 10**20, 604800),
     )
-    from app.market.rating import rate_market
-
     rated = rate_market(snap, MODEL, exclude=[C.upper().replace("0X", "0x")])
     assert [r.bid.provider for r in rated] == [B, A]  # B's larger stake wins; C excluded
     assert rated[0].total - rated[1].total == pytest.approx(0.12)

@@ -129,10 +129,11 @@ async def test_unknown_revert_selector_is_typed_and_nothing_is_sent(
     deployer = Account.from_key(ANVIL_KEY0)
     tx_hash = plain_anvil.rpc("eth_sendTransaction", [{"from": deployer.address,
                                                        "data": REVERTER_INIT}])
+    tm = TxManager(pool, CHAIN_ID, fast())
+    await tm.wait_for_receipt([str(tx_hash)], 10)  # anvil may mine a moment after answering
     receipt = plain_anvil.rpc("eth_getTransactionReceipt", [tx_hash])
     assert isinstance(receipt, dict)
     reverter = receipt["contractAddress"]
-    tm = TxManager(pool, CHAIN_ID, fast())
     with pytest.raises(ContractReverted) as info:
         await tm.send(funded_account, reverter, b"\x12\x34\x56\x78")
     assert type(info.value) is ContractReverted

@@ -246,3 +246,45 @@ async def test_bundled_model_is_offered_at_once_and_started_on_first_message(
         assert page.status.text() == ""
     finally:
         await services_of(ctx).stop()
+
+
+async def test_switching_chats_mid_answer_keeps_each_chat_separate(page: ChatPage) -> None:
+    other = page.store.create_conversation("Other chat")
+    page.store.add_message(other.id, "user", "An older question")
+    page.refresh_conversations()
+    page.store.save_model_settings(MODEL_NAME, ModelSettings("", SamplingParams(max_tokens=500)))
+    first_text = asyncio.Event()
+    page.view.streamed.connect(lambda _t: first_text.set())
+    task = page.send("Write a very long story about a lighthouse keeper.")
+    assert task is not None
+    generating = page.conversation_id
+    await asyncio.wait_for(first_text.wait(), 120)
+    row = page.conversation_titles().index("Other chat")
+    page.conversation_list.setCurrentRow(row)  # the user clicks the other chat
+    await asyncio.wait_for(task, 30)
+
+    assert page.conversation_id == other.id
+    assert "lighthouse" not in page.transcript_text()
+    assert "An older question" in page.transcript_text()
+    assert generating is not None
+    kept = page.store.messages(generating)[-1]
+    assert kept.role == "assistant" and kept.metrics is not None
+    assert kept.metrics.finish_reason == "cancelled"
+    assert kept.content not in page.transcript_text()
+
+
+async def test_streamed_tokens_are_batched_into_few_document_updates(page: ChatPage) -> None:
+    view = page.view
+    view.show_entries([TranscriptEntry("user", "Go")])
+    before = view.toPlainText()
+    flushed = asyncio.Event()
+    view.streamed.connect(lambda _t: flushed.set())
+    view.begin_stream(LABEL)
+    for i in range(500):  # a burst of tokens between two timer ticks
+        view.append_text(f"t{i} ")
+    await asyncio.wait_for(flushed.wait(), 5)
+    assert view.flush_count == 1  # one insert for the whole burst, not 500 re-renders
+    view.end_stream()
+    text = view.toPlainText()
+    assert text.startswith(before.rstrip()) and text.rstrip().endswith("t499")
+    assert view.streamed_text() == "".join(f"t{i} " for i in range(500))

