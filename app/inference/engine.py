@@ -226,6 +226,10 @@ class LocalEngine:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         self._fail_all("The engine was stopped.", EngineCrashed)
+        for q in self._waiting.values():
+            for r in q:
+                r.events.put_nowait({"crash": "The engine was stopped."})
+        self._waiting.clear()
         self._proc = None
 
     async def _drain_stderr(self, proc: asyncio.subprocess.Process) -> None:
@@ -243,19 +247,28 @@ class LocalEngine:
         assert proc.stdout is not None
         readline = proc.stdout.readline
         inflight = self._inflight
-        while True:
-            line = await readline()
-            if not line:
-                break
-            msg = json.loads(line)
-            req = inflight.get(msg.get("i", -1))
-            if req is None:
-                continue
-            if "t" not in msg:
-                del inflight[req.rid]
-                self._dispatch()
-            if not req.closed:
-                req.events.put_nowait(msg)
+        try:
+            while True:
+                line = await readline()
+                if not line:
+                    break
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    log.warning("engine: unreadable line %r", line[:200])
+                    continue
+                req = inflight.get(msg.get("i", -1))
+                if req is None:
+                    continue
+                if "t" not in msg:
+                    del inflight[req.rid]
+                    self._dispatch()
+                if not req.closed:
+                    req.events.put_nowait(msg)
+        except (ValueError, ConnectionError) as exc:  # e.g. a line over the limit
+            log.error("engine protocol failure: %r; restarting the engine", exc)
+            if proc.returncode is None:
+                proc.kill()
         rc = await proc.wait()
         if self._proc is proc:
             self._proc = None
@@ -388,6 +401,7 @@ class LocalEngine:
                             ttft_ms=ttft,
                             tokens_per_s=tps,
                             finish_reason=done["finish"],
+                            cached_tokens=int(done.get("cached_tokens", 0)),
                         )
                     )
                     return

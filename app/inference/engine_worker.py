@@ -25,6 +25,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+PROFILE = bool(os.environ.get("MORPHEUS_ENGINE_PROFILE"))
 # protocol message kinds (child -> parent)
 EV_READY = "ready"
 EV_FATAL = "fatal"
@@ -39,6 +40,8 @@ class WorkerConfig:
     n_threads: int = 0  # 0 = every usable core
     n_gpu_layers: int | None = None  # None = decide automatically
     model_name: str = ""
+    # one KV stream per slot: attention then scans only that slot's tokens, not every slot's
+    kv_unified: bool = False
 
 
 @dataclass
@@ -51,6 +54,8 @@ class _Slot:
     stops: tuple[str, ...]
     t_recv: float
     n_prefilled: int = 0
+    n_reused: int = 0
+    fed: list[int] = field(default_factory=list)
     pos: int = 0
     next_token: int = -1
     i_batch: int = -1
@@ -107,7 +112,7 @@ class Worker:
         cparams.n_seq_max = n_slots
         cparams.n_threads = n_threads
         cparams.n_threads_batch = n_threads
-        cparams.kv_unified = True
+        cparams.kv_unified = cfg.kv_unified
         cparams.no_perf = True
         ctx = ll.llama_init_from_model(model, cparams)
         if not ctx:
@@ -118,9 +123,16 @@ class Worker:
         self.n_ctx_seq = cfg.n_ctx_per_slot
         self.batch = ll.llama_batch_init(self.n_batch, 0, 1)
         self.free_seqs: deque[int] = deque(range(n_slots))
+        # tokens still in the KV cache of each free sequence: a new request that starts with
+        # them (the same chat with one more turn, the same system prompt) skips that prefill
+        self.cached: dict[int, list[int]] = {i: [] for i in range(n_slots)}
         self.slots: dict[int, _Slot] = {}
         self.waiting: deque[dict[str, Any]] = deque()
         self._piece = ctypes.create_string_buffer(256)
+        self.prof_decode = 0.0
+        self.prof_steps = 0
+        self.prof_tokens = 0
+        self.prof_t0 = time.perf_counter()
 
         bos = self._special_text(ll.llama_vocab_bos(self.vocab))
         eos = self._special_text(ll.llama_vocab_eos(self.vocab))
@@ -250,8 +262,12 @@ class Worker:
                 {"i": rid, "err": "overflow", "n_prompt": len(tokens), "n_ctx": self.n_ctx_seq}
             )
             return
-        seq = self.free_seqs.popleft()
-        self.ll.llama_memory_seq_rm(self.mem, seq, -1, -1)
+        seq, reuse = self._pick_seq(tokens)
+        self.free_seqs.remove(seq)
+        if not self.ll.llama_memory_seq_rm(self.mem, seq, reuse, -1):
+            self.ll.llama_memory_seq_rm(self.mem, seq, -1, -1)
+            reuse = 0
+        self.cached[seq] = []
         self.slots[rid] = _Slot(
             rid=rid,
             seq=seq,
@@ -260,11 +276,32 @@ class Worker:
             max_tokens=max(1, int(req.get("max_tokens", 256))),
             stops=tuple(s for s in req.get("stop", ()) if s),
             t_recv=float(req.get("_t", time.perf_counter())),
+            n_prefilled=reuse,
+            n_reused=reuse,
         )
 
-    def _release(self, s: _Slot) -> None:
+    def _pick_seq(self, tokens: list[int]) -> tuple[int, int]:
+        """The free sequence whose cached tokens share the longest prefix with ``tokens``, and
+        how many can be kept (at least the last prompt token is decoded again for its logits)."""
+        best, best_n = self.free_seqs[0], 0
+        for seq in self.free_seqs:
+            cached = self.cached[seq]
+            n = 0
+            for a, b in zip(cached, tokens, strict=False):
+                if a != b:
+                    break
+                n += 1
+            if n > best_n:
+                best, best_n = seq, n
+        return best, min(best_n, len(tokens) - 1)
+
+    def _release(self, s: _Slot, *, keep_cache: bool = True) -> None:
         self.slots.pop(s.rid, None)
-        self.ll.llama_memory_seq_rm(self.mem, s.seq, -1, -1)
+        if keep_cache:
+            self.cached[s.seq] = s.prompt[: s.n_prefilled] + s.fed
+        else:
+            self.ll.llama_memory_seq_rm(self.mem, s.seq, -1, -1)
+            self.cached[s.seq] = []
         self.ll.llama_sampler_free(s.sampler)
         self.free_seqs.append(s.seq)
 
@@ -278,6 +315,7 @@ class Worker:
                 "i": s.rid,
                 "done": {
                     "prompt_tokens": len(s.prompt),
+                    "cached_tokens": s.n_reused,
                     "completion_tokens": s.n_gen,
                     "finish": "stop" if reason == "stop_string" else reason,
                     "gen_s": (now - s.t_first) if s.t_first else 0.0,
@@ -351,6 +389,7 @@ class Worker:
             if s.prefilling:
                 continue
             b.token[n] = s.next_token
+            s.fed.append(s.next_token)
             b.pos[n] = s.pos
             b.n_seq_id[n] = 1
             b.seq_id[n][0] = s.seq
@@ -376,12 +415,17 @@ class Worker:
                 s.i_batch = n - 1
                 s.pos = len(s.prompt)
         b.n_tokens = n
+        t0 = time.perf_counter()
         rc = ll.llama_decode(self.ctx, b)
+        if PROFILE:
+            self.prof_decode += time.perf_counter() - t0
+            self.prof_steps += 1
+            self.prof_tokens += n
         if rc != 0:
             for s in list(self.slots.values()):
                 if s.i_batch >= 0 or s.n_prefilled:
                     out.append({"i": s.rid, "err": "decode", "msg": f"llama_decode returned {rc}"})
-                    self._release(s)
+                    self._release(s, keep_cache=False)
             return
         for s in list(self.slots.values()):
             if s.i_batch < 0:
@@ -434,6 +478,13 @@ def main(argv: list[str]) -> int:
         traceback.print_exc()
         sys.stderr.flush()
         os._exit(70)
+    if PROFILE:
+        busy = time.perf_counter() - worker.prof_t0
+        print(
+            f"profile: decode {worker.prof_decode:.2f}s of {busy:.2f}s, "
+            f"{worker.prof_steps} steps, {worker.prof_tokens} batch tokens",
+            file=sys.stderr,
+        )
     # skip interpreter teardown: the stdin reader thread may still hold its lock
     sys.stderr.flush()
     os._exit(0)

@@ -50,6 +50,7 @@ class CompletionMetrics:
     ttft_ms: float
     tokens_per_s: float
     finish_reason: Literal["stop", "length", "cancelled"]
+    cached_tokens: int = 0  # prompt tokens reused from the engine's cache (not recomputed)
 
 
 @dataclass(frozen=True)

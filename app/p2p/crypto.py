@@ -222,26 +222,43 @@ def _aes_ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
 
 
 class EciesRecipient:
-    """A parsed recipient key, so a provider streaming many chunks parses it only once."""
+    """A parsed recipient key, so a provider streaming many chunks parses it only once.
 
-    def __init__(self, public_key: bytes) -> None:
+    With ``reuse_ephemeral`` every chunk of one stream shares one ephemeral key R (and so one
+    Ke/Km) while each chunk still gets a fresh random 128-bit IV. Every chunk stays a complete
+    go-ethereum ECIES message (R is in each), but the stream costs one point multiplication
+    instead of two per chunk.
+    """
+
+    def __init__(self, public_key: bytes, *, reuse_ephemeral: bool = False) -> None:
         self._public = _load_public(public_key)
+        self._reuse = reuse_ephemeral
+        self._cached: tuple[bytes, bytes, bytes] | None = None
+
+    def _ephemeral(self, ephemeral_secret: int | None) -> tuple[bytes, bytes, bytes]:
+        if ephemeral_secret is None and self._cached is not None:
+            return self._cached
+        if ephemeral_secret is None:
+            eph = coincurve.PrivateKey()
+        else:
+            eph = coincurve.PrivateKey(ephemeral_secret.to_bytes(32, "big"))
+        ke, km = _derive_keys(ecdh_x(eph.secret, self._public))
+        made = (bytes(eph.public_key.format(compressed=False)), ke, km)
+        if self._reuse and ephemeral_secret is None:
+            self._cached = made
+        return made
 
     def encrypt(
         self, plaintext: bytes, *, ephemeral_secret: int | None = None, iv: bytes | None = None
     ) -> bytes:
         """R(65) ‖ IV(16) ‖ AES-CTR(pt) ‖ HMAC(IV ‖ ct); R and IV injectable for vectors."""
-        if ephemeral_secret is None:
-            eph = coincurve.PrivateKey()
-        else:
-            eph = coincurve.PrivateKey(ephemeral_secret.to_bytes(32, "big"))
+        r_pub, ke, km = self._ephemeral(ephemeral_secret)
         iv = os.urandom(16) if iv is None else iv
         if len(iv) != 16:
             raise ValueError("IV must be 16 bytes")
-        ke, km = _derive_keys(ecdh_x(eph.secret, self._public))
         ct = _aes_ctr(ke, iv, plaintext)
         tag = hmac.new(km, iv + ct, hashlib.sha256).digest()
-        return bytes(eph.public_key.format(compressed=False)) + iv + ct + tag
+        return r_pub + iv + ct + tag
 
 
 def ecies_encrypt(
@@ -254,20 +271,31 @@ def ecies_encrypt(
     return EciesRecipient(public_key).encrypt(plaintext, ephemeral_secret=ephemeral_secret, iv=iv)
 
 
+_derived_cache: dict[bytes, tuple[bytes, bytes]] = {}
+
+
 def ecies_decrypt(private_secret: int | bytes, ciphertext: bytes) -> bytes:
     """Reverse of ``ecies_encrypt``; the MAC is checked in constant time before decrypting."""
     if len(ciphertext) < ECIES_OVERHEAD or ciphertext[0] not in (2, 3, 4):
         raise CryptoError("ECIES payload too short or malformed")
     if ciphertext[0] != 4:
         raise CryptoError("ECIES ephemeral key must be uncompressed")
-    r_pub = _load_public(ciphertext[:65])
     iv = ciphertext[65:81]
     ct = ciphertext[81:-32]
     tag = ciphertext[-32:]
     secret = (
         private_secret.to_bytes(32, "big") if isinstance(private_secret, int) else private_secret
     )
-    ke, km = _derive_keys(ecdh_x(secret, r_pub))
+    # A stream reuses its R (see EciesRecipient); remember derived keys, indexed by a hash so
+    # the cache never holds the secret itself.
+    slot = hashlib.sha256(secret + ciphertext[:65]).digest()
+    keys = _derived_cache.get(slot)
+    if keys is None:
+        keys = _derive_keys(ecdh_x(secret, _load_public(ciphertext[:65])))
+        if len(_derived_cache) >= 64:
+            _derived_cache.pop(next(iter(_derived_cache)))
+        _derived_cache[slot] = keys
+    ke, km = keys
     expected = hmac.new(km, iv + ct, hashlib.sha256).digest()
     if not hmac.compare_digest(expected, tag):
         raise CryptoError("ECIES MAC mismatch")

@@ -108,7 +108,8 @@ class JsonStreamReader:
                 raise PeerTimeout("peer too slow to send a whole message")
             wait = remaining if wait is None else min(wait, remaining)
         try:
-            chunk = await asyncio.wait_for(self._reader.read(_READ_CHUNK), wait)
+            async with asyncio.timeout(wait):
+                chunk = await self._reader.read(_READ_CHUNK)
         except TimeoutError:
             raise PeerTimeout("peer went silent") from None
         if not chunk:

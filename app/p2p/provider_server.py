@@ -1,8 +1,9 @@
 """The provider node's MOR-RPC server (§5): one request per TCP connection, streamed answers.
 
 Order of checks for ``session.prompt`` (nothing reaches the engine before all of them pass):
-parse → timestamp window → session exists on chain → its bid is ours → not closed → not expired →
-the user's key is known → signature → not a replay → capacity → per-session lock → inference.
+parse → timestamp window → session exists on chain → its bid is ours → the user's key is known →
+signature → not a replay → not closed → not expired → inference request valid → capacity →
+per-session lock → inference.
 
 Stricter than the Go node, on purpose:
 - ``session.request`` needs the bid to be ours and the ``key`` to belong to ``user`` (otherwise
@@ -12,7 +13,8 @@ Stricter than the Go node, on purpose:
 
 Approval and receipt timestamps are in **seconds** by default, which turns on the contract's
 10-minute TTL (§4.4); ``contract_timestamp_unit="ms"`` reproduces the Go node byte for byte.
-The clock is injectable so a devnet with time travel can pass chain time.
+Two injectable clocks: ``clock`` (wall time: request freshness, replays) and ``chain_clock``
+(approval/receipt timestamps and session expiry), so a devnet with time travel can pass chain time.
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ class ApprovalIssued:
     bid_id: bytes
     approval: bytes
     approval_sig: bytes
+    user_key: bytes = b""  # persist it and pass it back as ``user_keys`` after a restart
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,8 @@ class ProviderServer:
         *,
         on_event: Callable[[ProviderEvent], None] | None = None,
         clock: Callable[[], float] = time.time,
+        chain_clock: Callable[[], float] | None = None,
+        user_keys: dict[str, bytes] | None = None,
     ) -> None:
         self.key = key
         self.lookup = lookup
@@ -194,9 +199,12 @@ class ProviderServer:
         self.limits = config.limits
         self.on_event = on_event
         self.clock = clock
+        self.chain_clock = chain_clock or clock
         self.stats = ProviderStats()
         self._server: asyncio.Server | None = None
-        self._user_keys: dict[str, bytes] = {}
+        # user → public key from their last session.request; preload it across restarts so
+        # open sessions keep working (the key is public, a signature still has to match it)
+        self._user_keys: dict[str, bytes] = {u.lower(): k for u, k in (user_keys or {}).items()}
         self._sessions: dict[bytes, _SessionState] = {}
         self._pending: dict[tuple[str, bytes], float] = {}  # (user, bid) → approval time (s)
         self._seen: dict[bytes, float] = {}  # r‖s of accepted signatures → forget-after (s)
@@ -251,7 +259,7 @@ class ProviderServer:
         return int(self.clock() * 1000)
 
     def _contract_ts(self) -> int:
-        now = self.clock()
+        now = self.chain_clock()
         return int(now * 1000) if self.config.contract_timestamp_unit == "ms" else int(now)
 
     async def _on_connection(
@@ -284,7 +292,18 @@ class ProviderServer:
 
     async def _write(self, writer: asyncio.StreamWriter, data: bytes) -> None:
         writer.write(data)
-        await asyncio.wait_for(writer.drain(), self.limits.write_timeout_s)
+        async with asyncio.timeout(self.limits.write_timeout_s):
+            await writer.drain()
+
+    async def _linger(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Half-close and discard what the peer already sent (bounded), so closing does not
+        reset the connection before the peer has read our reply."""
+        with contextlib.suppress(Exception):
+            writer.write_eof()
+            async with asyncio.timeout(1.0):
+                for _ in range(16):
+                    if not await reader.read(65536):
+                        break
 
     async def _reply_error(
         self, writer: asyncio.StreamWriter, request_id: str, message: str
@@ -302,6 +321,7 @@ class ProviderServer:
         if not self._rate.allow(ip, time.monotonic()):
             self.stats.refused_rate += 1
             await self._reply_error(writer, "", "rate limit exceeded")
+            await self._linger(reader, writer)
             return
         framed = JsonStreamReader(
             reader,
@@ -371,7 +391,7 @@ class ProviderServer:
         return bid if bid.provider.lower() == self.key.address else None
 
     def _live_sessions(self) -> int:
-        now = self.clock()
+        now = self.chain_clock()
         self._pending = {
             k: t for k, t in self._pending.items() if now - t <= self.limits.approval_ttl_s
         }
@@ -423,8 +443,8 @@ class ProviderServer:
         ).encode()
         approval_sig = self.key.sign_message_hash(keccak256(approval))
         self._user_keys[req.user] = req.key
-        self._pending[(req.user, req.bid_id)] = self.clock()
-        self._emit(ApprovalIssued(req.user, req.bid_id, approval, approval_sig))
+        self._pending[(req.user, req.bid_id)] = self.chain_clock()
+        self._emit(ApprovalIssued(req.user, req.bid_id, approval, approval_sig, req.key))
         result = SessionRequestResult(
             provider_key=self.key.public_key_uncompressed,
             approval=approval,
@@ -468,7 +488,7 @@ class ProviderServer:
         )
         if info.closed_at or not info.is_active:
             raise _Reject("session closed")
-        if info.ends_at * 1000 < req.timestamp or info.ends_at <= self.clock():
+        if info.ends_at * 1000 < req.timestamp or info.ends_at <= self.chain_clock():
             raise _Reject("session expired")
         try:
             chat, stream = parse_chat_request(
@@ -501,7 +521,7 @@ class ProviderServer:
         stream: bool,
         writer: asyncio.StreamWriter,
     ) -> None:
-        recipient = EciesRecipient(user_key)
+        recipient = EciesRecipient(user_key, reuse_ephemeral=True)  # one R per answer
         builder = ChunkBuilder("chatcmpl-" + os.urandom(12).hex(), self.config.model_name)
 
         async def send(payload: Any) -> None:

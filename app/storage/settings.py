@@ -31,14 +31,18 @@ log = logging.getLogger(__name__)
 Theme = Literal["light", "dark", "system"]
 THEMES: tuple[str, ...] = get_args(Theme)
 
-# Network names the program knows how to reach out of the box (see the protocol spec, section 1).
+# Network keys as app.chain.networks names them (a test keeps the two lists equal), with the
+# labels the Settings page shows.
 NETWORK_CHOICES: tuple[tuple[str, str], ...] = (
-    ("base-mainnet", "BASE mainnet"),
-    ("base-sepolia", "BASE Sepolia (testnet)"),
-    ("arbitrum-one", "Arbitrum One (legacy)"),
-    ("arbitrum-sepolia", "Arbitrum Sepolia (legacy testnet)"),
+    ("base", "BASE"),
+    ("base-sepolia", "BASE Sepolia (test network)"),
+    ("arbitrum", "Arbitrum One (legacy)"),
+    ("arbitrum-sepolia", "Arbitrum Sepolia (legacy test network)"),
     ("devnet", "Local devnet (anvil)"),
 )
+DEFAULT_NETWORK = "base"
+# Older or longer spellings some callers use; stored as the chain module's key.
+NETWORK_ALIASES = {"base-mainnet": "base", "arbitrum-one": "arbitrum"}
 
 SCHEMA_VERSION = 1
 _RPC_SCHEMES = ("http", "https", "ws", "wss")
@@ -53,7 +57,7 @@ class Settings:
     """Every persisted preference, with the value a fresh install starts from."""
 
     theme: str = "system"
-    network: str = "base-mainnet"
+    network: str = DEFAULT_NETWORK
     custom_rpc_urls: list[str] = field(default_factory=list)
     api_enabled: bool = False
     api_port: int = 8082
@@ -129,7 +133,7 @@ def _check_theme(value: Any) -> str:
 def _check_network(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidSetting("Choose a network.")
-    return value.strip()
+    return NETWORK_ALIASES.get(value.strip(), value.strip())
 
 
 def _check_urls(value: Any) -> list[str]:

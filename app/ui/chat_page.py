@@ -39,6 +39,7 @@ from app.inference.types import (
     TokenDelta,
 )
 from app.services.context import AppContext
+from app.services.remote_chat import ProviderSwitched
 from app.storage.chats import (
     ChatStore,
     Conversation,
@@ -67,6 +68,7 @@ class ChatPage(QWidget):
 
     answer_finished = Signal(str)
     sources_changed = Signal()
+    source_changed = Signal(object)  # the picked ChatSource, or None
     conversations_refreshed = Signal()
 
     def __init__(
@@ -95,6 +97,9 @@ class ChatPage(QWidget):
         if sources is not None:
             self.set_sources(sources)
         else:
+            from app.ui.remote_chat import install_remote_chat
+
+            self.remote_panel = install_remote_chat(self)  # network models and their sessions
             QTimer.singleShot(0, self._schedule_source_refresh)
         self._update_buttons()
 
@@ -164,6 +169,8 @@ class ChatPage(QWidget):
         rv.setContentsMargins(0, 0, 0, 0)
         rv.addLayout(top)
         rv.addWidget(self.settings_panel)
+        self.panels = QVBoxLayout()  # extra panels above the transcript (remote session bar)
+        rv.addLayout(self.panels)
         rv.addWidget(self.view, 1)
         rv.addWidget(self.status)
         rv.addWidget(self.prompt)
@@ -217,6 +224,10 @@ class ChatPage(QWidget):
         self._on_model_changed(self.model_picker.currentIndex())
         self.sources_changed.emit()
 
+    def add_panel(self, widget: QWidget) -> None:
+        """Show ``widget`` between the model picker and the transcript."""
+        self.panels.addWidget(widget)
+
     def add_source(self, source: ChatSource) -> None:
         self.set_sources([*self._sources, source])
 
@@ -247,6 +258,7 @@ class ChatPage(QWidget):
 
     def _on_model_changed(self, _index: int) -> None:
         source = self.current_source()
+        self.source_changed.emit(source)
         if source is None:
             return
         self.settings_panel.load(self.store.model_settings(source.model_name))
@@ -508,7 +520,18 @@ class ChatPage(QWidget):
         try:
             async with contextlib.aclosing(stream):  # type: ignore[type-var]
                 async for event in stream:
-                    if isinstance(event, TokenDelta):
+                    if isinstance(event, ProviderSwitched):
+                        # The provider failed and another one answers afresh: drop the partial
+                        # answer and say what happened in the conversation itself.
+                        parts.clear()
+                        first_at = None
+                        with contextlib.suppress(ConversationNotFound):
+                            self.store.add_message(conversation_id, "system", event.notice)
+                        if conversation_id == self._conversation_id:
+                            self._render_transcript()
+                            self.view.begin_stream(source.label)
+                        self.show_status(event.notice)
+                    elif isinstance(event, TokenDelta):
                         if first_at is None:
                             first_at = time.perf_counter()
                         parts.append(event.text)

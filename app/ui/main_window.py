@@ -2,7 +2,8 @@
 
 Only the window frame is built up front; each page is built the first time it is opened (the first
 one right after the window is shown), so the window appears fast and a page that fails to build
-shows its error in place instead of taking the program down.
+shows its error in place instead of taking the program down. Code that runs before the first
+paint avoids the ``Qt`` namespace (its first use builds ~150 Python enums, tens of milliseconds).
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ class MainWindow(QMainWindow):
         self._shown_once = False
         self._open_start_page_on_show = open_start_page_on_show
         self._pages_ready = False
+        self.status_feed: Any = None  # app.ui.status_feed.StatusFeed, set by the launcher
 
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("sidebar")

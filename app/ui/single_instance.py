@@ -86,8 +86,18 @@ class SingleInstance(QObject):
         return True
 
     def release(self) -> None:
+        """Stop answering and drop the lock. Sockets are cut from their signals before they go,
+        so nothing calls back into this object while Qt tears them down."""
+        for sock in list(self._buffers):
+            sock.readyRead.disconnect()
+            sock.disconnected.disconnect()
+            sock.abort()
+            sock.deleteLater()
+        self._buffers.clear()
         if self._server is not None:
+            self._server.newConnection.disconnect()
             self._server.close()
+            self._server.deleteLater()
             self._server = None
         if self._lock.isLocked():
             self._lock.unlock()
@@ -124,20 +134,34 @@ class SingleInstance(QObject):
             data += bytes(sock.readAll().data())
         return True
 
+    # Slots are bound methods, not lambdas: a lambda would hold this object alive from inside the
+    # socket, and its release during the socket's deletion could delete the socket twice.
+
     def _on_new_connection(self) -> None:
         assert self._server is not None
         while self._server.hasPendingConnections():
             sock = self._server.nextPendingConnection()
             self._buffers[sock] = b""
-            sock.readyRead.connect(lambda s=sock: self._on_ready_read(s))
-            sock.disconnected.connect(lambda s=sock: self._forget(s))
+            sock.readyRead.connect(self._on_ready_read)
+            sock.disconnected.connect(self._on_disconnected)
 
-    def _forget(self, sock: QLocalSocket) -> None:
-        self._buffers.pop(sock, None)
-        sock.deleteLater()
+    def _sender_socket(self) -> QLocalSocket | None:
+        from PySide6.QtNetwork import QLocalSocket
 
-    def _on_ready_read(self, sock: QLocalSocket) -> None:
-        buf = self._buffers.get(sock, b"") + bytes(sock.readAll().data())
+        sock = self.sender()
+        return sock if isinstance(sock, QLocalSocket) and sock in self._buffers else None
+
+    def _on_disconnected(self) -> None:
+        sock = self._sender_socket()
+        if sock is not None:
+            del self._buffers[sock]
+            sock.deleteLater()
+
+    def _on_ready_read(self) -> None:
+        sock = self._sender_socket()
+        if sock is None:
+            return
+        buf = self._buffers[sock] + bytes(sock.readAll().data())
         *lines, rest = buf.split(b"\n")
         self._buffers[sock] = rest[-1024:]
         for line in lines:
@@ -146,3 +170,4 @@ class SingleInstance(QObject):
                 sock.write(ACK + b"\n")
                 sock.flush()
                 self.activated.emit()
+

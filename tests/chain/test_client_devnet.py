@@ -356,3 +356,32 @@ async def test_unknown_contract_at_address(fresh_devnet: Devnet) -> None:
         assert "No Morpheus marketplace contract" in info.value.message
     finally:
         await client.close()
+
+
+async def test_wallet_facing_helpers(client: ChainClient, fresh_devnet: Devnet) -> None:
+    sender, other = fresh_devnet.account(1), fresh_devnet.account(2)
+    assert client.chain_id == fresh_devnet.chain_id and client.explorer_url is None
+    assert await client.mor_decimals() == 18
+    eth_fee = await client.estimate_fee("ETH", sender.address, other.address, 10**15)
+    mor_fee = await client.estimate_fee("MOR", sender.address, other.address, MOR)
+    assert eth_fee.gas_limit >= 21_000 and mor_fee.gas_limit > eth_fee.gas_limit
+    assert mor_fee.max_cost == mor_fee.gas_limit * mor_fee.max_fee_per_gas
+    sent: list[SentTx] = []
+    rec = await client.send_eth(sender, other.address, 10**15, on_sent=sent.append)
+    assert await client.transaction_status(sent[0].tx_hash) == "confirmed"
+    assert (await client.get_receipt(rec.tx_hash)) == rec
+    assert await client.transaction_status("0x" + "00" * 32) == "pending"
+
+
+async def test_load_market_without_multicall_uses_json_rpc_batches(
+    client: ChainClient, fresh_devnet: Devnet
+) -> None:
+    prov = fresh_devnet.account(5)
+    model_id, _ = await setup_offer(client, prov)
+    with_multicall = await client.load_market()
+    client.multicall = None  # e.g. a chain without Multicall3 at the configured address
+    before = client.rpc.request_count
+    plain = await client.load_market()
+    assert plain == with_multicall
+    assert client.rpc.request_count - before <= 6
+    assert plain.bids_for_model(model_id)

@@ -159,3 +159,53 @@ async def test_broken_model_file_is_refused_before_loading(tmp_path) -> None:  #
     with pytest.raises(InvalidModelFile):
         await eng.start()
     assert eng.pid is None
+
+
+async def test_follow_up_turn_reuses_the_cached_prompt(engine: LocalEngine) -> None:
+    from app.inference.types import ChatMessage, ChatRequest
+
+    first = ask("Count from 1 to 10, separated by commas.", 12)
+    deltas, m1 = await collect(engine.chat_stream(first))
+    # a chat re-sends its history: everything before the new turn is already in the cache
+    follow = ChatRequest(
+        (
+            *first.messages,
+            ChatMessage("assistant", "".join(deltas)),
+            ChatMessage("user", "Now count backwards."),
+        ),
+        first.params,
+    )
+    _, m2 = await collect(engine.chat_stream(follow))
+    assert m2.prompt_tokens > m1.prompt_tokens
+    assert m1.prompt_tokens - 2 <= m2.cached_tokens < m2.prompt_tokens
+    # the very same request again reuses all but the last prompt token and answers the same
+    again, m3 = await collect(engine.chat_stream(first))
+    assert m3.cached_tokens == m1.prompt_tokens - 1
+    assert "".join(again) == "".join(deltas)
+
+
+async def test_model_larger_than_memory_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import struct
+
+    import psutil
+
+    from app.inference.types import ModelLoadError
+
+    # a whole, valid GGUF header whose one f32 tensor is twice this machine's RAM; the file is
+    # sparse, so it costs no disk
+    n_el = psutil.virtual_memory().total // 2
+    key, val = b"general.architecture", b"llama"
+    head = struct.pack("<IIQQ", 0x46554747, 3, 1, 1)
+    head += struct.pack("<Q", len(key)) + key + struct.pack("<I", 8)
+    head += struct.pack("<Q", len(val)) + val
+    head += struct.pack("<Q", 1) + b"w" + struct.pack("<IQIQ", 1, n_el, 0, 0)
+    data_start = (len(head) + 31) // 32 * 32
+    big = tmp_path / "huge.gguf"
+    with big.open("wb") as f:
+        f.write(head)
+        f.truncate(data_start + 4 * n_el)
+    eng = LocalEngine(big)
+    with pytest.raises(ModelLoadError) as err:
+        await eng.start()
+    assert "too large for this computer's memory" in err.value.message
+    assert eng.pid is None

@@ -233,3 +233,29 @@ def test_ecdh_agrees_with_openssl(a: int, b: int) -> None:
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256K1(), pub_b.format(False)),
     )
     assert ours == theirs
+
+
+def test_stream_reuses_one_ephemeral_key_with_fresh_ivs() -> None:
+    recipient = crypto.EciesRecipient(C.public_key_uncompressed, reuse_ephemeral=True)
+    a, b = recipient.encrypt(b"first"), recipient.encrypt(b"first")
+    assert a[:65] == b[:65] and a[65:81] != b[65:81]  # same R, fresh IV
+    assert C.ecies_decrypt(a) == C.ecies_decrypt(b) == b"first"
+    with pytest.raises(CryptoError):
+        P.ecies_decrypt(b)  # the derived-key cache is per recipient key
+    fresh = crypto.EciesRecipient(C.public_key_uncompressed)
+    assert fresh.encrypt(b"x")[:65] != fresh.encrypt(b"x")[:65]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    message=st.text(alphabet="0123456789abcdefABCDEF", max_size=40) | st.text(max_size=10),
+    ts=u64,
+    sig=hexbytes,
+)
+def test_chunk_fast_path_matches_the_generic_encoder(message: str, ts: int, sig: bytes) -> None:
+    chunk = gojson.PromptChunk(message, ts, sig)
+    assert chunk.signed_bytes() == gojson.go_json_bytes(chunk.to_json(empty_signature=True))
+    assert chunk.wire_bytes() == gojson.go_json_bytes(chunk.to_json())
+    assert gojson.encode_result("a<b", chunk) == gojson.go_json_bytes(
+        {"id": "a<b", "result": chunk.to_json()}
+    )

@@ -13,9 +13,24 @@ from app.p2p import crypto
 from app.p2p.consumer_client import ProviderClient, self_signed_receipt
 from app.p2p.errors import ProviderMisbehaved, ProviderRejected, ProviderUnreachable
 from app.p2p.keys import LocalKey
-from app.p2p.provider_server import ApprovalIssued, PromptServed, ProviderServer, ReceiptIssued
+from app.p2p.provider_server import (
+    ApprovalIssued,
+    PromptServed,
+    ProviderConfig,
+    ProviderServer,
+    ReceiptIssued,
+)
 from app.p2p.remote_engine import RemoteSessionEngine
-from tests.p2p.conftest import BID, CHAIN_ID, SESSION, TOKENS, Node
+from tests.p2p.conftest import (
+    BID,
+    CHAIN_ID,
+    SESSION,
+    TEST_LIMITS,
+    TOKENS,
+    CountingEngine,
+    FakeChain,
+    Node,
+)
 
 HI = {"messages": [{"role": "user", "content": "hi"}], "stream": True}
 
@@ -212,3 +227,26 @@ def test_wallet_signer_signs_like_the_node_key(consumer: LocalKey) -> None:
     assert signer.public_key_uncompressed == consumer.public_key_uncompressed
     assert signer.sign_raw_hash(digest) == consumer.sign_raw_hash(digest)
     assert signer.sign_message_hash(digest) == consumer.sign_message_hash(digest)
+
+
+async def test_chain_clock_drives_contract_timestamps_and_expiry(
+    provider_key: LocalKey, consumer: LocalKey, chain: FakeChain, engine: CountingEngine
+) -> None:
+    """After devnet time travel the chain is ahead of the wall clock: approvals carry chain time
+    and a session that ended in chain time is refused, while request freshness stays wall time."""
+    ahead = 10_000.0
+    server = ProviderServer(
+        provider_key,
+        chain,
+        engine,
+        ProviderConfig(chain_id=CHAIN_ID, limits=TEST_LIMITS),
+        chain_clock=lambda: time.time() + ahead,
+    )
+    async with server:
+        client = ProviderClient(server.endpoint, consumer, server.key.address, chain_id=CHAIN_ID)
+        approval = await client.request_session(BID, spend=1)
+        assert abs(approval.decoded.timestamp - (time.time() + ahead)) < 5
+        chain.open_session(SESSION, consumer.address, ttl=3600)  # ended in chain time
+        with pytest.raises(ProviderRejected, match="session expired"):
+            await _collect(client, SESSION, HI)
+        assert engine.calls == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -101,28 +102,32 @@ def test_lock_left_by_a_crashed_instance_does_not_block(tmp_path, qapp):
 
 
 def test_real_entry_point_shows_window_reports_memory_and_exits(home):
-    """``python -m app`` end to end: qasync loop, window shown, clean quit, logs written."""
+    """``python -m app`` end to end: qasync loop, window shown, status feed, clean quit, logs."""
     config = home / "config"
     config.mkdir(parents=True)
-    (config / "settings.json").write_bytes(b"\x00not json")
+    # The devnet without its network file: the status feed's connection attempt fails at once,
+    # without touching any real network.
+    (config / "settings.json").write_text(json.dumps({"network": "devnet", "theme": "dark"}))
     proc = subprocess.run(
         [sys.executable, "-m", "app"],
         cwd=REPO_ROOT,
-        env=subprocess_env(home, MORPHEUS_BENCH_STARTUP="1", MORPHEUS_BENCH_IDLE_S="0.2"),
+        env=subprocess_env(home, MORPHEUS_BENCH_STARTUP="1", MORPHEUS_BENCH_IDLE_S="1"),
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.split()
-    assert lines[0] == "shown" and float(lines[1]) > 0
-    assert lines[2] == "rss" and int(lines[3]) > 10_000_000
-    assert len(list(config.glob("settings.json.bad-*"))) == 1
+    values = dict(line.split(" ", 1) for line in proc.stdout.splitlines())
+    assert list(values) == ["shown", "cpu", "rss"]
+    assert float(values["shown"]) > 0 and float(values["cpu"]) > 0
+    assert int(values["rss"]) > 10_000_000
     log_text = (home / "logs" / "morpheus.log").read_text()
-    assert "notice: Your settings file was damaged" in log_text
     assert "Morpheus Desktop quit" in log_text
+    assert "devnet is not running" in log_text, "the status feed tried to connect"
     assert " qt: " not in log_text and " ERROR " not in log_text, log_text
     assert not (home / "data" / "instance.lock").exists(), "the lock is released on quit"
+    saved = json.loads((config / "settings.json").read_text())
+    assert saved["theme"] == "dark" and saved["last_page"] == "chat"
 
 
 def test_window_creation_does_not_import_heavy_modules(home):

@@ -142,14 +142,14 @@ def test_status_bar_follows_status_model(make_window, qtbot):
     window = make_window()
     window.show()
     model = window.status_model
-    assert window.network_status.text() == "BASE mainnet"
+    assert window.network_status.text() == "BASE"
     assert window.block_status.text() == "Not connected"
     assert window.wallet_status.text() == "No wallet"
 
     model.set_network("base-sepolia")
     model.set_block(12_345_678)
     model.set_wallet_state("locked")
-    assert window.network_status.text() == "BASE Sepolia (testnet)"
+    assert window.network_status.text() == "BASE Sepolia (test network)"
     assert window.block_status.text() == "Block 12,345,678"
     assert window.wallet_status.text() == "Wallet locked"
 

@@ -39,7 +39,7 @@ def test_network_choice_updates_status_bar_and_file(make_window, paths):
     page = window.show_page("settings")
     page.network_combo.setCurrentIndex(page.network_combo.findData("base-sepolia"))
     assert _saved(paths)["network"] == "base-sepolia"
-    assert window.network_status.text() == "BASE Sepolia (testnet)"
+    assert window.network_status.text() == "BASE Sepolia (test network)"
 
 
 def test_background_and_api_options_persist(make_window, paths):

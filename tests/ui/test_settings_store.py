@@ -162,3 +162,21 @@ def test_round_trip_keeps_every_value(tmp_path_factory, theme, port, host, flags
     result = load_settings(path)
     assert result.notice is None
     assert result.settings == s
+
+
+def test_network_choices_match_the_chain_presets():
+    from app.chain.networks import DEVNET_KEY, PRESETS
+    from app.storage.settings import DEFAULT_NETWORK, NETWORK_CHOICES
+
+    keys = [k for k, _label in NETWORK_CHOICES]
+    assert sorted(keys) == sorted([*PRESETS, DEVNET_KEY])
+    assert DEFAULT_NETWORK in PRESETS
+
+
+def test_long_network_names_are_stored_as_chain_keys(tmp_path):
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"network": "arbitrum-one"}))
+    store = SettingsStore.open(path)
+    assert store.settings.network == "arbitrum"
+    store.update(network="base-mainnet")
+    assert json.loads(path.read_text())["network"] == "base"

