@@ -42,6 +42,7 @@ class WorkerConfig:
     model_name: str = ""
     # one KV stream per slot: attention then scans only that slot's tokens, not every slot's
     kv_unified: bool = False
+    flash_attn: int = -1  # -1 auto, 0 off, 1 on
 
 
 @dataclass
@@ -113,6 +114,7 @@ class Worker:
         cparams.n_threads = n_threads
         cparams.n_threads_batch = n_threads
         cparams.kv_unified = cfg.kv_unified
+        cparams.flash_attn_type = cfg.flash_attn
         cparams.no_perf = True
         ctx = ll.llama_init_from_model(model, cparams)
         if not ctx:

@@ -266,12 +266,28 @@ class ProviderClient:
         self.provider_key = res.provider_key
         return SessionApproval(res.approval, res.approval_sig, res.provider_key, decoded)
 
-    async def prompt(self, session_id: bytes, request: dict[str, Any]) -> AsyncIterator[Any]:
+    async def prompt(
+        self, session_id: bytes, request: dict[str, Any], *, bid_id: bytes | None = None
+    ) -> AsyncIterator[Any]:
         """``session.prompt``: yields each verified, decrypted chunk (parsed JSON).
 
         Stops after ``"[DONE]"`` (not yielded), after a full ``chat.completion``, or at EOF once a
-        chunk has arrived. An error reply raises ``ProviderRejected``.
+        chunk has arrived. An error reply raises ``ProviderRejected``. With ``bid_id``, a
+        provider that lost our key (it restarted: "user not found") gets a fresh
+        ``session.request`` and the prompt is sent once more.
         """
+        try:
+            async for chunk in self._prompt_once(session_id, request):
+                yield chunk
+            return
+        except ProviderRejected as exc:
+            if bid_id is None or exc.reason != "user not found":
+                raise
+        await self.request_session(bid_id, 0)
+        async for chunk in self._prompt_once(session_id, request):
+            yield chunk
+
+    async def _prompt_once(self, session_id: bytes, request: dict[str, Any]) -> AsyncIterator[Any]:
         if self.provider_key is None:
             await self.ping()
         provider_key = self.provider_key

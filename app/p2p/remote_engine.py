@@ -21,10 +21,18 @@ from app.p2p.openai_codec import chat_request_to_openai
 class RemoteSessionEngine:
     """Streams answers from one open session; ttft and tokens/s are measured on our side."""
 
-    def __init__(self, client: ProviderClient, session_id: bytes, model_name: str = "") -> None:
+    def __init__(
+        self,
+        client: ProviderClient,
+        session_id: bytes,
+        model_name: str = "",
+        *,
+        bid_id: bytes | None = None,
+    ) -> None:
         self.client = client
         self.session_id = session_id
         self.model_name = model_name
+        self.bid_id = bid_id  # lets the client re-handshake with a provider that restarted
 
     async def model_names(self) -> list[str]:
         return [self.model_name or "remote"]
@@ -35,7 +43,10 @@ class RemoteSessionEngine:
         count = 0
         usage: dict[str, Any] = {}
         finish = "stop"
-        async for chunk in self.client.prompt(self.session_id, chat_request_to_openai(request)):
+        chunks = self.client.prompt(
+            self.session_id, chat_request_to_openai(request), bid_id=self.bid_id
+        )
+        async for chunk in chunks:
             if not isinstance(chunk, dict):
                 continue
             if isinstance(chunk.get("usage_from_provider"), dict):

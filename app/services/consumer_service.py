@@ -217,7 +217,8 @@ class ConsumerService:
         record = await self._track_opened(session_id, self.runner.store.get(key), rec.tx_hash)
         self.runner.store.done(key, {"session_id": session_id, "tx": rec.tx_hash})
         on_step("Session open")
-        engine = RemoteSessionEngine(client, id_bytes(session_id), model_name=bid.model_id)
+        engine = RemoteSessionEngine(client, id_bytes(session_id), model_name=bid.model_id,
+                                     bid_id=id_bytes(bid.id))
         return OpenedSession(record, engine)
 
     async def _track_opened(self, session_id: str, job: Job | None, tx_hash: str) -> SessionRecord:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from eth_utils import keccak, to_checksum_address
@@ -22,6 +24,7 @@ from app.chain.client import ChainClient
 from app.chain.ids import model_id as derive_model_id
 from app.chain.tx import SentTx
 from app.errors import UserFacingError
+from app.fileio import atomic_write_text
 from app.inference.types import ChatEngine, ChatMessage, ChatRequest, CompletionDone, SamplingParams
 from app.market.economics import DAY, claimable_for_provider, start_of_day
 from app.market.types import Bid, id_bytes, id_hex
@@ -126,6 +129,7 @@ class ProviderService:
         port: int = 0,
         public_endpoint: str | None = None,
         auto_claim: bool = True,
+        state_dir: Path | None = None,
     ) -> None:
         self.chain = chain
         self.signer = signer
@@ -138,6 +142,9 @@ class ProviderService:
         self.port = port
         self.public_endpoint = public_endpoint
         self.auto_claim = auto_claim
+        # Consumers' public keys (from their handshakes) survive a restart of the node, so open
+        # sessions keep working: a public key is not a secret.
+        self._keys_file = state_dir / "provider_user_keys.json" if state_dir else None
         self.me = to_checksum_address(signer.address)
         self.dashboard = ProviderDashboard()
         self.server: ProviderServer | None = None
@@ -285,6 +292,7 @@ class ProviderService:
                                model_name=self.model_name, host=self.host, port=self.port,
                                contract_timestamp_unit="ms"),
                 on_event=self._on_event,
+                user_keys=self._load_user_keys(),
             )
             await self.server.start()
             endpoint = self.public_endpoint or self.server.endpoint
@@ -342,9 +350,27 @@ class ProviderService:
 
     # -- serving -----------------------------------------------------------------------------
 
+    def _load_user_keys(self) -> dict[str, bytes]:
+        if self._keys_file is None or not self._keys_file.exists():
+            return {}
+        try:
+            raw = json.loads(self._keys_file.read_text())
+            return {str(u): bytes.fromhex(k) for u, k in raw.items()}
+        except (ValueError, OSError, AttributeError):
+            log.warning("ignoring unreadable %s", self._keys_file)
+            return {}
+
+    def _save_user_key(self, user: str, key: bytes) -> None:
+        if self._keys_file is None or not key:
+            return
+        keys = {u: k.hex() for u, k in self._load_user_keys().items()}
+        keys[user.lower()] = key.hex()
+        atomic_write_text(self._keys_file, json.dumps(keys))
+
     def _on_event(self, event: ProviderEvent) -> None:
         d = self.dashboard
         if isinstance(event, ApprovalIssued):
+            self._save_user_key(event.user, event.user_key)
             return
         sid = id_hex(event.session_id)
         if isinstance(event, PromptServed):

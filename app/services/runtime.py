@@ -95,7 +95,7 @@ class Runtime:
         return ProviderService(
             chain, signer, WalletNodeKey(signer), engine, self.runner(cid, signer.address),
             self.sessions(cid, signer.address), model_name=model_name, host=host, port=port,
-            public_endpoint=public_endpoint,
+            public_endpoint=public_endpoint, state_dir=self._account_dir(cid, signer.address),
         )
 
     async def close(self) -> None:

@@ -223,8 +223,12 @@ def _arm_bench(window: Any) -> None:
     def report() -> None:
         import psutil
 
-        print(f"rss {psutil.Process().memory_info().rss}", flush=True)
-        window.request_quit()
+        try:
+            print(f"rss {psutil.Process().memory_info().rss}", flush=True)
+        except OSError:  # the reader went away (closed pipe); quit all the same
+            pass
+        finally:
+            window.request_quit()
 
     # After the first show event, once the event loop has painted the window.
     window.first_shown.connect(lambda: QTimer.singleShot(0, shown))

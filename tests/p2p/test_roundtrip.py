@@ -250,3 +250,41 @@ async def test_chain_clock_drives_contract_timestamps_and_expiry(
         with pytest.raises(ProviderRejected, match="session expired"):
             await _collect(client, SESSION, HI)
         assert engine.calls == 0
+
+
+async def test_provider_restart_keeps_sessions_usable(
+    make_node: Callable[..., ProviderServer], consumer: LocalKey, chain: FakeChain
+) -> None:
+    """A restarted provider has forgotten user keys: a preloaded key (from the ApprovalIssued
+    record) or the client's automatic re-handshake keeps the paid session working."""
+    async with make_node() as first:
+        client = ProviderClient(first.endpoint, consumer, first.key.address, chain_id=CHAIN_ID)
+        await client.request_session(BID, spend=1)
+        chain.open_session(SESSION, consumer.address)
+        assert _text(await _collect(client, SESSION, HI)) == "".join(TOKENS)
+        issued = [e for e in first.events if isinstance(e, ApprovalIssued)]  # type: ignore[attr-defined]
+    assert issued[0].user_key == consumer.public_key_uncompressed
+
+    async with make_node() as restarted:
+        client = ProviderClient(
+            restarted.endpoint, consumer, restarted.key.address, chain_id=CHAIN_ID
+        )
+        with pytest.raises(ProviderRejected, match="user not found"):
+            await _collect(client, SESSION, HI)
+        engine = RemoteSessionEngine(client, SESSION, bid_id=BID)
+        request = ChatRequest((ChatMessage("user", "hi"),))
+        texts = [e.text async for e in engine.chat_stream(request) if isinstance(e, TokenDelta)]
+        assert texts == list(TOKENS)
+
+    preloaded = ProviderServer(
+        restarted.key,
+        chain,
+        restarted.engine,
+        ProviderConfig(chain_id=CHAIN_ID, limits=TEST_LIMITS),
+        user_keys={consumer.address.upper().replace("0X", "0x"): issued[0].user_key},
+    )
+    async with preloaded:
+        client = ProviderClient(
+            preloaded.endpoint, consumer, preloaded.key.address, chain_id=CHAIN_ID
+        )
+        assert _text(await _collect(client, SESSION, HI)) == "".join(TOKENS)

@@ -10,7 +10,7 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"
 if "MORPHEUS_HOME" not in os.environ:
     os.environ["MORPHEUS_HOME"] = tempfile.mkdtemp(prefix="morpheus-ui-test-")
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -39,10 +39,12 @@ def paths(home: Path) -> AppPaths:
 
 
 @pytest.fixture
-def make_window(qapp, qtbot, paths: AppPaths) -> Callable[..., MainWindow]:
-    """A MainWindow built the way the launcher builds it; closed at teardown."""
+def make_window(qapp, qtbot, paths: AppPaths) -> Iterator[Callable[..., MainWindow]]:
+    """A MainWindow built the way the launcher builds it; closed at teardown, and the
+    application's look (theme, style sheet) put back so other test folders see plain Qt."""
     from app.ui.launch import build_main_window, create_application
 
+    palette, sheet = qapp.palette(), qapp.styleSheet()
     create_application([])
 
     def make(for_paths: AppPaths | None = None) -> MainWindow:
@@ -50,7 +52,10 @@ def make_window(qapp, qtbot, paths: AppPaths) -> Callable[..., MainWindow]:
         qtbot.addWidget(window)
         return window
 
-    return make
+    yield make
+    qapp.setStyleSheet(sheet)
+    qapp.setPalette(palette)
+    qapp.setQuitOnLastWindowClosed(True)
 
 
 def subprocess_env(home: Path, **extra: str) -> dict[str, str]:
