@@ -12,17 +12,19 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.chain.client import ChainClient
 from app.errors import UserFacingError
 from app.inference.types import ChatEngine
-from app.services.consumer_service import ConsumerService
 from app.services.context import AppContext
-from app.services.provider_service import ProviderService
-from app.services.runtime import Runtime
-from app.services.tasks import TaskRunner
-from app.wallet.signer import LocalSigner
+
+if TYPE_CHECKING:  # web3 and friends cost ~50 MB: loaded on first use, not at window creation
+    from app.chain.client import ChainClient
+    from app.services.consumer_service import ConsumerService
+    from app.services.provider_service import ProviderService
+    from app.services.runtime import Runtime
+    from app.services.tasks import TaskRunner
+    from app.wallet.signer import LocalSigner
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,7 @@ TIME_JUMP_S = 30.0
 class AppServices:
     def __init__(self, ctx: AppContext, *, runtime: Runtime | None = None) -> None:
         self.ctx = ctx
-        self.runtime = runtime or Runtime(ctx.paths, ctx.settings)
+        self._runtime = runtime
         self.chain: ChainClient | None = None
         self.chain_error: str = ""
         self.block: int = 0
@@ -46,6 +48,14 @@ class AppServices:
         self._watch: asyncio.Task[None] | None = None
         self._offset: float | None = None
         self._listeners: list[Callable[[str], None]] = []
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            from app.services.runtime import Runtime
+
+            self._runtime = Runtime(self.ctx.paths, self.ctx.settings)
+        return self._runtime
 
     # -- observers: "chain", "block", "wallet", "jobs", "provider" ----------------------------
 
@@ -100,6 +110,8 @@ class AppServices:
     # -- wallet-bound services ---------------------------------------------------------------
 
     def signer(self) -> LocalSigner | None:
+        from app.wallet.signer import LocalSigner
+
         wallet = self.ctx.wallet
         if wallet is None or not wallet.is_unlocked:
             return None
@@ -175,7 +187,8 @@ class AppServices:
         if self._engine is not None:
             await self._engine.stop()
             self._engine = None
-        await self.runtime.close()
+        if self._runtime is not None:
+            await self._runtime.close()
 
 
 def services_of(ctx: AppContext) -> AppServices:

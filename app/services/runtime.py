@@ -56,7 +56,11 @@ class Runtime:
     async def chain(self) -> ChainClient:
         if self._chain is None:
             client = ChainClient(self.network(), policy=self.tx_policy)
-            await client.connect()
+            try:
+                await client.connect()
+            except BaseException:
+                await client.close()
+                raise
             self._chain = client
         return self._chain
 
