@@ -156,14 +156,18 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 # ----- chain commands -----------------------------------------------------------------------
 async def _chain(args: argparse.Namespace) -> Any:
-    from web3 import AsyncHTTPProvider, AsyncWeb3
-
     from app.wallet.web3_chain import Web3WalletChain
 
     if args.rpc:
         if not args.mor_token:
             raise WalletError("With --rpc, also give the MOR token address with --mor-token.")
-        chain_id = int(await AsyncWeb3(AsyncHTTPProvider(args.rpc)).eth.chain_id)
+        from app.chain.rpc import RpcPool
+
+        probe = RpcPool([args.rpc])
+        try:
+            chain_id = int(await probe.request("eth_chainId", []), 16)
+        finally:
+            await probe.close()
         return Web3WalletChain(args.rpc, args.mor_token, chain_id=chain_id)
     from app.chain.devnet import network_file
     from app.chain.networks import get_network
@@ -180,7 +184,14 @@ async def _chain(args: argparse.Namespace) -> Any:
 
 
 async def cmd_balance(args: argparse.Namespace) -> int:
-    svc = _service(await _chain(args))
+    chain = await _chain(args)
+    try:
+        return await _balance(args, _service(chain))
+    finally:
+        await chain.close()
+
+
+async def _balance(args: argparse.Namespace, svc: WalletService) -> int:
     addr = args.address or svc.address
     if addr is None:
         raise WalletError("There is no wallet yet; give an address with --address.")
@@ -192,7 +203,14 @@ async def cmd_balance(args: argparse.Namespace) -> int:
 
 
 async def cmd_send(args: argparse.Namespace) -> int:
-    svc = _service(await _chain(args))
+    chain = await _chain(args)
+    try:
+        return await _send(args, _service(chain))
+    finally:
+        await chain.close()
+
+
+async def _send(args: argparse.Namespace, svc: WalletService) -> int:
     preview = await svc.prepare_send(args.asset, args.to, args.amount)
     d = preview.decimals
     print(f"Send {format_amount(preview.amount, d)} {args.asset} to {preview.to}")

@@ -78,6 +78,7 @@ class AppServices:
         try:
             self.chain = await self.runtime.chain()
             self.chain_error = ""
+            self._attach_wallet(self.chain)
         except UserFacingError as exc:
             self.chain_error = exc.message
             log.warning("chain connection failed: %s", exc.detail or exc.message)
@@ -85,6 +86,16 @@ class AppServices:
         if self.chain is not None and self._watch is None:
             self._watch = asyncio.ensure_future(self._watch_chain())
         return self.chain
+
+    def _attach_wallet(self, chain: ChainClient) -> None:
+        """The wallet sends through the same client (one nonce manager per account)."""
+        from app.services.wallet_chain import ClientWalletChain
+        from app.services.wallet_service import WalletService
+
+        if self.ctx.wallet is None:
+            self.ctx.wallet = WalletService(self.ctx.paths)
+        self.ctx.wallet.chain = ClientWalletChain(chain)
+        self._emit("wallet")
 
     async def _watch_chain(self) -> None:
         """Block height for the status bar; and when chain time jumps (devnet time travel, a

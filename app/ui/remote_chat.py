@@ -162,6 +162,7 @@ class OpenSessionDialog(QDialog):
     then opening with step progress. ``open_task`` is the opening coroutine once started."""
 
     opened = Signal(object)  # SessionRecord
+    quoted = Signal(object)  # StakeQuote, once shown
 
     def __init__(self, remote: RemoteChat, offer: RatedBid, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -268,8 +269,8 @@ class OpenSessionDialog(QDialog):
         self.quote = q
         self._quoted_for = duration_s
         self.error_label.setVisible(False)
-        granted = ("" if q.duration_s == duration_s
-                   else f" (the contract grants {hms(q.duration_s)})")
+        granted = ("" if q.duration_s >= duration_s  # capped at the network's longest session
+                   else f" (the network allows at most {duration_text(q.duration_s)})")
         self.stake_label.setText(f"Stake: {mor(q.stake, 6)}{granted}")
         if q.affordable:
             self.balance_label.setText(f"Your balance: {mor(q.balance)} — enough.")
@@ -282,6 +283,7 @@ class OpenSessionDialog(QDialog):
             self.balance_label.setStyleSheet(ERROR_STYLE)
         self.returns_label.setText(returns_text(q.next_midnight))
         self.open_button.setEnabled(q.affordable and self.open_task is None)
+        self.quoted.emit(q)
 
     def _on_open(self) -> None:
         if self.quote is None or not self.quote.affordable or self.open_task is not None:

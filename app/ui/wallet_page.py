@@ -79,6 +79,10 @@ class TaskHost:
         self.last_task = task
         return task
 
+    def cancel_all(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+
     @staticmethod
     async def _guard(coro: Awaitable[T], errors: QLabel) -> T | None:
         try:
@@ -349,6 +353,10 @@ class WalletPage(QWidget):
         self.wizard: QWidget | None = None
         self.eth_wei: int | None = None
         self.mor_wei: int | None = None
+        self.accounts_task: asyncio.Task[Any] | None = None
+        self.refresh_task: asyncio.Task[Any] | None = None
+        self._refresh_again = False
+        self._accounts_shown: tuple[str, tuple[str, ...]] | None = None
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(24, 20, 24, 20)
@@ -492,11 +500,12 @@ class WalletPage(QWidget):
 
     # ----- state -----------------------------------------------------------------------------
     def _on_wallet_event(self, event: str) -> None:
+        if event == "history":
+            self.fill_history()
+            return
         self.update_view()
         if event in ("unlocked", "changed"):
             self.refresh()
-        elif event == "history":
-            self.fill_history()
 
     def update_view(self) -> None:
         try:
@@ -525,8 +534,12 @@ class WalletPage(QWidget):
         self.account_picker.setCurrentIndex(wf.account_index if wf.kind == "hd" else 0)
         self.account_picker.setVisible(wf.kind == "hd")
         self.account_picker.blockSignals(False)
-        if wf.kind == "hd" and self.wallet.chain is not None:
-            self.host.spawn(self._account_balances(list(wf.accounts)), self.errors)
+        shown = (addr, tuple(wf.accounts))
+        if wf.kind == "hd" and self.wallet.chain is not None and shown != self._accounts_shown:
+            self._accounts_shown = shown
+            self.accounts_task = self.host.spawn(
+                self._account_balances(list(wf.accounts)), self.errors
+            )
         self.reveal_button.setEnabled(wf.kind == "hd")
         self.auto_unlock.setChecked(self.wallet.remember_state())
         self.stack.setCurrentWidget(self.main_view)
@@ -565,15 +578,23 @@ class WalletPage(QWidget):
             self.mor_label.setText("not connected")
             self.eth_label.setText("not connected")
             return None
-        return self.host.spawn(self._refresh(), self.errors)
+        if self.refresh_task is not None and not self.refresh_task.done():
+            self._refresh_again = True  # the running one makes another pass for this caller
+            return self.refresh_task
+        self.refresh_task = self.host.spawn(self._refresh(), self.errors)
+        return self.refresh_task
 
     async def _refresh(self) -> None:
-        b = await self.wallet.balances()
-        self.eth_wei, self.mor_wei = b.eth, b.mor
-        self.mor_label.setText(f"{format_amount(b.mor, b.mor_decimals, 6)} MOR")
-        self.eth_label.setText(f"{format_amount(b.eth, 18, 6)} ETH")
-        await self.wallet.refresh_pending()
-        self.fill_history()
+        while True:
+            self._refresh_again = False
+            b = await self.wallet.balances()
+            self.eth_wei, self.mor_wei = b.eth, b.mor
+            self.mor_label.setText(f"{format_amount(b.mor, b.mor_decimals, 6)} MOR")
+            self.eth_label.setText(f"{format_amount(b.eth, 18, 6)} ETH")
+            await self.wallet.refresh_pending()
+            self.fill_history()
+            if not self._refresh_again:
+                return
 
     def _periodic(self) -> None:
         if self.isVisible() and self.wallet.is_unlocked and not self.host.tasks:
@@ -707,8 +728,15 @@ class WalletPage(QWidget):
         self.update_view()
 
     def closeEvent(self, event: Any) -> None:
-        self.wallet.remove_listener(self._listener)
+        self.shutdown()
         super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop timers, forget the wallet listener and cancel running work (page going away)."""
+        self.refresh_timer.stop()
+        self.idle_timer.stop()
+        self.wallet.remove_listener(self._listener)
+        self.host.cancel_all()
 
 
 class ChangePasswordDialog(QDialog):

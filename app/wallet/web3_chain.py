@@ -1,4 +1,4 @@
-"""A small ``WalletChain`` on web3.py: balances, fee quotes and transfers for the wallet.
+"""A small ``WalletChain`` over JSON-RPC: balances, fee quotes and transfers for the wallet.
 
 It is the wallet's own stand-in until ``app.chain.client.ChainClient`` is wired in its place; it
 keeps to the ``WalletChain`` protocol so that swap is a one-line change.
@@ -8,50 +8,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from eth_utils import to_checksum_address
-from web3 import AsyncHTTPProvider, AsyncWeb3
-from web3.exceptions import TransactionNotFound
+from eth_abi import encode as abi_encode
+from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
 from app.wallet.errors import WalletError
 from app.wallet.signer import Signer
 
-ERC20_ABI: list[dict[str, Any]] = [
-    {
-        "type": "function",
-        "name": "balanceOf",
-        "stateMutability": "view",
-        "inputs": [{"name": "owner", "type": "address"}],
-        "outputs": [{"name": "", "type": "uint256"}],
-    },
-    {
-        "type": "function",
-        "name": "decimals",
-        "stateMutability": "view",
-        "inputs": [],
-        "outputs": [{"name": "", "type": "uint8"}],
-    },
-    {
-        "type": "function",
-        "name": "transfer",
-        "stateMutability": "nonpayable",
-        "inputs": [{"name": "to", "type": "address"}, {"name": "amount", "type": "uint256"}],
-        "outputs": [{"name": "", "type": "bool"}],
-    },
-]
+_BALANCE_OF = function_signature_to_4byte_selector("balanceOf(address)")
+_DECIMALS = function_signature_to_4byte_selector("decimals()")
+_TRANSFER = function_signature_to_4byte_selector("transfer(address,uint256)")
 ETH_TRANSFER_GAS = 21_000
 GAS_MARGIN_PCT = 20
 
 
 class Web3WalletChain:
-    """Reads and writes through one JSON-RPC endpoint."""
+    """Reads and writes through JSON-RPC (``app.chain.rpc.RpcPool``: one aiohttp session that
+    ``close()`` ends, so nothing outlives the event loop that opened it)."""
 
     def __init__(
         self, rpc_url: str, mor_token: str, *, chain_id: int, explorer_url: str | None = None
     ) -> None:
-        self.w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url))
+        from app.chain.rpc import RpcPool
+
+        self.rpc = RpcPool([rpc_url], expected_chain_id=chain_id)
         self._chain_id = chain_id
         self._explorer = explorer_url or None
-        self.token = self.w3.eth.contract(address=to_checksum_address(mor_token), abi=ERC20_ABI)
+        self.token_address = to_checksum_address(mor_token)
         self._decimals: int | None = None
 
     @classmethod
@@ -64,6 +46,9 @@ class Web3WalletChain:
             explorer_url=network.explorer or None,
         )
 
+    async def close(self) -> None:
+        await self.rpc.close()
+
     @property
     def chain_id(self) -> int:
         return self._chain_id
@@ -72,19 +57,28 @@ class Web3WalletChain:
     def explorer_url(self) -> str | None:
         return self._explorer
 
+    async def _call(self, data: bytes) -> bytes:
+        call = {"to": self.token_address, "data": "0x" + data.hex()}
+        result = await self.rpc.request("eth_call", [call, "latest"])
+        return bytes.fromhex(str(result)[2:])
+
     async def eth_balance(self, address: str) -> int:
-        return int(await self.w3.eth.get_balance(to_checksum_address(address)))
+        return int(
+            await self.rpc.request("eth_getBalance", [to_checksum_address(address), "latest"]), 16
+        )
 
     async def mor_balance(self, address: str) -> int:
-        return int(await self.token.functions.balanceOf(to_checksum_address(address)).call())
+        data = _BALANCE_OF + abi_encode(["address"], [to_checksum_address(address)])
+        return int.from_bytes(await self._call(data), "big")
 
     async def mor_decimals(self) -> int:
         if self._decimals is None:
-            self._decimals = int(await self.token.functions.decimals().call())
+            self._decimals = int.from_bytes(await self._call(_DECIMALS), "big")
         return self._decimals
 
-    def _transfer_data(self, to: str, amount: int) -> str:
-        return str(self.token.encode_abi("transfer", args=[to_checksum_address(to), amount]))
+    @staticmethod
+    def _transfer_data(to: str, amount: int) -> bytes:
+        return _TRANSFER + abi_encode(["address", "uint256"], [to_checksum_address(to), amount])
 
     async def estimate_fee(self, asset: str, sender: str, to: str, amount: int) -> Any:
         from app.services.wallet_service import FeeQuote
@@ -92,50 +86,55 @@ class Web3WalletChain:
         if asset == "ETH":
             gas = ETH_TRANSFER_GAS
         else:
-            est = await self.w3.eth.estimate_gas(
-                {
-                    "from": to_checksum_address(sender),
-                    "to": self.token.address,
-                    "data": self._transfer_data(to, amount),  # type: ignore[typeddict-item]
-                }
-            )
-            gas = int(est) * (100 + GAS_MARGIN_PCT) // 100
-        block = await self.w3.eth.get_block("latest")
-        base = int(block.get("baseFeePerGas", 0))
-        tip = int(await self.w3.eth.max_priority_fee)
+            call = {
+                "from": to_checksum_address(sender),
+                "to": self.token_address,
+                "data": "0x" + self._transfer_data(to, amount).hex(),
+            }
+            try:
+                est = int(await self.rpc.request("eth_estimateGas", [call]), 16)
+            except Exception as exc:
+                raise WalletError(
+                    "The network says this transfer would fail.", detail=str(exc)
+                ) from exc
+            gas = est * (100 + GAS_MARGIN_PCT) // 100
+        block = await self.rpc.request("eth_getBlockByNumber", ["latest", False])
+        base = int(block.get("baseFeePerGas") or "0x0", 16)
+        try:
+            tip = int(await self.rpc.request("eth_maxPriorityFeePerGas", []), 16)
+        except Exception:
+            tip = 10**9  # 1 gwei when the node cannot suggest one
         return FeeQuote(gas, 2 * base + tip, tip)
 
-    async def _send(self, signer: Signer, tx: dict[str, Any], fee: Any) -> str:
+    async def _send(self, signer: Signer, to: str, value: int, data: bytes, fee: Any) -> str:
         sender = to_checksum_address(signer.address)
-        tx.update(
-            {
-                "type": 2,
-                "chainId": self._chain_id,
-                "nonce": await self.w3.eth.get_transaction_count(sender, "pending"),
-                "gas": fee.gas_limit,
-                "maxFeePerGas": fee.max_fee_per_gas,
-                "maxPriorityFeePerGas": fee.max_priority_fee_per_gas,
-            }
-        )
+        nonce = int(await self.rpc.request("eth_getTransactionCount", [sender, "pending"]), 16)
+        tx = {
+            "type": 2,
+            "chainId": self._chain_id,
+            "nonce": nonce,
+            "to": to_checksum_address(to),
+            "value": value,
+            "data": data,
+            "gas": fee.gas_limit,
+            "maxFeePerGas": fee.max_fee_per_gas,
+            "maxPriorityFeePerGas": fee.max_priority_fee_per_gas,
+        }
         raw = signer.sign_transaction(tx)
         try:
-            tx_hash = await self.w3.eth.send_raw_transaction(raw)
-        except ValueError as exc:
+            tx_hash = await self.rpc.request("eth_sendRawTransaction", ["0x" + raw.hex()])
+        except Exception as exc:
             raise WalletError("The network refused the transaction.", detail=str(exc)) from exc
-        return "0x" + bytes(tx_hash).hex()
+        return str(tx_hash)
 
     async def send_eth(self, signer: Signer, to: str, amount: int, fee: Any) -> str:
-        return await self._send(
-            signer, {"to": to_checksum_address(to), "value": amount, "data": b""}, fee
-        )
+        return await self._send(signer, to, amount, b"", fee)
 
     async def send_mor(self, signer: Signer, to: str, amount: int, fee: Any) -> str:
-        data = bytes.fromhex(self._transfer_data(to, amount)[2:])
-        return await self._send(signer, {"to": self.token.address, "value": 0, "data": data}, fee)
+        return await self._send(signer, self.token_address, 0, self._transfer_data(to, amount), fee)
 
     async def transaction_status(self, tx_hash: str) -> str:
-        try:
-            receipt = await self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-        except TransactionNotFound:
+        receipt = await self.rpc.request("eth_getTransactionReceipt", [tx_hash])
+        if not receipt:
             return "pending"
-        return "confirmed" if int(receipt["status"]) == 1 else "failed"
+        return "confirmed" if int(receipt.get("status", "0x0"), 16) == 1 else "failed"

@@ -170,3 +170,10 @@ async def gui(
     services._engine = None  # the module's engine outlives this test
     with contextlib.suppress(Exception):
         await services.stop()
+
+
+def pytest_runtest_logreport(report: Any) -> None:  # TEMP-DEBUG
+    if report.failed:
+        import sys
+        sys.stderr.write(f"\n=== {report.when} failed ===\n{report.longreprtext}\n")
+        sys.stderr.flush()

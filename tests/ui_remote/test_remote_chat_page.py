@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from typing import Any
 
 import pytest
 from pytestqt.qtbot import QtBot
@@ -20,7 +21,20 @@ from tests.ui_remote.conftest import MODEL_NAME, PRICES, Gui, Providers
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-WAIT_MS = 60_000
+
+def next_emission(signal: Any) -> asyncio.Future[Any]:
+    """A future resolved by the next emission of a Qt ``signal`` (await it: no polling)."""
+    fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    def slot(value: Any) -> None:
+        if not fut.done():
+            fut.set_result(value)
+        signal.disconnect(slot)
+
+    signal.connect(slot)
+    return fut
+
+WAIT_S = 60.0
 NETWORK_LABEL = f"Network · {MODEL_NAME} · 2 providers"
 
 
@@ -70,11 +84,14 @@ async def test_pick_network_model_open_chat_and_close(
     await dialog.init_task
     assert dialog.slider.value() == 30 and dialog.slider.minimum() == 5
     assert dialog.slider.maximum() == 7 * 24 * 60
-    qtbot.waitUntil(lambda: dialog.quote is not None, timeout=WAIT_MS)
+    assert dialog.quote_task is not None
+    await dialog.quote_task
+    assert dialog.quote is not None and dialog.quote.duration_s >= 30 * 60
+    quoted = next_emission(dialog.quoted)
     dialog.slider.setValue(45)
-    assert not dialog.open_button.isEnabled()  # until the new stake is known
-    qtbot.waitUntil(lambda: dialog.open_button.isEnabled(), timeout=WAIT_MS)
-    q = dialog.quote
+    assert not dialog.open_button.isEnabled()  # until the new stake is known (debounced)
+    q = await asyncio.wait_for(quoted, WAIT_S)
+    assert q is dialog.quote and dialog.open_button.isEnabled()
     assert q is not None and q.duration_s >= 45 * 60 and q.affordable
     assert dialog.duration_label.text() == "45 min"
     assert dialog.stake_label.text() == f"Stake: {mor(q.stake, 6)}"
@@ -121,8 +138,9 @@ async def test_pick_network_model_open_chat_and_close(
 
     # Close: the session ends on chain and the bar says what came back and what is held.
     bar.close_button.click()
-    qtbot.waitUntil(lambda: bar.result_label.text().startswith("Session closed."),
-                    timeout=WAIT_MS)
+    assert bar.close_task is not None
+    await asyncio.wait_for(bar.close_task, WAIT_S)
+    assert bar.result_label.text().startswith("Session closed.")
     closed = remote.last_closed
     assert closed is not None and closed.session_id == rec.session_id
     after = await chain.get_session(rec.session_id)

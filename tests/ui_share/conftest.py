@@ -5,6 +5,7 @@ own ``AppServices`` (the same object the pages reach through ``services_of``).""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,6 +29,7 @@ from app.services.app_services import SERVICES_KEY, AppServices
 from app.services.consumer_service import ConsumerService
 from app.services.context import AppContext
 from app.services.node_identity import WalletNodeKey
+from app.services.provider_service import ProviderService
 from app.services.runtime import Runtime
 from app.services.tasks import TaskRunner
 from app.services.wallet_service import WalletService
@@ -44,6 +46,17 @@ CONSUMER_INDEX = 8
 MODEL_NAME = "SmolLM2-135M-Instruct"
 PASSWORD = "violet-harbour-engine-47-quiet"
 FAST_N = 2**10
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Let the qasync loop run until ``condition()`` holds. (``qtbot.waitUntil`` would spin a
+    nested Qt loop inside the running coroutine, where no other coroutine can make progress.)"""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(0.02)
 
 
 def _qt_event_loop() -> Any:
@@ -149,4 +162,31 @@ async def headless_consumer(
                                SessionStore(home / "sessions.sqlite3"))
     yield HeadlessConsumer(consumer, chain)
     await runner.stop()
+    await chain.close()
+
+
+@dataclass
+class HeadlessProvider:
+    service: ProviderService
+    chain: ChainClient
+    bid_id: str
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def headless_provider(
+    chain_snapshot: Devnet, smol_engine: LocalEngine, tmp_path: Path
+) -> AsyncIterator[HeadlessProvider]:
+    """Another wallet serving SmolLM2, as ``morpheus provider serve`` runs it; online."""
+    chain = ChainClient(network_from_dict(chain_snapshot.network), policy=FAST)
+    await chain.connect()
+    signer = LocalSigner(bytes(dev_account(PROVIDER_INDEX).key))
+    home = tmp_path / "headless-provider"
+    home.mkdir()
+    runner = TaskRunner(JobStore(home / "jobs.sqlite3"))
+    provider = ProviderService(chain, signer, WalletNodeKey(signer), smol_engine, runner,
+                               SessionStore(home / "sessions.sqlite3"), model_name=MODEL_NAME)
+    bid_id = await provider.go_online(10**13)
+    yield HeadlessProvider(provider, chain, bid_id)
+    if provider.server is not None:
+        await provider.server.stop()
     await chain.close()

@@ -4,6 +4,8 @@ the dashboard, and turning it off (bid deleted, stake offered back and returned)
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from pytestqt.qtbot import QtBot
 
@@ -12,12 +14,11 @@ from app.inference.types import ChatMessage, ChatRequest, SamplingParams, TokenD
 from app.services.provider_service import CheckStatus, ProviderState
 from app.ui.share_page import SharePage, mor_per_hour
 from app.wallet.units import format_amount
-from tests.ui_share.conftest import PROVIDER_INDEX, GuiFactory, HeadlessConsumer
+from tests.ui_share.conftest import PROVIDER_INDEX, GuiFactory, HeadlessConsumer, wait_until
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 PRICE = 10**13  # wei per second
-WAIT_MS = 60_000
 
 
 async def make_page(qtbot: QtBot, gui_ctx: object) -> SharePage:
@@ -85,13 +86,13 @@ async def test_share_serve_a_session_and_stop(
     text = "".join([ev.text async for ev in opened.engine.chat_stream(req)
                     if isinstance(ev, TokenDelta)])
     assert text.strip()
-    qtbot.waitUntil(lambda: page.sessions_label.text().startswith("1 "), timeout=WAIT_MS)
+    await wait_until(lambda: page.sessions_label.text().startswith("1 "))
     assert page.state_label.text() == "Serving 1 session"
     assert provider.dashboard.tokens_served > 0
     assert page.tokens_label.text().startswith(f"{provider.dashboard.tokens_served:,} in 1 ")
     chain_snapshot.time_travel(120)  # two minutes of service to be paid for
     await consumer.close_session(opened.record.session_id)
-    qtbot.waitUntil(lambda: page.state_label.text() == "Waiting for users", timeout=WAIT_MS)
+    await wait_until(lambda: page.state_label.text() == "Waiting for users")
     assert page.sessions_label.text() == "1 (0 active now)"
 
     # Earnings: the provider's receipt closed the session, so what it served was paid out.
@@ -171,10 +172,8 @@ async def test_locked_wallet_points_to_the_wallet_page(
     page.blocker_button.click()
     assert opened == ["wallet"]
     # Unlocking (even from a worker thread) brings the checklist.
-    import asyncio
-
     await asyncio.to_thread(gui.wallet.unlock, "violet-harbour-engine-47-quiet")
-    qtbot.waitUntil(lambda: page.check_status("gas") is CheckStatus.OK, timeout=WAIT_MS)
+    await wait_until(lambda: page.check_status("gas") is CheckStatus.OK)
     assert not page.blocker.isVisible() and page.toggle.isEnabled()
 
 

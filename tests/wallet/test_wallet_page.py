@@ -3,7 +3,7 @@ balances, sending MOR, bad input that sends nothing, ETH short for gas, unlock a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from eth_account import Account
@@ -46,7 +46,7 @@ def _mor(net: Devnet, addr: str) -> int:
 
 
 @pytest.fixture
-def funded(chain: Devnet, make_service: Make) -> WalletService:
+async def funded(chain: Devnet, make_service: Make) -> AsyncIterator[WalletService]:
     phrase = generate_mnemonic(12)
     remember(phrase)
     adapter = Web3WalletChain(
@@ -55,7 +55,8 @@ def funded(chain: Devnet, make_service: Make) -> WalletService:
     svc = make_service(chain=adapter)
     svc.create_from_mnemonic(phrase, PW)
     remember(Account.from_mnemonic(phrase).key.hex().removeprefix("0x"))
-    return svc
+    yield svc
+    await adapter.close()  # its HTTP session belongs to this test's event loop
 
 
 def _page(qtbot: QtBot, svc: WalletService, paths: AppPaths) -> WalletPage:
@@ -66,13 +67,20 @@ def _page(qtbot: QtBot, svc: WalletService, paths: AppPaths) -> WalletPage:
     return page
 
 
+async def _settled(page: WalletPage) -> WalletPage:
+    """Let the page's start-up work (account balances) finish before the test acts."""
+    for task in list(page.host.tasks):
+        await task
+    return page
+
+
 async def test_send_mor_and_see_both_balances_change(
     qtbot: QtBot, chain: Devnet, funded: WalletService, wallet_paths: AppPaths
 ) -> None:
     me = str(funded.address)
     _fund(chain, me, 2 * ETH, 100 * MOR)
     friend = Account.create().address
-    page = _page(qtbot, funded, wallet_paths)
+    page = await _settled(_page(qtbot, funded, wallet_paths))
     assert page.stack.currentWidget() is page.main_view
     assert page.address_label.text() == me
     assert page.qr_label.pixmap() is not None and not page.qr_label.pixmap().isNull()
@@ -80,6 +88,11 @@ async def test_send_mor_and_see_both_balances_change(
     assert QGuiApplication.clipboard().text() == me
     await page.refresh()
     assert page.balances_text() == ("100 MOR", "2 ETH")
+    assert page.accounts_task is not None
+    await page.accounts_task  # the account picker shows each account's balance
+    assert page.account_picker.count() == 10
+    assert page.account_picker.itemText(0).endswith("· 100 MOR")
+    assert page.account_picker.itemText(1).endswith("· 0 MOR")
 
     dlg = page.open_send()
     dlg.asset.setCurrentText("MOR")
@@ -101,8 +114,6 @@ async def test_send_mor_and_see_both_balances_change(
     assert page.eth_wei is not None and 2 * ETH - dlg.record.max_fee <= page.eth_wei < 2 * ETH
     row = page.history.topLevelItem(0)
     assert row.text(0) == "confirmed" and row.text(1) == "MOR" and row.text(3) == friend
-    qtbot.waitUntil(lambda: "87.5 MOR" in page.account_picker.itemText(0))
-    assert page.account_picker.count() == 10 and "· 0 MOR" in page.account_picker.itemText(1)
     opened: list[QUrl] = []
     page.open_url = lambda url: opened.append(url) or True
     page.history.itemActivated.emit(row, 0)
@@ -115,7 +126,7 @@ async def test_bad_input_sends_nothing(
     me = str(funded.address)
     _fund(chain, me, ETH, 10 * MOR)
     friend = Account.create().address
-    page = _page(qtbot, funded, wallet_paths)
+    page = await _settled(_page(qtbot, funded, wallet_paths))
     dlg = page.open_send()
     i = next(k for k in range(2, 42) if friend[k].isalpha())
     cases = [
@@ -141,7 +152,7 @@ async def test_eth_short_for_gas_shows_exact_missing_amount(
 ) -> None:
     me = str(funded.address)
     _fund(chain, me, 0, 5 * MOR)
-    page = _page(qtbot, funded, wallet_paths)
+    page = await _settled(_page(qtbot, funded, wallet_paths))
     dlg = page.open_send()
     dlg.asset.setCurrentText("MOR")
     dlg.to.setText(Account.create().address)
@@ -167,7 +178,7 @@ async def test_max_eth_leaves_exactly_the_fee(
 ) -> None:
     me = str(funded.address)
     _fund(chain, me, ETH, 0)
-    page = _page(qtbot, funded, wallet_paths)
+    page = await _settled(_page(qtbot, funded, wallet_paths))
     dlg = page.open_send()
     dlg.asset.setCurrentText("ETH")
     dlg.to.setText(Account.create().address)

@@ -1,0 +1,79 @@
+"""The wallet's view of the chain, backed by the one ``ChainClient`` of the program.
+
+Sends go through the client's transaction manager, so a MOR transfer from the Wallet page and an
+``openSession`` from the Chat page share one nonce manager and never race for the same nonce.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from app.chain.client import ChainClient
+from app.chain.tx import SentTx
+from app.services.wallet_service import Asset, FeeQuote
+
+log = logging.getLogger(__name__)
+
+OnSent = Callable[[SentTx], Awaitable[None]]
+
+
+class ClientWalletChain:
+    def __init__(self, chain: ChainClient) -> None:
+        self.chain = chain
+        self._pending: set[asyncio.Task[Any]] = set()
+
+    @property
+    def chain_id(self) -> int:
+        return int(self.chain.chain_id)
+
+    @property
+    def explorer_url(self) -> str | None:
+        return self.chain.explorer_url
+
+    async def eth_balance(self, address: str) -> int:
+        return await self.chain.eth_balance(address)
+
+    async def mor_balance(self, address: str) -> int:
+        return await self.chain.mor_balance(address)
+
+    async def mor_decimals(self) -> int:
+        return await self.chain.mor_decimals()
+
+    async def estimate_fee(self, asset: Asset, sender: str, to: str, amount: int) -> FeeQuote:
+        est = await self.chain.estimate_fee(asset, sender, to, amount)
+        return FeeQuote(est.gas_limit, est.max_fee_per_gas, est.max_priority_fee_per_gas)
+
+    async def _send(self, start: Callable[[OnSent], Awaitable[Any]]) -> str:
+        """Return the hash as soon as the transaction is broadcast; mining continues in the
+        background (the wallet tracks it as pending)."""
+        sent: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        async def on_sent(tx: SentTx) -> None:
+            if not sent.done():
+                sent.set_result(tx.tx_hash)
+
+        task = asyncio.ensure_future(start(on_sent))
+        self._pending.add(task)
+        task.add_done_callback(self._finished)
+        await asyncio.wait({sent, task}, return_when=asyncio.FIRST_COMPLETED)
+        if sent.done():
+            return sent.result()
+        task.result()  # raises the typed error (simulation revert, gas short, ...)
+        raise RuntimeError("the transaction finished without being sent")
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("wallet transaction failed after sending: %s", task.exception())
+
+    async def send_eth(self, signer: Any, to: str, amount: int, fee: FeeQuote) -> str:
+        return await self._send(lambda cb: self.chain.send_eth(signer, to, amount, on_sent=cb))
+
+    async def send_mor(self, signer: Any, to: str, amount: int, fee: FeeQuote) -> str:
+        return await self._send(lambda cb: self.chain.transfer_mor(signer, to, amount, on_sent=cb))
+
+    async def transaction_status(self, tx_hash: str) -> str:
+        return await self.chain.transaction_status(tx_hash)
