@@ -14,8 +14,6 @@ from typing import Any, TypeVar
 
 from eth_abi import decode as abi_decode
 from eth_utils import to_checksum_address
-from web3 import AsyncWeb3
-from web3.providers.async_base import AsyncJSONBaseProvider
 
 from app.chain import abi
 from app.chain.abi import DIAMOND, ERC20, Fn, checksum, decode_aggregate3, encode_aggregate3
@@ -54,27 +52,29 @@ BATCH_LIMIT = 40  # JSON-RPC requests per HTTP batch (public nodes cap batch siz
 T = TypeVar("T")
 
 
-class _PoolProvider(AsyncJSONBaseProvider):
-    """Lets ``AsyncWeb3`` use our failover pool as its transport."""
+def _async_web3(pool: RpcPool) -> Any:
+    """An ``AsyncWeb3`` whose transport is our failover pool. Built on first use: importing web3
+    costs ~25 MB and 0.3 s, which the GUI should not pay before the user needs it."""
+    from web3 import AsyncWeb3
+    from web3.providers.async_base import AsyncJSONBaseProvider
 
-    def __init__(self, pool: RpcPool) -> None:
-        super().__init__()
-        self.pool = pool
+    class PoolProvider(AsyncJSONBaseProvider):  # type: ignore[misc]
+        async def make_request(self, method: Any, params: Any) -> Any:
+            return await pool.request_raw(str(method), list(params) if params else [])
 
-    async def make_request(self, method: Any, params: Any) -> Any:
-        return await self.pool.request_raw(str(method), list(params) if params else [])
+        async def make_batch_request(self, requests: list[tuple[Any, Any]]) -> Any:
+            return await pool.batch_raw([(str(m), list(p) if p else []) for m, p in requests])
 
-    async def make_batch_request(self, requests: list[tuple[Any, Any]]) -> Any:
-        return await self.pool.batch_raw([(str(m), list(p) if p else []) for m, p in requests])
+        async def is_connected(self, show_traceback: bool = False) -> bool:
+            try:
+                await pool.request("eth_chainId")
+            except ChainError:
+                if show_traceback:
+                    raise
+                return False
+            return True
 
-    async def is_connected(self, show_traceback: bool = False) -> bool:
-        try:
-            await self.pool.request("eth_chainId")
-        except ChainError:
-            if show_traceback:
-                raise
-            return False
-        return True
+    return AsyncWeb3(PoolProvider(), middleware=[])
 
 
 @dataclass(frozen=True)
@@ -157,11 +157,18 @@ class ChainClient:
             network.rpc_urls, expected_chain_id=network.chain_id, timeout=timeout, rounds=rounds
         )
         self.tx = TxManager(self.rpc, network.chain_id, policy)
-        self.w3 = AsyncWeb3(_PoolProvider(self.rpc), middleware=[])
+        self._w3: Any = None
         self.diamond = network.diamond
         self.token = network.mor_token
         self.multicall: str | None = network.multicall3 or None
         self._connected = False
+
+    @property
+    def w3(self) -> Any:
+        """web3.py's ``AsyncWeb3`` over the same failover pool, for anything not wrapped here."""
+        if self._w3 is None:
+            self._w3 = _async_web3(self.rpc)
+        return self._w3
 
     @property
     def chain_id(self) -> int:

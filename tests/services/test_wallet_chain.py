@@ -24,6 +24,7 @@ async def test_wallet_send_shares_the_nonce_manager_with_other_writes(
     chain = ChainClient(network_from_dict(devnet.network), policy=FAST)
     try:
         await chain.connect()
+        assert await chain.w3.eth.chain_id == devnet.chain_id  # web3.py over our failover pool
         paths = AppPaths(tmp_path / "c", tmp_path / "d", tmp_path / "l", tmp_path / "x").ensure()
         wallet = WalletService(paths, chain=ClientWalletChain(chain), keystore_scrypt_n=2**10,
                                seal_scrypt_n=2**10)
