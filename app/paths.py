@@ -6,6 +6,7 @@ it under one folder, which is how tests, the demo and a second local instance st
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,10 +42,8 @@ class AppPaths:
     def ensure(self) -> AppPaths:
         for p in (self.config, self.data, self.logs, self.cache, self.models, self.wallet):
             p.mkdir(parents=True, exist_ok=True)
-            try:
+            with contextlib.suppress(OSError):
                 p.chmod(0o700)
-            except OSError:
-                pass
         return self
 
 

@@ -43,8 +43,7 @@ class ClientWalletChain:
         return await self.chain.mor_decimals()
 
     async def estimate_fee(self, asset: Asset, sender: str, to: str, amount: int) -> FeeQuote:
-        est = await self.chain.estimate_fee(asset, sender, to, amount)
-        return FeeQuote(est.gas_limit, est.max_fee_per_gas, est.max_priority_fee_per_gas)
+        return await self.chain.estimate_fee(asset, sender, to, amount)
 
     async def _send(self, start: Callable[[OnSent], Awaitable[Any]]) -> str:
         """Return the hash as soon as the transaction is broadcast; mining continues in the

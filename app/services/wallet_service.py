@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
+from app.chain.client import FeeEstimate
 from app.fileio import atomic_write_text
 from app.logsetup import register_secret
 from app.paths import AppPaths
@@ -38,23 +39,12 @@ from app.wallet.signer import LocalSigner, Signer, parse_private_key
 from app.wallet.store import WalletFile, load_wallet_file, save_wallet_file
 from app.wallet.units import format_amount, parse_amount, validate_address
 
+FeeQuote = FeeEstimate  # the wallet's name for the chain client's fee estimate
+
 log = logging.getLogger(__name__)
 
 Asset = Literal["ETH", "MOR"]
 ETH_DECIMALS = 18
-
-
-@dataclass(frozen=True)
-class FeeQuote:
-    """An EIP-1559 fee: the user pays at most ``gas_limit * max_fee_per_gas`` wei of ETH."""
-
-    gas_limit: int
-    max_fee_per_gas: int
-    max_priority_fee_per_gas: int
-
-    @property
-    def max_cost(self) -> int:
-        return self.gas_limit * self.max_fee_per_gas
 
 
 class WalletChain(Protocol):
