@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("MORPHEUS_HOME", tempfile.mkdtemp(prefix="morpheus-bench-ui-"))
@@ -99,6 +100,20 @@ class StallMeter:
         return max(0.0, max(self.gaps, default=0.0) - TICK_MS)
 
 
+TIMINGS: dict[str, list[float]] = {}
+
+
+def timed(fn: Any, name: str) -> Any:
+    """Wrap a page method to record how long it holds the GUI thread."""
+    def wrapper(*a: Any, **kw: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return fn(*a, **kw)
+        finally:
+            TIMINGS.setdefault(name, []).append((time.perf_counter() - t) * 1000)
+    return wrapper
+
+
 async def background_jobs(runner: TaskRunner, chain: ChainClient, stop: asyncio.Event) -> int:
     """Keep the job runner busy the way the app's jobs are: each reads the chain and finishes."""
 
@@ -149,8 +164,7 @@ async def run(args: argparse.Namespace) -> tuple[float, float]:
         settings = Settings(network="devnet", provider_port=0)
         ctx = AppContext(paths=paths, settings=settings, wallet=wallet)
         services = AppServices(ctx, runtime=Runtime(paths, settings, network_key="devnet",
-                                                    tx_policy=FAST))
-        services._engine = engine  # share the one engine (the app shares its engine too)
+                                                    tx_policy=FAST), engine=engine)
         ctx.extras[SERVICES_KEY] = services
         consumer = await services.consumer()  # starts its job runner
 
@@ -161,6 +175,8 @@ async def run(args: argparse.Namespace) -> tuple[float, float]:
         activity = ActivityPage(ctx) if args.pages == "all" else None
         if activity is not None:
             activity.show()
+            for name in ("rebuild_jobs", "rebuild_sessions"):
+                setattr(activity, name, timed(getattr(activity, name), name))
         share = SharePage(ctx) if args.pages == "all" else None  # listens to events too
         _ = share
 
@@ -203,25 +219,19 @@ async def run(args: argparse.Namespace) -> tuple[float, float]:
         print(f"tick gap ms: median {statistics.median(gaps):.1f} "
               f"p99 {gaps[int(len(gaps) * 0.99) - 1]:.1f} max {gaps[-1]:.1f}")
         if activity is not None:
-            print(f"activity page rows: {activity.jobs_table.rowCount()}")
+            print(f"activity page rows: {activity.jobs_table.rowCount()}; slowest GUI-thread "
+                  "work: " + ", ".join(f"{k} {max(v):.1f} ms" for k, v in TIMINGS.items() if v))
         return meter.max_stall_ms, open_to_first
     finally:
-        def step(t: str) -> None:
-            print("teardown:", t, flush=True)
         if services is not None:
-            services._engine = None
-            step("services")
-            await services.stop()
+            # In a task of its own: awaited inline from the coroutine run_until_complete drives,
+            # stopping the services never returned under qasync (seen in this bench).
+            await asyncio.wait_for(services.stop(), 60)
         if provider_server := getattr(locals().get("provider"), "server", None):
-            step("provider")
             await provider_server.stop()
-        step("chain")
         await p_chain.close()
-        step("engine")
         await engine.stop()
-        step("devnet")
         devnet.stop()
-        step("done")
 
 
 def main() -> None:

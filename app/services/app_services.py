@@ -34,14 +34,19 @@ TIME_JUMP_S = 30.0
 
 
 class AppServices:
-    def __init__(self, ctx: AppContext, *, runtime: Runtime | None = None) -> None:
+    def __init__(
+        self, ctx: AppContext, *, runtime: Runtime | None = None, engine: ChatEngine | None = None
+    ) -> None:
+        """``engine``: a running engine to use instead of starting the library's default (it is
+        then owned by the caller and not stopped here)."""
         self.ctx = ctx
         self._runtime = runtime
+        self._owns_engine = engine is None
         self.chain: ChainClient | None = None
         self.chain_error: str = ""
         self.block: int = 0
         self.chain_time: int = 0
-        self._engine: Any = None
+        self._engine: Any = engine
         self._engine_lock = asyncio.Lock()
         self._consumer: ConsumerService | None = None
         self._provider: ProviderService | None = None
@@ -179,6 +184,15 @@ class AppServices:
             self._provider.runner.start()
         return self._provider
 
+    @property
+    def started_consumer(self) -> ConsumerService | None:
+        """The consumer service if the wallet has been used for it already (never starts one)."""
+        return self._consumer
+
+    @property
+    def started_provider(self) -> ProviderService | None:
+        return self._provider
+
     def runners(self) -> list[TaskRunner]:
         out: list[TaskRunner] = []
         for svc in (self._consumer, self._provider):
@@ -195,9 +209,9 @@ class AppServices:
         if self._provider is not None and self._provider.server is not None:
             with contextlib.suppress(Exception):
                 await self._provider.go_offline()
-        if self._engine is not None:
+        if self._engine is not None and self._owns_engine:
             await self._engine.stop()
-            self._engine = None
+        self._engine = None
         if self._runtime is not None:
             await self._runtime.close()
 

@@ -73,6 +73,7 @@ class ActivityPage(QWidget):
     """Shown in the sidebar as "Activity"."""
 
     services_event = Signal(str)
+    wallet_event = Signal(str)  # the wallet may speak from a worker thread
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -85,6 +86,8 @@ class ActivityPage(QWidget):
         self.sessions: list[SessionRecord] = []
         self.held: tuple[int, int] | None = None
         self._refresh_again = False
+        self._row_keys: list[str] = []  # job keys in table order
+        self._row_sig: dict[str, tuple[Any, ...]] = {}  # what each row shows, to skip unchanged
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(24, 20, 24, 20)
@@ -116,6 +119,9 @@ class ActivityPage(QWidget):
         self._rebuild_timer.timeout.connect(self._on_jobs_changed)
         self.services_event.connect(self._on_services_event)
         self.services.on_change(self._forward_services_event)
+        self.wallet_event.connect(self._on_wallet_event)
+        if ctx.wallet is not None:
+            ctx.wallet.add_listener(self._forward_wallet_event)
         self.rebuild_jobs()
         try:
             asyncio.get_running_loop()
@@ -143,10 +149,18 @@ class ActivityPage(QWidget):
         with contextlib.suppress(RuntimeError):  # the page was deleted; services live on
             self.services_event.emit(what)
 
+    def _forward_wallet_event(self, what: str) -> None:
+        with contextlib.suppress(RuntimeError):
+            self.wallet_event.emit(what)
+
     def _on_services_event(self, what: str) -> None:
         if what == "jobs":
             self._rebuild_timer.start()  # many changes in a burst → one rebuild
-        elif what in ("chain", "wallet"):
+        elif what == "chain" and self.services.chain is not None:
+            self.refresh()  # connected now (a failed attempt also says "chain": not then)
+
+    def _on_wallet_event(self, what: str) -> None:
+        if what in ("unlocked", "locked", "changed"):
             self.refresh()
 
     def _on_jobs_changed(self) -> None:
@@ -195,6 +209,8 @@ class ActivityPage(QWidget):
 
     # ----- jobs ----------------------------------------------------------------------------
     def rebuild_jobs(self) -> None:
+        """Bring the table up to date, touching only rows whose job changed: this runs on every
+        job event while answers may be streaming, so it must stay far below a frame."""
         seen: set[str] = set()
         jobs: list[tuple[Job, TaskRunner]] = []
         for runner in self.services.runners():
@@ -202,38 +218,62 @@ class ActivityPage(QWidget):
                 if job.key not in seen:
                     seen.add(job.key)
                     jobs.append((job, runner))
-        jobs.sort(key=lambda jr: -jr[0].created_at)
+        jobs.sort(key=lambda jr: (-jr[0].created_at, -jr[0].id))
         self.jobs = jobs
-        network = self.services.chain.network if self.services.chain is not None else None
         t = self.jobs_table
-        t.setRowCount(len(jobs))
+        order = [job.key for job, _ in jobs]
+        fresh = [k for k in order if k not in self._row_sig]
+        if order == fresh + self._row_keys:
+            for _ in fresh:  # new jobs are the newest: they go on top
+                t.insertRow(0)
+        else:
+            t.setRowCount(0)
+            t.setRowCount(len(order))
+            self._row_sig.clear()
+        self._row_keys = order
+        network = self.services.chain.network if self.services.chain is not None else None
         for row, (job, runner) in enumerate(jobs):
-            title = job.title or job.kind
-            cells = [
-                f"{title} ({job.kind})" if job.title else title,
-                STATE_TEXT[job.state],
-                job_when(job),
-                str(job.attempts),
-                job.last_error,
-            ]
-            for col, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setToolTip(text)
-                if col == 0:
-                    item.setData(Qt.ItemDataRole.UserRole, job.key)
+            sig = (job.state, job.attempts, job.tx_hashes, job.last_error, job.run_at,
+                   job.updated_at, job.title)
+            old = self._row_sig.get(job.key)
+            if old == sig:
+                continue
+            self._row_sig[job.key] = sig
+            self._fill_job_row(row, job, runner, network,
+                               new_txs=old is None or old[2] != job.tx_hashes,
+                               new_state=old is None or old[0] != job.state)
+            t.resizeRowToContents(row)
+
+    def _fill_job_row(self, row: int, job: Job, runner: TaskRunner, network: Any, *,
+                      new_txs: bool, new_state: bool) -> None:
+        t = self.jobs_table
+        title = job.title or job.kind
+        cells = [
+            f"{title} ({job.kind})" if job.title else title,
+            STATE_TEXT[job.state],
+            job_when(job),
+            str(job.attempts),
+            job.last_error,
+        ]
+        for col, text in enumerate(cells):
+            item = t.item(row, col)
+            if item is None:
+                item = QTableWidgetItem()
                 t.setItem(row, col, item)
+            item.setText(text)
+            item.setToolTip(text)
+            if col == 0:
+                item.setData(Qt.ItemDataRole.UserRole, job.key)
+        if new_txs or t.cellWidget(row, 5) is None:
             t.setCellWidget(row, 5, _tx_cell(job.tx_hashes, network))
+        if new_state or (job.state is JobState.FAILED) != (t.cellWidget(row, 6) is not None):
             if job.state is JobState.FAILED:
                 button = QPushButton("Retry")
                 button.setProperty("jobKey", job.key)
-                button.clicked.connect(
-                    lambda _c=False, r=runner, k=job.key: self.retry(r, k)
-                )
+                button.clicked.connect(lambda _c=False, r=runner, k=job.key: self.retry(r, k))
                 t.setCellWidget(row, 6, button)
             else:
                 t.removeCellWidget(row, 6)
-                t.setItem(row, 6, QTableWidgetItem(""))
-        t.resizeRowsToContents()
 
     def retry(self, runner: TaskRunner, key: str) -> None:
         runner.retry(key)
@@ -285,7 +325,7 @@ class ActivityPage(QWidget):
     # ----- sessions ------------------------------------------------------------------------
     def _session_stores(self) -> list[SessionStore]:
         stores: list[SessionStore] = []
-        for svc in (self.services._consumer, self.services._provider):
+        for svc in (self.services.started_consumer, self.services.started_provider):
             if svc is not None and svc.sessions not in stores:
                 stores.append(svc.sessions)
         return stores

@@ -321,6 +321,8 @@ class SessionBar(QFrame):
     """Shown while a session is open (provider, countdown hh:mm:ss, stake, Close) and after it
     closed (what came back and what is held until when)."""
 
+    ticked = Signal(str)  # the countdown text, after each update
+
     def __init__(self, remote: RemoteChat | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setFrameShape(QFrame.Shape.StyledPanel)
@@ -380,6 +382,7 @@ class SessionBar(QFrame):
                 f"Session with {short_address(rec.provider)} · {remote.model.name}"
             )
             self.timer_label.setText(hms(left))
+            self.ticked.emit(self.timer_label.text())
             self.stake_label.setText(f"Stake {mor(rec.stake)}")
             if left <= 0 and remote.record is not None:
                 self.result_label.setText(

@@ -167,7 +167,7 @@ class SharePage(QWidget):
         self.services_event.connect(self._on_services_event)
         self.services.on_change(self._forward_services_event)
         self.wallet_event.connect(self._on_wallet_event)
-        self._wallet_listener = self.wallet_event.emit
+        self._wallet_listener = self._forward_wallet_event
         if ctx.wallet is not None:
             ctx.wallet.add_listener(self._wallet_listener)
 
@@ -291,6 +291,8 @@ class SharePage(QWidget):
 
     def refresh(self) -> asyncio.Task[Any]:
         """Re-run the checklist (and find out whether the page can work at all)."""
+        if self.refresh_task is not None and not self.refresh_task.done():
+            return self.refresh_task
         self.refresh_task = self.host.spawn(self._refresh(), self.errors)
         return self.refresh_task
 
@@ -544,6 +546,10 @@ class SharePage(QWidget):
                     runner.poke_all()  # claims that waited for the switch run now
 
     # ----- events --------------------------------------------------------------------------
+    def _forward_wallet_event(self, what: str) -> None:
+        with contextlib.suppress(RuntimeError):
+            self.wallet_event.emit(what)
+
     def _forward_services_event(self, what: str) -> None:
         with contextlib.suppress(RuntimeError):  # the page was deleted; services live on
             self.services_event.emit(what)
@@ -551,8 +557,8 @@ class SharePage(QWidget):
     def _on_services_event(self, what: str) -> None:
         if what == "provider":
             self.update_dashboard()
-        elif what == "chain" and self.services.chain is None:
-            self.refresh()
+        elif what == "chain" and self.services.chain is not None and self.blocker.isVisible():
+            self.refresh()  # connected now (a failed attempt also says "chain": not then)
 
     def _on_wallet_event(self, what: str) -> None:
         if what in ("unlocked", "locked", "changed"):

@@ -172,8 +172,3 @@ async def gui(
         await services.stop()
 
 
-def pytest_runtest_logreport(report: Any) -> None:  # TEMP-DEBUG
-    if report.failed:
-        import sys
-        sys.stderr.write(f"\n=== {report.when} failed ===\n{report.longreprtext}\n")
-        sys.stderr.flush()

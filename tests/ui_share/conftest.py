@@ -123,11 +123,9 @@ async def make_gui(
         settings = Settings(network="devnet", provider_port=0)
         ctx = AppContext(paths=paths, settings=settings, wallet=wallet)
         services = AppServices(
-            ctx, runtime=Runtime(paths, settings, network_key="devnet", tx_policy=FAST)
+            ctx, runtime=Runtime(paths, settings, network_key="devnet", tx_policy=FAST),
+            engine=smol_engine,  # the shared one-thread engine (speed only); not stopped here
         )
-        # The shared one-thread engine instead of a fresh default one per test (speed only;
-        # ``local_engine()`` hands out whatever engine the services hold).
-        services._engine = smol_engine
         ctx.engine = smol_engine
         ctx.extras[SERVICES_KEY] = services
         gui = Gui(ctx, services, wallet, dev_account(index).address, paths)
@@ -136,7 +134,6 @@ async def make_gui(
 
     yield make
     for gui in made:
-        gui.services._engine = None  # the module's engine outlives this test
         with contextlib.suppress(Exception):
             await gui.services.stop()
 

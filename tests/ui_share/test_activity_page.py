@@ -4,17 +4,26 @@ a failed job, the held stake card with "Withdraw now", and the sessions list."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QLabel, QPushButton
 from pytestqt.qtbot import QtBot
 
 from app.chain.devnet import Devnet
+from app.chain.networks import BASE
 from app.services import app_services
 from app.storage.jobs import JobState
-from app.ui.activity_page import ActivityPage
+from app.ui.activity_page import ActivityPage, _tx_cell
 from app.wallet.units import format_amount
-from tests.ui_share.conftest import CONSUMER_INDEX, GuiFactory, HeadlessProvider, wait_until
+from tests.ui_share.conftest import (
+    CONSUMER_INDEX,
+    PASSWORD,
+    GuiFactory,
+    HeadlessProvider,
+    wait_until,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -118,3 +127,30 @@ async def test_jobs_retry_held_stake_and_sessions(
                  and j.state is JobState.DONE and int(j.result.get("withdrawn", 0))]
     assert [int(j.result["withdrawn"]) for j in withdraws] == [closed.on_hold]
     assert tx_text(page, withdraws[0].key).splitlines()[-1] == withdraws[0].result["tx"]
+
+
+async def test_locked_wallet_says_so_then_unlocking_loads_the_tasks(
+    qtbot: QtBot, make_gui: GuiFactory
+) -> None:
+    gui = await make_gui(CONSUMER_INDEX, unlocked=False)
+    page = ActivityPage(gui.ctx)
+    qtbot.addWidget(page)
+    await page.refresh_task  # type: ignore[misc]
+    assert page.notice.isVisibleTo(page) and "wallet is locked" in page.notice.text()
+    assert page.held is None and page.withdrawable_label.text() == "—"
+    await asyncio.to_thread(gui.wallet.unlock, PASSWORD)  # as the Wallet page does
+    await wait_until(lambda: page.held == (0, 0))
+    assert not page.notice.isVisibleTo(page)
+    assert page.withdrawable_label.text() == "0 MOR" and not page.withdraw_button.isEnabled()
+
+
+async def test_transactions_link_to_the_explorer_when_the_network_has_one(qtbot: QtBot) -> None:
+    tx = "0x" + "12" * 32
+    cell_widget = _tx_cell((tx,), BASE)
+    qtbot.addWidget(cell_widget)
+    label = cell_widget.findChild(QLabel, "txLinks")
+    assert label is not None
+    assert f'href="https://base.blockscout.com/tx/{tx}"' in label.text()
+    assert label.openExternalLinks()
+    cell_widget.findChild(QPushButton, "copyTx").click()
+    assert QGuiApplication.clipboard().text() == tx

@@ -14,7 +14,13 @@ from app.inference.types import ChatMessage, ChatRequest, SamplingParams, TokenD
 from app.services.provider_service import CheckStatus, ProviderState
 from app.ui.share_page import SharePage, mor_per_hour
 from app.wallet.units import format_amount
-from tests.ui_share.conftest import PROVIDER_INDEX, GuiFactory, HeadlessConsumer, wait_until
+from tests.ui_share.conftest import (
+    PASSWORD,
+    PROVIDER_INDEX,
+    GuiFactory,
+    HeadlessConsumer,
+    wait_until,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -172,7 +178,7 @@ async def test_locked_wallet_points_to_the_wallet_page(
     page.blocker_button.click()
     assert opened == ["wallet"]
     # Unlocking (even from a worker thread) brings the checklist.
-    await asyncio.to_thread(gui.wallet.unlock, "violet-harbour-engine-47-quiet")
+    await asyncio.to_thread(gui.wallet.unlock, PASSWORD)
     await wait_until(lambda: page.check_status("gas") is CheckStatus.OK)
     assert not page.blocker.isVisible() and page.toggle.isEnabled()
 
