@@ -386,7 +386,8 @@ class SessionBar(QFrame):
             self.stake_label.setText(f"Stake {mor(rec.stake)}")
             if left <= 0 and remote.record is not None:
                 self.result_label.setText(
-                    "The session has ended; it is closed and its stake returned automatically."
+                    "The session has ended; it is being closed and its stake comes back "
+                    "automatically."
                 )
             elif remote.state is RemoteState.CLOSING:
                 self.result_label.setText("Closing the session…")

@@ -162,12 +162,11 @@ async def gui(
     settings = Settings(network="devnet", provider_port=0)
     ctx = AppContext(paths=paths, settings=settings, wallet=wallet)
     services = AppServices(ctx, runtime=Runtime(paths, settings, network_key="devnet",
-                                                tx_policy=FAST))
-    services._engine = smol_engine  # the shared engine instead of starting another one
+                                                tx_policy=FAST),
+                           engine=smol_engine)  # the shared engine; not stopped by services
     ctx.engine = smol_engine
     ctx.extras[SERVICES_KEY] = services
     yield Gui(ctx, services, dev_account(CONSUMER_INDEX).address)
-    services._engine = None  # the module's engine outlives this test
     with contextlib.suppress(Exception):
         await services.stop()
 

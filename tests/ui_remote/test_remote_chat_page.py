@@ -13,7 +13,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from app.inference.types import SamplingParams
-from app.services.remote_chat import RemoteChat, RemoteState
+from app.services.remote_chat import RemoteChat, RemoteState, short_address
 from app.storage.chats import ModelSettings
 from app.ui.chat_page import ChatPage
 from app.ui.remote_chat import closed_text, local_time, mor, mor_per_hour
@@ -64,8 +64,9 @@ async def test_pick_network_model_open_chat_and_close(
     assert panel.isVisible() and panel.offers.isVisible() and not panel.session_bar.isVisible()
     rows = [[panel.table.item(r, c).text() for c in range(4)]  # type: ignore[union-attr]
             for r in range(panel.table.rowCount())]
-    best, other = providers.services
-    assert [r[0] for r in rows] == [f"{best.me[:6]}…{best.me[-4:]}", f"{down.me[:6]}…{down.me[-4:]}"]
+    best = providers.services[0]
+    assert [r[0] for r in rows] == [short_address(best.me), short_address(down.me)]
+    assert short_address(best.me) == f"{best.me[:6]}…{best.me[-4:]}"
     assert [r[1] for r in rows] == [mor_per_hour(p) for p in PRICES] == [
         "0.036 MOR/hour", "0.072 MOR/hour"]
     assert float(rows[0][2]) > float(rows[1][2]) > 0
@@ -161,3 +162,47 @@ async def test_pick_network_model_open_chat_and_close(
     assert task is not None
     await task
     assert "Open a session with a provider" in page.status.text()
+
+
+async def test_failover_is_told_in_the_chat_and_the_answer_still_comes(
+    qtbot: QtBot, providers: Providers, gui: Gui
+) -> None:
+    page = ChatPage(gui.ctx)
+    qtbot.addWidget(page)
+    page.show()
+    await page.refresh_sources()
+    page.select_source(NETWORK_LABEL)
+    source = page.current_source()
+    assert source is not None and isinstance(source.engine, RemoteChat)
+    remote = source.engine
+    page.store.save_model_settings(source.model_name, ModelSettings(
+        "", SamplingParams(max_tokens=6, temperature=0.0)))
+    await remote.open(remote.model.bids[0].bid.id, 900)
+    failing, other = providers.services
+    assert remote.record is not None and remote.record.provider == failing.me
+    assert page.remote_panel.session_bar.isVisible()
+    task = page.send("Hi!")
+    assert task is not None
+    await task
+    assert failing.server is not None
+    await failing.server.stop()
+    failing.server = None
+
+    task = page.send("Hi again!")
+    assert task is not None
+    await task
+
+    notice = (f"Provider {short_address(failing.me)} failed; switched to provider "
+              f"{short_address(other.me)}.")
+    msgs = page.messages()
+    assert [m.role for m in msgs] == ["user", "assistant", "user", "system", "assistant"]
+    assert msgs[3].content == notice and msgs[4].content.strip()
+    assert notice in page.transcript_text() and page.status.text() == notice
+    assert remote.record is not None and remote.record.provider == other.me
+    bar = page.remote_panel.session_bar
+    assert bar.result_label.text() == notice
+    assert bar.provider_label.text().startswith(f"Session with {short_address(other.me)}")
+    # Only user and assistant turns go to the model, never the notice.
+    request = page._request_for(msgs[0].conversation_id, source)
+    assert [m.role for m in request.messages] == ["user", "assistant", "user", "assistant"]
+    await remote.close()
