@@ -1,4 +1,4 @@
-"""End-to-end fixtures: the shared devnet, one real SmolLM2 engine, and the two wallets' services."""
+"""End-to-end fixtures: the shared devnet, one real SmolLM2 engine, two wallets' services."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 import pytest_asyncio
 
 from app.chain.client import ChainClient
