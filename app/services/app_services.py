@@ -99,8 +99,23 @@ class AppServices:
 
         if self.ctx.wallet is None:
             self.ctx.wallet = WalletService(self.ctx.paths)
-        self.ctx.wallet.chain = ClientWalletChain(chain)
+        wallet = self.ctx.wallet
+        wallet.chain = ClientWalletChain(chain)
         self._emit("wallet")
+        if not wallet.is_unlocked and wallet.address is not None:
+            # "Unlock automatically on this computer": do it at start, whichever page is open
+            # (the key derivation runs in a worker thread, off the GUI thread).
+            task = asyncio.ensure_future(asyncio.to_thread(wallet.try_auto_unlock))
+            task.add_done_callback(self._auto_unlocked)
+
+    def _auto_unlocked(self, task: asyncio.Future[bool]) -> None:
+        if task.cancelled():
+            return
+        if task.exception() is not None:
+            log.warning("automatic unlock failed: %s", task.exception())
+            return
+        if task.result():
+            self._emit("wallet")
 
     async def _watch_chain(self) -> None:
         """Block height for the status bar; and when chain time jumps (devnet time travel, a
