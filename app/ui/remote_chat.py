@@ -440,7 +440,7 @@ class SessionBar(QFrame):
 class RemoteChatPanel(QWidget):
     """Visible while a network model is picked: its offers, "Open session", the session bar."""
 
-    COLUMNS = ("Provider", "Price", "Rating", "Reachability")
+    COLUMNS = ("Provider", "Price", "Quality", "Reachability")
 
     def __init__(self, page: ChatPage) -> None:
         super().__init__(page)
@@ -509,7 +509,7 @@ class RemoteChatPanel(QWidget):
         for row, rb in enumerate(model.bids):
             bid = rb.bid
             cells = (short_address(bid.provider), mor_per_hour(bid.price_per_second),
-                     f"{rb.score:.3g}", self._reach_text(bid.provider))
+                     _rating_text(rb), self._reach_text(bid.provider))
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, bid.id)
@@ -607,3 +607,9 @@ def install_remote_chat(page: ChatPage) -> RemoteChatPanel:
 
         services.on_change(on_services)
     return panel
+
+
+def _rating_text(rb: RatedBid) -> str:
+    """The on-chain track record (speed, latency, uptime, success, stake) as a 0–5 score; the
+    ranking itself also divides by price, like the reference node's rating."""
+    return f"{rb.total * 5:.1f} / 5"
