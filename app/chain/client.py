@@ -139,6 +139,15 @@ class FeeEstimate:
         return self.gas_limit * self.max_fee_per_gas
 
 
+@dataclass(frozen=True)
+class MorTransfer:
+    tx_hash: str
+    block: int
+    sender: str
+    to: str
+    amount: int
+
+
 def _chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
@@ -507,6 +516,38 @@ class ChainClient:
         gas = await self.tx.estimate_gas(sender, target, data, value)
         max_fee, tip = await self.tx.fees()
         return FeeEstimate(gas, max_fee, tip)
+
+    async def mor_transfers(self, address: str, *, blocks: int = 50_000) -> list[MorTransfer]:
+        """MOR ``Transfer`` events to or from ``address`` in the last ``blocks`` blocks, newest
+        first: the wallet's history, including what others sent and what the Diamond returned."""
+        latest = await self.block_number()
+        start = hex(max(0, latest - blocks))
+        padded = "0x" + "0" * 24 + to_checksum_address(address).lower()[2:]
+        base = {"address": self.token, "fromBlock": start, "toBlock": "latest"}
+        answers = await self.rpc.batch([
+            ("eth_getLogs", [{**base, "topics": [abi.ERC20_TRANSFER, padded]}]),
+            ("eth_getLogs", [{**base, "topics": [abi.ERC20_TRANSFER, None, padded]}]),
+        ])
+        seen: set[tuple[str, int]] = set()
+        out: list[MorTransfer] = []
+        for answer in answers:
+            if isinstance(answer, RpcError):
+                raise ChainError("The network node refused to list token transfers.",
+                                 detail=str(answer))
+            for entry in answer or []:
+                key = (entry["transactionHash"], int(entry["logIndex"], 16))
+                if key in seen:
+                    continue  # a transfer to oneself matches both queries
+                seen.add(key)
+                topics = entry["topics"]
+                out.append(MorTransfer(
+                    tx_hash=entry["transactionHash"], block=int(entry["blockNumber"], 16),
+                    sender=to_checksum_address("0x" + topics[1][-40:]),
+                    to=to_checksum_address("0x" + topics[2][-40:]),
+                    amount=int(entry["data"], 16),
+                ))
+        out.sort(key=lambda t: t.block, reverse=True)
+        return out
 
     async def transaction_status(self, tx_hash: str) -> str:
         """"pending" (also: unknown to this node), "confirmed" or "failed"."""

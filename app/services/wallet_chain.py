@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from app.chain.client import ChainClient
+from app.chain.client import ChainClient, MorTransfer
 from app.chain.tx import SentTx
 from app.services.wallet_service import Asset, FeeQuote
 
@@ -73,6 +73,9 @@ class ClientWalletChain:
 
     async def send_mor(self, signer: Any, to: str, amount: int, fee: FeeQuote) -> str:
         return await self._send(lambda cb: self.chain.transfer_mor(signer, to, amount, on_sent=cb))
+
+    async def mor_transfers(self, address: str) -> list[MorTransfer]:
+        return await self.chain.mor_transfers(address)
 
     async def transaction_status(self, tx_hash: str) -> str:
         return await self.chain.transaction_status(tx_hash)

@@ -550,6 +550,16 @@ class WalletService:
             recs = [r for r in recs if r.chain_id == self.chain.chain_id]
         return recs
 
+    async def mor_transfers(self) -> list[Any]:
+        """MOR in and out of this address as the chain records it (``MorTransfer`` rows); empty
+        when the chain adapter cannot list token events."""
+        chain = self._chain()
+        lister = getattr(chain, "mor_transfers", None)
+        if lister is None:
+            return []
+        result: list[Any] = await lister(self._require_address())
+        return result
+
     async def refresh_pending(self) -> list[TxRecord]:
         chain = self._chain()
         recs = self._load_history()

@@ -472,8 +472,15 @@ class WalletPage(QWidget):
         self.history.setHeaderLabels(["Status", "Token", "Amount", "To", "Transaction"])
         self.history.setRootIsDecorated(False)
         self.history.itemActivated.connect(self._open_tx)
-        lay.addWidget(QLabel("Transfers"))
+        lay.addWidget(QLabel("Sent from this program"))
         lay.addWidget(self.history, 1)
+        self.mor_history = QTreeWidget()
+        self.mor_history.setHeaderLabels(["Block", "Direction", "MOR", "Counterparty",
+                                          "Transaction"])
+        self.mor_history.setRootIsDecorated(False)
+        self.mor_history.itemActivated.connect(self._open_tx)
+        lay.addWidget(QLabel("MOR transfers on chain (recent blocks)"))
+        lay.addWidget(self.mor_history, 1)
 
         safety = QHBoxLayout()
         self.lock_button = QPushButton("Lock")
@@ -593,6 +600,7 @@ class WalletPage(QWidget):
             self.eth_label.setText(f"{format_amount(b.eth, 18, 6)} ETH")
             await self.wallet.refresh_pending()
             self.fill_history()
+            self.fill_mor_history(await self.wallet.mor_transfers())
             if not self._refresh_again:
                 return
 
@@ -616,6 +624,21 @@ class WalletPage(QWidget):
             item.setData(0, 0x0100, url)  # Qt.UserRole
             item.setToolTip(4, rec.tx_hash)
             self.history.addTopLevelItem(item)
+
+    def fill_mor_history(self, transfers: list[Any]) -> None:
+        me = (self.wallet.address or "").lower()
+        self.mor_history.clear()
+        for t in transfers:
+            incoming = t.to.lower() == me
+            url = self.wallet.explorer_tx_url(t.tx_hash)
+            item = QTreeWidgetItem([
+                str(t.block), "in" if incoming else "out", format_amount(t.amount, 18, 6),
+                t.sender if incoming else t.to,
+                t.tx_hash[:10] + "…" + (" (open in explorer)" if url else ""),
+            ])
+            item.setData(0, 0x0100, url)
+            item.setToolTip(4, t.tx_hash)
+            self.mor_history.addTopLevelItem(item)
 
     def _open_tx(self, item: QTreeWidgetItem, _col: int) -> None:
         url = item.data(0, 0x0100)

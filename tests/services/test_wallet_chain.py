@@ -41,6 +41,14 @@ async def test_wallet_send_shares_the_nonce_manager_with_other_writes(
         assert await wallet.chain.transaction_status(rec.tx_hash) == "confirmed"  # type: ignore[union-attr]
         assert await chain.mor_balance(friend) == mor_friend + 35 * 10**17
         assert await chain.mor_balance(me) == mor_me - 35 * 10**17
+
+        # The wallet's on-chain MOR history has both sends and the devnet's funding transfer.
+        history = await wallet.mor_transfers()
+        outgoing = [t for t in history if t.sender == me and t.to == friend]
+        assert sorted(t.amount for t in outgoing) == [15 * 10**17, 2 * 10**18]
+        assert rec.tx_hash in {t.tx_hash for t in outgoing}
+        assert any(t.to == me and t.amount > 0 for t in history)
+        assert [t.block for t in history] == sorted((t.block for t in history), reverse=True)
     finally:
         await chain.close()
         devnet.revert(snap)
