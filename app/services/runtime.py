@@ -11,7 +11,6 @@ from pathlib import Path
 from eth_utils import to_checksum_address
 
 from app.chain.client import ChainClient
-from app.chain.devnet import network_file
 from app.chain.networks import DEVNET_KEY, Network, get_network
 from app.chain.tx import TxPolicy
 from app.errors import UserFacingError
@@ -45,7 +44,7 @@ class Runtime:
         self._sessions: dict[str, SessionStore] = {}
 
     def network(self) -> Network:
-        devnet_file = network_file(self.paths.data / "devnet")
+        devnet_file = self.paths.data / "devnet" / "network.json"  # see app.chain.devnet
         if self.network_key == DEVNET_KEY and not devnet_file.exists():
             raise UserFacingError(
                 "The local devnet is not running. Start it with `morpheus devnet up`."

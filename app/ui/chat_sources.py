@@ -52,14 +52,20 @@ async def local_sources(ctx: Any) -> list[ChatSource]:
     through the app's shared services (the same engine "Share my GPU" uses)."""
     engine = getattr(ctx, "engine", None)
     if engine is None:
-        from app.inference.library import ModelLibrary
+        from app.inference.bundled import BUNDLED_NAME, bundled_model_path
         from app.services.app_services import services_of
 
-        try:
-            model = ModelLibrary(ctx.paths.models).default()
-        except UserFacingError:
-            return []
-        engine = LazyEngine(services_of(ctx).local_engine, model.name)
+        # The library's default is the bundled model whenever it is installed; naming it needs
+        # no GGUF parsing (which would load numpy into an idle window).
+        name = BUNDLED_NAME if bundled_model_path() is not None else None
+        if name is None:
+            from app.inference.library import ModelLibrary
+
+            try:
+                name = ModelLibrary(ctx.paths.models).default().name
+            except UserFacingError:
+                return []
+        engine = LazyEngine(services_of(ctx).local_engine, name)
     names = await engine.model_names()
     return [ChatSource(f"This computer · {name}", engine, name) for name in names]
 
