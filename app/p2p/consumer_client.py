@@ -298,11 +298,19 @@ class ProviderClient:
         request_id = os.urandom(4).hex()
         writer, framed = await self._open(encode_request(request_id, "session.prompt", params))
         got_any = False
+        finished = False  # a chunk carried a finish_reason: the answer is complete
         try:
             while True:
                 response = await self._read(framed, request_id, eof_ok=got_any)
                 if response is None:
-                    return  # EOF after at least one chunk ends the stream (§5.6.3)
+                    # EOF after a chunk ends the stream (§5.6.3), but only a finished answer is
+                    # a success: a provider that dies mid-answer must trigger failover, not
+                    # pass for a short reply.
+                    if finished:
+                        return
+                    raise ProviderUnreachable(
+                        self.endpoint, "the connection closed in the middle of the answer"
+                    )
                 if not got_any:
                     framed.read_timeout = None  # deadline removed after the first chunk
                 got_any = True
@@ -325,6 +333,11 @@ class ProviderClient:
                 yield plain
                 if isinstance(plain, dict) and plain.get("object") == "chat.completion":
                     return
+                if isinstance(plain, dict) and any(
+                    isinstance(c, dict) and c.get("finish_reason")
+                    for c in plain.get("choices") or []
+                ):
+                    finished = True
         finally:
             writer.close()
 

@@ -131,3 +131,33 @@ async def test_too_little_time_left_tells_the_user_instead_of_switching(
     assert remote.state is RemoteState.CLOSED and remote.record is None
     assert (await chain.get_session(first.session_id)).closed_at > 0
     assert await chain.user_session_ids(consumer.service.user) == [first.session_id]
+
+
+async def test_provider_dying_in_the_middle_of_an_answer_fails_over(
+    providers: Providers, consumer: Headless
+) -> None:
+    """A connection cut mid-answer is a failure, not a short reply: the partial answer is
+    dropped (the page is told by ``ProviderSwitched``) and the other provider answers."""
+    remote = await open_best(consumer, 900)
+    first = remote.record
+    assert first is not None
+    failing = providers.by_address(first.provider)
+    other = next(p for p in providers.services if p is not failing)
+    request = ChatRequest((ChatMessage("user", "Count from one to fifty."),),
+                          SamplingParams(max_tokens=64, temperature=0.0))
+
+    events: list[StreamEvent] = []
+    async for ev in remote.chat_stream(request):
+        events.append(ev)
+        if isinstance(ev, TokenDelta) and failing.server is not None:
+            await failing.server.stop()  # the provider dies after its first token
+            failing.server = None
+
+    switched = [e for e in events if isinstance(e, ProviderSwitched)]
+    assert len(switched) == 1 and short_address(other.me) in switched[0].notice
+    after = events[events.index(switched[0]) + 1:]
+    assert answer(after).strip(), "the whole answer comes again from the other provider"
+    assert isinstance(events[-1], CompletionDone)
+    assert (await consumer.chain.get_session(first.session_id)).closed_at > 0
+    assert remote.record is not None and remote.record.provider == other.me
+    await remote.close()
