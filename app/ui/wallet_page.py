@@ -377,6 +377,11 @@ class WalletPage(QWidget):
         self.wallet_event.connect(self._on_wallet_event)
         self._listener = self.wallet_event.emit
         self.wallet.add_listener(self._listener)
+        # Balances follow the chain: every new block (seen by the app's chain watcher) refreshes
+        # them; the 12 s timer below is only the fallback when nothing watches the chain.
+        from app.services.app_services import services_of
+
+        services_of(ctx).on_change(self._on_services)
 
         self.refresh_timer = QTimer(self)
         self.refresh_timer.setInterval(REFRESH_MS)
@@ -603,6 +608,10 @@ class WalletPage(QWidget):
             self.fill_mor_history(await self.wallet.mor_transfers())
             if not self._refresh_again:
                 return
+
+    def _on_services(self, what: str) -> None:
+        if what == "block" and self.isVisible() and self.wallet.is_unlocked:
+            self.refresh()
 
     def _periodic(self) -> None:
         if self.isVisible() and self.wallet.is_unlocked and not self.host.tasks:

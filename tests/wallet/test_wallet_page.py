@@ -264,3 +264,26 @@ async def test_no_wallet_offers_the_setup_wizard(
     await wiz.save_password()
     qtbot.waitUntil(lambda: page.stack.currentWidget() is page.main_view)
     assert page.address_label.text() == Account.from_key(key).address
+
+
+async def test_a_new_block_refreshes_balances(
+    qtbot: QtBot, chain: Devnet, funded: WalletService, wallet_paths: AppPaths
+) -> None:
+    """MOR arriving from elsewhere shows up on the next block, not on a timer."""
+    from app.services.app_services import services_of
+
+    me = str(funded.address)
+    page = await _settled(_page(qtbot, funded, wallet_paths))
+    page.refresh_timer.stop()  # only the block event may refresh here
+    first = page.refresh()
+    assert first is not None
+    await first
+    before = page.mor_label.text()
+    _fund(chain, me, 0, 7 * MOR)
+
+    services_of(page.ctx)._emit("block")  # what the chain watcher does on each new block
+    task = page.refresh_task
+    assert task is not None and not task.done()
+    await task
+    assert page.mor_label.text() != before
+    assert page.mor_label.text().startswith(str(_mor(chain, me) // MOR))
