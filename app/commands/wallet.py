@@ -180,7 +180,18 @@ async def _chain(args: argparse.Namespace) -> Any:
         settings = SettingsStore.open(app_paths().settings_file).settings
         key, urls = settings.network, settings.custom_rpc_urls or None
     net = get_network(_NETWORK_ALIASES.get(key, key), devnet_file=network_file(), rpc_urls=urls)
-    return Web3WalletChain.for_network(net)
+    # The program's own chain client: RPC failover, and the same transaction manager (one nonce
+    # manager per account) as every other write.
+    from app.chain.client import ChainClient
+    from app.services.wallet_chain import ClientWalletChain
+
+    client = ChainClient(net)
+    try:
+        await client.connect()
+    except BaseException:
+        await client.close()
+        raise
+    return ClientWalletChain(client)
 
 
 async def cmd_balance(args: argparse.Namespace) -> int:

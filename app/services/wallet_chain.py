@@ -25,6 +25,12 @@ class ClientWalletChain:
         self.chain = chain
         self._pending: set[asyncio.Task[Any]] = set()
 
+    async def close(self) -> None:
+        """Wait for sends still being mined, then close the client (for one-shot CLI use)."""
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+        await self.chain.close()
+
     @property
     def chain_id(self) -> int:
         return int(self.chain.chain_id)

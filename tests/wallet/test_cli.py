@@ -105,3 +105,14 @@ def test_send_mor_from_the_command_line(
     assert "Status: confirmed" in out
     assert int(token.functions.balanceOf(friend).call()) == 125 * 10**16
     assert int(token.functions.balanceOf(me).call()) == 375 * 10**16
+
+    # By network name: the send goes through the program's chain client and tx manager.
+    from app.chain.devnet import network_file
+
+    network_file().parent.mkdir(parents=True, exist_ok=True)
+    network_file().write_text(json.dumps(chain.network))
+    args = ["wallet", "send", "--to", friend, "--amount", "0.75", "--yes", "--wait", "30",
+            "--network", "devnet"]
+    assert main(args) == 0
+    assert "Status: confirmed" in capsys.readouterr().out
+    assert int(token.functions.balanceOf(friend).call()) == 2 * 10**18
