@@ -216,6 +216,10 @@ class AppServices:
         return out
 
     async def stop(self) -> None:
+        # Background jobs stop first: none may start a transaction while the rest shuts down.
+        # (Their handlers are idempotent; an interrupted one re-runs at the next start.)
+        for runner in self.runners():
+            await runner.stop()
         if self._watch is not None:
             self._watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
