@@ -175,7 +175,8 @@ class AppServices:
                 await engine.start()
                 self._engine = engine
                 self.ctx.engine = engine
-            return self._engine  # type: ignore[no-any-return]
+            running: ChatEngine = self._engine
+            return running
 
     async def provider(self) -> ProviderService:
         signer = self.signer()

@@ -290,7 +290,6 @@ class ConsumerService:
     ) -> SessionRecord:
         """Close now (early): the unused stake comes back, today's share is held until midnight."""
         key = f"close:{id_hex(session_id)}"
-        rec = self.sessions.get(session_id, "consumer")
         self.runner.store.schedule(
             key, "consumer.close",
             {"session_id": id_hex(session_id), "provider_key": ""}, title="Close session",
@@ -305,7 +304,13 @@ class ConsumerService:
                 "The session could not be closed yet; it will be retried automatically.",
                 detail=job.last_error if job else "",
             )
-        return self.sessions.get(session_id, "consumer") or rec  # type: ignore[return-value]
+        closed = self.sessions.get(session_id, "consumer")
+        if closed is None:  # closed on chain, but this computer never tracked the session
+            s = await self.chain.get_session(session_id)
+            closed = SessionRecord(id_hex(session_id), "consumer", self.user, "", s.bid_id,
+                                   stake=s.stake, opened_at=s.opened_at, ends_at=s.ends_at,
+                                   closed_at=s.closed_at, status="closed")
+        return closed
 
     async def _close_job(self, job: Job, runner: TaskRunner) -> Done | RetryAt:
         sid = job.payload["session_id"]
