@@ -52,14 +52,18 @@ def revert(devnet: Devnet, snapshot_id: str) -> None:
     devnet.revert(snapshot_id)
 
 
-@pytest.fixture
-def chain(devnet: Devnet) -> Iterator[Devnet]:
+def _rolled_back(devnet: Devnet) -> Iterator[Devnet]:
     """The session devnet, rolled back to its state before the test when the test ends."""
     sid = snapshot(devnet)
     try:
         yield devnet
     finally:
         revert(devnet, sid)
+
+
+chain = pytest.fixture(name="chain")(_rolled_back)
+chain_snapshot = pytest.fixture(name="chain_snapshot")(_rolled_back)  # same, clearer beside
+# fixtures that also hold a chain client called ``chain``
 
 
 def encode_approval(bid_id: bytes, chain_id: int, user: str, timestamp: int) -> bytes:

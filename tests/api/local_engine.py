@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import pytest_asyncio
+
 from app.inference.engine import LocalEngine
 from app.inference.library import bundled_model_path
 
@@ -27,3 +29,13 @@ async def started_engine(
         yield engine
     finally:
         await engine.stop()
+
+
+SMOL_NAME = "SmolLM2-135M-Instruct"  # the name providers register the bundled model under
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def smol_engine() -> AsyncIterator[LocalEngine]:
+    """One real engine per test module, named as the provider node names it on chain."""
+    async with started_engine(n_ctx=1024, name=SMOL_NAME) as eng:
+        yield eng

@@ -67,7 +67,7 @@ class Market:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def market(
-    devnet: Devnet, smol_engine: LocalEngine, tmp_path: Path  # noqa: F811
+    devnet: Devnet, smol_engine: LocalEngine, tmp_path: Path
 ) -> AsyncIterator[Market]:
     snap = devnet.snapshot()
     p = await make_party(devnet, PROVIDER_INDEX, tmp_path / "provider")

@@ -35,14 +35,14 @@ from app.storage.sessions import SessionStore
 from app.storage.settings import Settings
 from app.wallet.keyring_store import UnlockSecretStore
 from app.wallet.signer import LocalSigner
-from tests.api.local_engine import started_engine
-from tests.devnet_fixture import devnet  # noqa: F401  (fixture)
+from tests.api.local_engine import SMOL_NAME as MODEL_NAME
+from tests.api.local_engine import smol_engine  # noqa: F401  (fixture)
+from tests.devnet_fixture import chain_snapshot, devnet  # noqa: F401  (fixtures)
 from tests.qt_async import qt_event_loop
 
 FAST = TxPolicy(poll_interval=0.05, receipt_timeout=30.0, replace_after=30.0)
 PROVIDER_INDEX = 7
 CONSUMER_INDEX = 8
-MODEL_NAME = "SmolLM2-135M-Instruct"
 PASSWORD = "violet-harbour-engine-47-quiet"
 FAST_N = 2**10
 
@@ -60,20 +60,6 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 60.0) -> No
 
 def pytest_asyncio_loop_factories(config: Any, item: Any) -> dict[str, Any]:
     return {"qasync": qt_event_loop}
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def smol_engine() -> AsyncIterator[LocalEngine]:
-    async with started_engine(n_ctx=1024, name=MODEL_NAME) as eng:
-        yield eng
-
-
-@pytest.fixture
-def chain_snapshot(devnet: Devnet) -> Any:  # noqa: F811
-    """Every test leaves the shared devnet as it found it (balances, bids, time)."""
-    sid = devnet.snapshot()
-    yield devnet
-    devnet.revert(sid)
 
 
 @dataclass
