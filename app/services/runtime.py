@@ -23,6 +23,7 @@ from app.services.tasks import TaskRunner
 from app.storage.jobs import JobStore
 from app.storage.sessions import SessionStore
 from app.storage.settings import Settings, load_settings
+from app.wallet.lock import WalletSigner
 from app.wallet.signer import LocalSigner
 
 
@@ -83,15 +84,15 @@ class Runtime:
             )
         return self._sessions[key]
 
-    async def consumer(self, signer: LocalSigner) -> ConsumerService:
+    async def consumer(self, signer: LocalSigner | WalletSigner) -> ConsumerService:
         chain = await self.chain()
         cid = chain.network.chain_id
         return ConsumerService(chain, signer, WalletNodeKey(signer),
                                self.runner(cid, signer.address), self.sessions(cid, signer.address))
 
     async def provider(
-        self, signer: LocalSigner, engine: ChatEngine, *, model_name: str, host: str = "127.0.0.1",
-        port: int = 0, public_endpoint: str | None = None,
+        self, signer: LocalSigner | WalletSigner, engine: ChatEngine, *, model_name: str,
+        host: str = "127.0.0.1", port: int = 0, public_endpoint: str | None = None,
     ) -> ProviderService:
         chain = await self.chain()
         cid = chain.network.chain_id

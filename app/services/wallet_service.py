@@ -10,13 +10,21 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any
 
-from app.chain.client import FeeEstimate
 from app.fileio import atomic_write_text
 from app.logsetup import register_secret
 from app.paths import AppPaths
+from app.services.wallet_types import (
+    ETH_DECIMALS,
+    Asset,
+    Balances,
+    FeeQuote,
+    Listener,
+    SendPreview,
+    TxRecord,
+    WalletChain,
+)
 from app.wallet import keystore as ks
 from app.wallet import secretbox
 from app.wallet.errors import (
@@ -33,127 +41,19 @@ from app.wallet.errors import (
 )
 from app.wallet.hd import ACCOUNT_PICKER_SIZE, derive_account, derive_addresses
 from app.wallet.keyring_store import StoreKind, UnlockSecretStore
+from app.wallet.known_keys import refuse_dev_key
+from app.wallet.lock import WalletSigner
 from app.wallet.mnemonic import validate_mnemonic
 from app.wallet.password_strength import estimate_strength
-from app.wallet.signer import LocalSigner, Signer, parse_private_key
+from app.wallet.signer import LocalSigner, parse_private_key
 from app.wallet.store import WalletFile, load_wallet_file, save_wallet_file
 from app.wallet.units import format_amount, parse_amount, validate_address
 
-FeeQuote = FeeEstimate  # the wallet's name for the chain client's fee estimate
+# The data types live in wallet_types; callers keep importing them from here.
+__all__ = ["ETH_DECIMALS", "Asset", "Balances", "FeeQuote", "SendPreview", "TxRecord",
+           "WalletChain", "WalletService"]
 
 log = logging.getLogger(__name__)
-
-Asset = Literal["ETH", "MOR"]
-ETH_DECIMALS = 18
-
-
-class WalletChain(Protocol):
-    """What the wallet needs from a chain client (``app.chain.client.ChainClient`` fits it)."""
-
-    @property
-    def chain_id(self) -> int: ...
-
-    @property
-    def explorer_url(self) -> str | None:
-        """Base URL of a block explorer (``{url}/tx/{hash}``), or None for a local chain."""
-        ...
-
-    async def eth_balance(self, address: str) -> int: ...
-
-    async def mor_balance(self, address: str) -> int: ...
-
-    async def mor_decimals(self) -> int: ...
-
-    async def estimate_fee(self, asset: Asset, sender: str, to: str, amount: int) -> FeeQuote: ...
-
-    async def send_eth(self, signer: Signer, to: str, amount: int, fee: FeeQuote) -> str: ...
-
-    async def send_mor(self, signer: Signer, to: str, amount: int, fee: FeeQuote) -> str: ...
-
-    async def transaction_status(self, tx_hash: str) -> str:
-        """ "pending", "confirmed" or "failed"."""
-        ...
-
-
-@dataclass(frozen=True)
-class Balances:
-    eth: int
-    mor: int
-    mor_decimals: int = 18
-
-
-@dataclass(frozen=True)
-class SendPreview:
-    asset: Asset
-    sender: str
-    to: str
-    amount: int
-    decimals: int
-    fee: FeeQuote
-    eth_balance: int
-    asset_balance: int
-
-    @property
-    def eth_needed(self) -> int:
-        return self.fee.max_cost + (self.amount if self.asset == "ETH" else 0)
-
-    @property
-    def gas_missing(self) -> int:
-        """Exact wei of ETH missing to pay amount + the highest possible fee (0 when enough)."""
-        return max(0, self.eth_needed - self.eth_balance)
-
-    @property
-    def eth_after(self) -> int:
-        return self.eth_balance - self.eth_needed
-
-    @property
-    def asset_after(self) -> int:
-        return self.eth_after if self.asset == "ETH" else self.asset_balance - self.amount
-
-    def gas_warning(self) -> str | None:
-        if not self.gas_missing:
-            return None
-        return (
-            f"Not enough ETH to pay the network fee: {format_amount(self.gas_missing)} ETH "
-            f"missing (fee up to {format_amount(self.fee.max_cost)} ETH, you have "
-            f"{format_amount(self.eth_balance)} ETH)."
-        )
-
-
-@dataclass
-class TxRecord:
-    tx_hash: str
-    chain_id: int
-    asset: str
-    sender: str
-    to: str
-    amount: int
-    max_fee: int
-    status: str = "pending"  # pending | confirmed | failed
-    created: float = field(default_factory=time.time)
-
-    def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["amount"] = str(self.amount)
-        d["max_fee"] = str(self.max_fee)
-        return d
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> TxRecord:
-        return cls(
-            tx_hash=str(d["tx_hash"]),
-            chain_id=int(d["chain_id"]),
-            asset=str(d["asset"]),
-            sender=str(d["sender"]),
-            to=str(d["to"]),
-            amount=int(d["amount"]),
-            max_fee=int(d["max_fee"]),
-            status=str(d.get("status", "pending")),
-            created=float(d.get("created", 0.0)),
-        )
-
-
-Listener = Callable[[str], None]
 
 
 class WalletService:
@@ -177,9 +77,12 @@ class WalletService:
         self._seal_n = seal_scrypt_n
         self.idle_lock_seconds = idle_lock_seconds
         self._clock = clock
-        self._signer: LocalSigner | None = None
+        self._signer: LocalSigner | None = None  # the only place the decrypted key lives
         self._last_activity = clock()
         self._listeners: list[Listener] = []
+        self.lock_reason = ""  # why the wallet last locked itself, for the window to say
+        #: The chain the program is on when no chain client is attached (the CLI sets it).
+        self.network_chain_id: int | None = None
 
     # ----- files and state -------------------------------------------------------------------
     @property
@@ -344,9 +247,12 @@ class WalletService:
             return False
         return True
 
-    def lock(self) -> None:
+    def lock(self, reason: str = "") -> None:
+        """Forget the key: every ``WalletSigner`` handed out stops signing at once."""
         if self._signer is not None:
             self._signer = None
+            self.lock_reason = reason
+            log.info("wallet locked%s", f" ({reason})" if reason else "")
             self._emit("locked")
 
     def touch(self) -> None:
@@ -357,17 +263,31 @@ class WalletService:
         if self._signer is None or self.idle_lock_seconds <= 0:
             return False
         if self._clock() - self._last_activity >= self.idle_lock_seconds:
-            log.info("wallet locked after %.0f s idle", self.idle_lock_seconds)
-            self.lock()
+            minutes = max(1, round(self.idle_lock_seconds / 60))
+            self.lock(f"locked after {minutes} minute{'s' if minutes != 1 else ''} without use")
             return True
         return False
 
     @property
-    def signer(self) -> Signer:
+    def chain_id(self) -> int | None:
+        return self.chain.chain_id if self.chain is not None else self.network_chain_id
+
+    def active_key(self) -> LocalSigner:
+        """The unlocked key, for ``WalletSigner`` only; ``WalletLocked`` while locked."""
         if self._signer is None:
             raise WalletLocked()
-        self.touch()
         return self._signer
+
+    @property
+    def signer(self) -> WalletSigner:
+        """A signer for the active account that never holds the key (``WalletLocked`` if locked).
+
+        Asking for it counts as the user using the wallet; the signatures it makes later do not,
+        so background work cannot keep the wallet unlocked.
+        """
+        key = self.active_key()
+        self.touch()
+        return WalletSigner(self, key.address, key.public_key_uncompressed)
 
     def remember_state(self) -> bool:
         addr = self.address
@@ -511,6 +431,7 @@ class WalletService:
         signer = self.signer
         if signer.address != preview.sender:
             raise WalletError("The active account changed; review the transfer again.")
+        refuse_dev_key(signer.address, chain.chain_id)
         if preview.asset == "ETH":
             tx_hash = await chain.send_eth(signer, preview.to, preview.amount, preview.fee)
         else:

@@ -47,7 +47,6 @@ T = TypeVar("T")
 
 CLIPBOARD_CLEAR_MS = 60_000
 REFRESH_MS = 12_000
-IDLE_CHECK_MS = 15_000
 
 
 def error_label() -> QLabel:
@@ -386,11 +385,7 @@ class WalletPage(QWidget):
         self.refresh_timer = QTimer(self)
         self.refresh_timer.setInterval(REFRESH_MS)
         self.refresh_timer.timeout.connect(self._periodic)
-        self.idle_timer = QTimer(self)
-        self.idle_timer.setInterval(IDLE_CHECK_MS)
-        self.idle_timer.timeout.connect(self.wallet.check_idle)
-        self.refresh_timer.start()
-        self.idle_timer.start()
+        self.refresh_timer.start()  # (the idle lock runs from launch: app/ui/wallet_lock.py)
         self.update_view()
         self.auto_unlock_task = self._start_auto_unlock()
 
@@ -532,7 +527,10 @@ class WalletPage(QWidget):
             self.stack.setCurrentWidget(self.empty_view)
             return
         if not self.wallet.is_unlocked:
-            self.locked_address.setText(f"Account {wf.address}")
+            reason = self.wallet.lock_reason
+            self.locked_address.setText(
+                f"Account {wf.address}" + (f"\n({reason})" if reason else "")
+            )
             self.stack.setCurrentWidget(self.locked_view)
             return
         addr = str(self.wallet.address)
@@ -766,7 +764,6 @@ class WalletPage(QWidget):
     def shutdown(self) -> None:
         """Stop timers, forget the wallet listener and cancel running work (page going away)."""
         self.refresh_timer.stop()
-        self.idle_timer.stop()
         self.wallet.remove_listener(self._listener)
         self.host.cancel_all()
 
