@@ -23,6 +23,7 @@ from app.services.tasks import TaskRunner
 from app.storage.jobs import JobStore
 from app.storage.sessions import SessionStore
 from app.storage.settings import Settings, load_settings
+from app.wallet.known_keys import refuse_dev_key
 from app.wallet.lock import WalletSigner
 from app.wallet.signer import LocalSigner
 
@@ -87,6 +88,7 @@ class Runtime:
     async def consumer(self, signer: LocalSigner | WalletSigner) -> ConsumerService:
         chain = await self.chain()
         cid = chain.network.chain_id
+        refuse_dev_key(signer.address, cid)  # public test keys never touch real money
         return ConsumerService(chain, signer, WalletNodeKey(signer),
                                self.runner(cid, signer.address), self.sessions(cid, signer.address))
 
@@ -96,6 +98,7 @@ class Runtime:
     ) -> ProviderService:
         chain = await self.chain()
         cid = chain.network.chain_id
+        refuse_dev_key(signer.address, cid)
         return ProviderService(
             chain, signer, WalletNodeKey(signer), engine, self.runner(cid, signer.address),
             self.sessions(cid, signer.address), model_name=model_name, host=host, port=port,
