@@ -198,11 +198,13 @@ class OnboardingFlow:
         if self.mode in ("create", "mnemonic"):
             assert self._mnemonic is not None
             kind = self.wallet.create_from_mnemonic(
-                self._mnemonic, password, account_index=self.account_index, remember=remember
+                self._mnemonic, password, account_index=self.account_index, remember=remember,
+                restore=self.mode == "mnemonic",  # a restored backup may replace a damaged file
             )
         elif self.mode in ("key", "keystore"):
             assert self._key is not None
-            kind = self.wallet.import_private_key(self._key.hex(), password, remember=remember)
+            kind = self.wallet.import_private_key(self._key.hex(), password, remember=remember,
+                                                  restore=True)
         else:
             raise WalletError("Create or import a wallet first.")
         self.store_kind = kind

@@ -40,6 +40,7 @@ from app.errors import UserFacingError
 from app.services.context import AppContext
 from app.services.wallet_service import SendPreview, TxRecord, WalletService
 from app.ui.widgets.qr import qr_pixmap
+from app.wallet.store import DamagedWalletFile
 from app.wallet.units import format_amount
 
 log = logging.getLogger(__name__)
@@ -521,8 +522,18 @@ class WalletPage(QWidget):
         except UserFacingError as exc:
             show_error(self.errors, exc.message)
             self.stack.setCurrentWidget(self.empty_view)
-            self.setup_button.setEnabled(False)
+            # A damaged wallet is restored from its backup (the wizard's import keeps a copy of
+            # the damaged file); any other unreadable file must be moved away by hand first.
+            restorable = isinstance(exc, DamagedWalletFile)
+            self.setup_button.setText("Restore from your backup…" if restorable
+                                      else "Set up a wallet…")
+            self.setup_button.setEnabled(restorable)
             return
+        self.setup_button.setText("Set up a wallet…")
+        self.setup_button.setEnabled(True)
+        notice = self.wallet.take_notice()
+        if notice:
+            show_error(self.errors, notice)
         if wf is None:
             self.stack.setCurrentWidget(self.empty_view)
             return
