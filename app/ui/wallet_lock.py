@@ -75,6 +75,11 @@ class WalletLockWatcher(QObject):
         wallet = self.ctx.wallet
         if wallet is not None:
             wallet.check_idle()
+            # One-time news about the wallet files (e.g. permissions just made owner-only).
+            notice = wallet.take_notice()
+            show = getattr(self.parent(), "show_notice", None)
+            if notice and show is not None:
+                show(notice)
 
     @Slot(bool)
     def on_prepare_for_sleep(self, going_to_sleep: bool) -> None:

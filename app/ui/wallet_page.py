@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 from app.errors import UserFacingError
 from app.services.context import AppContext
 from app.services.wallet_service import SendPreview, TxRecord, WalletService
+from app.ui.clipboard import SECRET_CLEAR_MS, copy_secret
 from app.ui.widgets.qr import qr_pixmap
 from app.wallet.store import DamagedWalletFile
 from app.wallet.units import format_amount
@@ -46,7 +47,7 @@ from app.wallet.units import format_amount
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-CLIPBOARD_CLEAR_MS = 60_000
+CLIPBOARD_CLEAR_MS = SECRET_CLEAR_MS
 REFRESH_MS = 12_000
 
 
@@ -100,14 +101,7 @@ class TaskHost:
 
 def copy_secret_to_clipboard(text: str, clear_after_ms: int = CLIPBOARD_CLEAR_MS) -> None:
     """Copy, then wipe the clipboard after a minute unless something else was copied since."""
-    clipboard = QGuiApplication.clipboard()
-    clipboard.setText(text)
-
-    def clear() -> None:
-        if clipboard.text() == text:
-            clipboard.clear()
-
-    QTimer.singleShot(clear_after_ms, clear)
+    copy_secret(text, clear_after_ms)
 
 
 class PasswordPrompt(QDialog):
