@@ -41,6 +41,7 @@ from app.services.context import AppContext
 from app.services.wallet_service import SendPreview, TxRecord, WalletService
 from app.ui.clipboard import SECRET_CLEAR_MS, copy_secret
 from app.ui.widgets.qr import qr_pixmap
+from app.wallet.errors import FeeRose
 from app.wallet.store import DamagedWalletFile
 from app.wallet.units import format_amount
 
@@ -323,6 +324,9 @@ class SendDialog(QDialog):
     async def _send(self, preview: SendPreview) -> None:
         try:
             self.record = await self.wallet.send(preview)
+        except FeeRose:
+            await self._review()  # show the new fee; Send confirms it (the error says why)
+            raise
         finally:
             self.review_button.setEnabled(True)
         self.sent.emit(self.record)

@@ -79,3 +79,11 @@ class TestKeyRefused(WalletError):
     """A publicly known development key asked to sign on a real network."""
 
     __test__ = False  # not a pytest class, whatever its name says
+
+
+class FeeRose(WalletError):
+    """The network now needs more than the fee the user confirmed; ``quote`` is the new one."""
+
+    def __init__(self, message: str, *, quote: object = None) -> None:
+        super().__init__(message)
+        self.quote = quote
