@@ -2,13 +2,14 @@
 
 The copy carries the hints that clipboard managers honour to keep a secret out of their history
 (KDE Klipper, Windows clipboard history and cloud sync, macOS pasteboard managers). After
-``clear_after_ms``, or when the program quits, the clipboard is emptied if it still holds the
-secret; anything the user copied since is left alone.
+``clear_after_ms``, or when the program quits (a shutdown hook of the main window's wallet lock
+watcher), the clipboard is emptied if it still holds the secret; anything the user copied since
+is left alone.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QCoreApplication, QMimeData, QTimer
+from PySide6.QtCore import QByteArray, QMimeData, QTimer
 from PySide6.QtGui import QGuiApplication
 
 SECRET_CLEAR_MS = 60_000
@@ -21,13 +22,21 @@ _HINTS: dict[str, bytes] = {
     "org.nspasteboard.ConcealedType": b"",  # macOS clipboard managers
 }
 
-_pending: list[QTimer] = []
+_pending: list[str] = []  # secrets whose clearing timer has not fired yet
 
 
 def _clear_if_still(text: str) -> None:
+    if text in _pending:
+        _pending.remove(text)
     clipboard = QGuiApplication.clipboard()
     if clipboard.text() == text:
         clipboard.clear()
+
+
+def clear_pending_secrets() -> None:
+    """Clear every copied secret still on the clipboard (the program is quitting)."""
+    for text in list(_pending):
+        _clear_if_still(text)
 
 
 def copy_secret(text: str, clear_after_ms: int = SECRET_CLEAR_MS) -> None:
@@ -38,18 +47,6 @@ def copy_secret(text: str, clear_after_ms: int = SECRET_CLEAR_MS) -> None:
         mime.setData(fmt, QByteArray(value))
     QGuiApplication.clipboard().setMimeData(mime)
 
-    timer = QTimer()
-    timer.setSingleShot(True)
-    timer.setInterval(clear_after_ms)
-
-    def fire() -> None:
-        _clear_if_still(text)
-        if timer in _pending:
-            _pending.remove(timer)
-
-    timer.timeout.connect(fire)
-    timer.start()
-    _pending.append(timer)
-    app = QCoreApplication.instance()
-    if app is not None:  # quitting before the minute is up clears it too
-        app.aboutToQuit.connect(lambda: _clear_if_still(text))
+    # singleShot owns its timer in Qt, so no Python object dies inside its own signal.
+    QTimer.singleShot(clear_after_ms, lambda: _clear_if_still(text))
+    _pending.append(text)

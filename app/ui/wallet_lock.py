@@ -16,6 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Slot
 
 from app.services.context import AppContext
+from app.ui.app_state import register_shutdown
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,13 @@ class WalletLockWatcher(QObject):
         self.timer.timeout.connect(self.check)
         self.timer.start()
         self.os_sources: list[str] = self._connect_dbus() if use_dbus else []
+        register_shutdown(ctx, self._at_quit)
+
+    async def _at_quit(self) -> None:
+        """Quitting: copied secrets leave the clipboard now rather than stay behind."""
+        from app.ui.clipboard import clear_pending_secrets
+
+        clear_pending_secrets()
 
     def _lock(self, reason: str) -> None:
         wallet = self.ctx.wallet

@@ -42,3 +42,18 @@ def test_the_api_key_copied_from_settings_is_cleared(qtbot: QtBot, wallet_paths:
     clipboard = QGuiApplication.clipboard()
     assert clipboard.text() == key and len(key) >= 24
     qtbot.waitUntil(lambda: clipboard.text() == "", timeout=5000)
+
+
+async def test_quitting_clears_a_secret_still_on_the_clipboard(
+    qtbot: QtBot, wallet_paths: AppPaths
+) -> None:
+    from app.ui.app_state import shutdown_hooks
+    from app.ui.launch import build_main_window, create_application
+
+    window = build_main_window(create_application([]), wallet_paths,
+                               open_start_page_on_show=False)
+    qtbot.addWidget(window)
+    copy_secret("the recovery phrase words", 60_000)
+    for hook in shutdown_hooks(window.ctx):  # what the launcher runs on quit
+        await hook()
+    assert QGuiApplication.clipboard().text() == ""
