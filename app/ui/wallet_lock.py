@@ -1,7 +1,8 @@
 """Locks the wallet from the moment the window exists, whichever page is open.
 
 Three things lock it, all through ``WalletService.lock`` (which stops every signer at once):
-the idle timeout, the computer going to sleep, and the screen locking. Sleep and screen lock come
+the idle timeout (no key press or click in the program), the computer going to sleep, and the
+screen locking. Sleep and screen lock come
 from logind and the screen saver over D-Bus where the desktop offers them (Linux); everywhere else
 a sleep still shows up as the wall clock jumping ahead of the monotonic clock between two checks.
 """
@@ -13,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Slot
 
 from app.services.context import AppContext
 from app.ui.app_state import register_shutdown
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 
 IDLE_CHECK_MS = 15_000
 SLEEP_GAP_S = 90.0  # wall time passing this much faster than monotonic time means a sleep
+
+_INPUT_EVENTS = frozenset({QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel})
 
 # (bus, service, path, interface, signal): each sends one bool, True when sleeping or locked.
 _DBUS_SOURCES = (
@@ -59,6 +62,22 @@ class WalletLockWatcher(QObject):
         self.timer.start()
         self.os_sources: list[str] = self._connect_dbus() if use_dbus else []
         register_shutdown(ctx, self._at_quit)
+        # "Idle" means the person is away: typing or clicking anywhere in the program counts as
+        # using it (signatures made by background work do not).
+        self._last_input = 0.0
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # Qt names it so
+        if event.type() in _INPUT_EVENTS:
+            now = self._mono()
+            if now - self._last_input >= 1.0:  # once a second is plenty
+                self._last_input = now
+                wallet = self.ctx.wallet
+                if wallet is not None:
+                    wallet.touch()
+        return False
 
     async def _at_quit(self) -> None:
         """Quitting: copied secrets leave the clipboard now rather than stay behind."""

@@ -148,3 +148,23 @@ def test_sleep_and_screen_lock_lock_the_wallet(qtbot: QtBot, make_service: Make,
     assert wallet.is_unlocked
     watcher.on_prepare_for_sleep(True)
     assert not wallet.is_unlocked
+
+
+def test_typing_in_the_window_keeps_the_wallet_unlocked(
+    qtbot: QtBot, wallet_paths: AppPaths, make_service: Make
+) -> None:
+    import time
+
+    from PySide6.QtCore import Qt
+
+    wallet = make_service(idle_lock_seconds=1.5)
+    wallet.import_private_key("0x" + "44" * 32, PASSWORD)
+    window = _window_with_wallet(qtbot, wallet_paths, wallet)
+    window.wallet_lock.timer.setInterval(50)  # type: ignore[attr-defined]
+    window.show()  # type: ignore[attr-defined]
+    end = time.monotonic() + 3.5
+    while time.monotonic() < end:  # someone working in the program for twice the idle time
+        qtbot.keyClick(window, Qt.Key.Key_A)  # type: ignore[arg-type]
+        qtbot.wait(150)  # the pace of a person typing, not a synchronisation
+        assert wallet.is_unlocked
+    qtbot.waitUntil(lambda: not wallet.is_unlocked, timeout=5000)  # then away: it locks
