@@ -94,6 +94,8 @@ class OnboardingFlow:
     # ----- create -------------------------------------------------------------------------
     def choose_create(self) -> None:
         self._require(Step.WELCOME)
+        # Said before the user writes down new words: a damaged wallet is restored, not replaced.
+        self.wallet.refuse_overwrite()
         if self._mnemonic is None or self.mode != "create":
             self._mnemonic = generate_mnemonic(self.word_count)
             register_secret(self._mnemonic)

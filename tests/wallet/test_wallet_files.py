@@ -228,3 +228,23 @@ def test_non_ascii_passwords_work_in_either_unicode_form(make_service: Make) -> 
     other.import_keystore(json.dumps(theirs), decomposed)
     assert other.address == Account.from_key(KEY).address
     assert UNICODE_PW.encode() not in other.wallet_file.read_bytes()
+
+
+def test_the_setup_wizard_refuses_a_new_wallet_over_a_damaged_one_but_restores(
+    make_service: Make,
+) -> None:
+    from app.services.onboarding import OnboardingFlow, Step
+
+    svc = make_service()
+    svc.create_from_mnemonic(PHRASE, PW)
+    text = svc.wallet_file.read_text()
+    svc.wallet_file.write_text(text[:100])
+    flow = OnboardingFlow(make_service())
+    with pytest.raises(WalletExists) as err:
+        flow.choose_create()  # before any new words are shown
+    assert DAMAGED in err.value.message.lower()
+    flow.choose_import()
+    flow.import_mnemonic(PHRASE)
+    flow.import_done()
+    flow.set_password(PW, PW)
+    assert flow.step == Step.NETWORK and flow.wallet.address == svc.address
