@@ -27,7 +27,34 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(?:[a-z]{3,8}\s+){11,23}[a-z]{3,8}\b"), "[REDACTED WORDS]"),
 )
 
+# A URL keeps its scheme and host only: RPC providers put API keys in the path, the query or the
+# user part ("https://base-mainnet.g.alchemy.com/v2/<key>", "https://user:pass@host").
+_URL = re.compile(
+    r"(?i)\b([a-z][a-z0-9+.\-]*://)(?:[^\s/@'\"<>]+@)?([^\s/?#'\"<>@]+)([^\s'\"<>)\]]*)"
+)
+_TRAILING = ":,.;!"
+
+
+def _url_head(m: re.Match[str]) -> str:
+    rest = m.group(3)
+    tail = rest[len(rest.rstrip(_TRAILING)):]  # sentence punctuation after the URL stays
+    path = rest[: len(rest) - len(tail)]
+    host = m.group(2)
+    if not path and host[-1:] in _TRAILING:  # "http://host:8545:" ends in punctuation too
+        stripped = host.rstrip(_TRAILING)
+        host, tail = stripped, host[len(stripped):] + tail
+    shown = "" if not path else "/" if path == "/" else "/\u2026"
+    return f"{m.group(1)}{host}{shown}{tail}"
+
 _secrets: set[str] = set()
+
+
+def safe_url(url: str) -> str:
+    """``url`` as scheme + host (+ port), for logs and messages; the rest may be a credential.
+
+    A removed path shows as "/…", so a reader still sees that there was one.
+    """
+    return _URL.sub(_url_head, url)
 
 
 def register_secret(value: str) -> None:
@@ -42,7 +69,7 @@ def redact(text: str) -> str:
             text = text.replace(secret, "[REDACTED]")
     for pattern, repl in _PATTERNS:
         text = pattern.sub(repl, text)
-    return text
+    return safe_url(text)
 
 
 class RedactingFormatter(logging.Formatter):

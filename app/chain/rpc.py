@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 
 from app.chain.errors import RpcUnavailable, WrongChain
+from app.logsetup import safe_url
 
 log = logging.getLogger(__name__)
 
@@ -153,10 +154,10 @@ class RpcPool:
                     errors.append(str(exc))
                     continue
                 if idx != self._active:
-                    log.info("RPC failover: now using endpoint #%d", idx + 1)
+                    log.info("RPC failover: now using endpoint #%d (%s)", idx + 1, safe_url(url))
                     self._active = idx
                 return result
-        raise RpcUnavailable("; ".join(errors[-len(self.urls) :]))
+        raise RpcUnavailable(safe_url("; ".join(errors[-len(self.urls) :])))
 
     async def request_raw(self, method: str, params: Any = None) -> dict[str, Any]:
         """The whole JSON-RPC response object (``result`` or ``error``)."""

@@ -211,7 +211,10 @@ class TxManager:
         on_sent: OnSent | None = None,
         description: str = "",
         simulate: bool = True,
+        max_fee: int | None = None,
     ) -> Receipt:
+        """``max_fee``: the maxFeePerGas the user confirmed; sent as is and never raised by a
+        fee bump (a stuck transaction then waits instead of being replaced)."""
         sender = to_checksum_address(signer.address)
         to = to_checksum_address(to)
         if value:
@@ -225,7 +228,10 @@ class TxManager:
             await self.simulate(sender, to, data, value)
         if gas is None:
             gas = await self.estimate_gas(sender, to, data, value)
-        max_fee, tip = await self.fees()
+        fresh_max, tip = await self.fees()
+        capped = max_fee is not None
+        max_fee = fresh_max if max_fee is None else max_fee  # a ceiling: only base + tip is paid
+        tip = min(tip, max_fee)
         balance = int(await self.rpc.request("eth_getBalance", [sender, "pending"]), 16)
         needed = gas * max_fee + value
         if balance < needed:
@@ -256,7 +262,7 @@ class TxManager:
             nm.used(nonce)
         sent = SentTx(tx_hash, nonce, sender, to, value, gas, max_fee, tip, None, description)
         await _notify(on_sent, sent)
-        return await self._await_receipt(signer, tx, sent, on_sent)
+        return await self._await_receipt(signer, tx, sent, on_sent, capped=capped)
 
     async def _broadcast(self, signer: Signer, tx: dict[str, Any], nm: NonceManager) -> str:
         raw = raw_signed(signer.sign_transaction(dict(tx)))
@@ -321,7 +327,8 @@ class TxManager:
             await asyncio.sleep(self.policy.poll_interval)
 
     async def _await_receipt(
-        self, signer: Signer, tx: dict[str, Any], sent: SentTx, on_sent: OnSent | None
+        self, signer: Signer, tx: dict[str, Any], sent: SentTx, on_sent: OnSent | None,
+        *, capped: bool = False,
     ) -> Receipt:
         pol = self.policy
         hashes = [sent.tx_hash]
@@ -332,7 +339,7 @@ class TxManager:
             remaining = pol.receipt_timeout - elapsed
             if remaining <= 0:
                 raise TransactionTimeout(hashes[-1], pol.receipt_timeout)
-            can_replace = replacements < pol.max_replacements
+            can_replace = not capped and replacements < pol.max_replacements
             wait = min(remaining, pol.replace_after) if can_replace else remaining
             try:
                 rec = await self.wait_for_receipt(hashes, wait)

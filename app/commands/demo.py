@@ -40,15 +40,22 @@ def _paths(root: Path) -> AppPaths:
 
 
 def _prepare_consumer(home: Path, network: dict[str, Any]) -> None:
-    """A funded consumer wallet (devnet test account) that unlocks automatically."""
+    """A funded consumer wallet (devnet test account) that unlocks automatically.
+
+    Its password goes to an encrypted file in the demo folder, never to the OS keyring, and the
+    test key it uses signs on the devnet only (``app.wallet.known_keys``).
+    """
     from app.chain.devnet import dev_account
     from app.services.wallet_service import WalletService
     from app.storage.settings import SettingsStore
+    from app.wallet.keyring_store import UnlockSecretStore
 
     paths = _paths(home)
     (paths.data / "devnet").mkdir(parents=True, exist_ok=True)
     (paths.data / "devnet" / "network.json").write_text(json.dumps(network))
-    wallet = WalletService(paths)
+    secrets = UnlockSecretStore(paths.wallet, paths.config)
+    secrets.use_file_only()
+    wallet = WalletService(paths, secrets=secrets)
     if not wallet.exists():
         key = "0x" + bytes(dev_account(CONSUMER_ACCOUNT).key).hex()
         wallet.import_private_key(key, DEMO_PASSWORD, remember=True)

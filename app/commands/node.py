@@ -16,6 +16,7 @@ from app.chain.devnet import dev_account
 from app.errors import UserFacingError
 from app.inference.types import ChatMessage, ChatRequest, CompletionDone, SamplingParams, TokenDelta
 from app.services.runtime import Runtime
+from app.wallet.lock import WalletSigner
 from app.wallet.signer import LocalSigner
 
 
@@ -72,7 +73,7 @@ def register(sub: Any) -> None:
     withdraw.set_defaults(handler=_withdraw)
 
 
-def _signer(rt: Runtime, args: argparse.Namespace) -> LocalSigner:
+def _signer(rt: Runtime, args: argparse.Namespace) -> LocalSigner | WalletSigner:
     if args.dev_account is not None:
         if rt.network_key != "devnet":
             raise UserFacingError("--dev-account is only allowed on the local devnet.")
@@ -80,6 +81,7 @@ def _signer(rt: Runtime, args: argparse.Namespace) -> LocalSigner:
     from app.services.wallet_service import WalletService
 
     wallet = WalletService(rt.paths)
+    wallet.network_chain_id = rt.network().chain_id  # test keys sign only on the devnet
     if not wallet.exists():
         raise UserFacingError("No wallet yet. Create one with `morpheus wallet create`.")
     if not wallet.try_auto_unlock():
@@ -87,9 +89,7 @@ def _signer(rt: Runtime, args: argparse.Namespace) -> LocalSigner:
             "Wallet password: "
         )
         wallet.unlock(password)
-    signer = wallet.signer
-    assert isinstance(signer, LocalSigner)
-    return signer
+    return wallet.signer
 
 
 def _mor(wei: int) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import os
@@ -53,7 +54,12 @@ def _secret_input(prompt: str, file: str | None) -> str:
 
 
 def _service(chain: Any = None) -> WalletService:
-    return WalletService(app_paths().ensure(), chain=chain)
+    svc = WalletService(app_paths().ensure(), chain=chain)
+    with contextlib.suppress(WalletError):
+        svc.load()  # checks the files' permissions; problems surface in the command itself
+    while (notice := svc.take_notice()) is not None:
+        print(f"Note: {notice}", file=sys.stderr)
+    return svc
 
 
 def _report_remember(kind: Any) -> None:
@@ -68,8 +74,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     from app.wallet.mnemonic import generate_mnemonic
 
     svc = _service()
-    if svc.exists():
-        raise WalletError(f"A wallet already exists ({svc.address}).")
+    svc.refuse_overwrite()  # names a damaged wallet as such and points to restoring it
     password = _password("New wallet password: ", confirm=True)
     phrase = generate_mnemonic(args.words)
     register_secret(phrase)
@@ -86,8 +91,7 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     svc = _service()
-    if svc.exists():
-        raise WalletError(f"A wallet already exists ({svc.address}).")
+    svc.refuse_overwrite(restore=True)  # importing a backup may replace a damaged file
     if args.source == "mnemonic":
         phrase = _secret_input("Recovery phrase (input hidden): ", args.file)
         from app.wallet.mnemonic import validate_mnemonic
@@ -95,7 +99,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         validate_mnemonic(phrase)
         password = _password("New wallet password: ", confirm=True)
         kind = svc.create_from_mnemonic(
-            phrase, password, account_index=args.account, remember=args.remember
+            phrase, password, account_index=args.account, remember=args.remember, restore=True
         )
     elif args.source == "key":
         key = _secret_input("Private key (input hidden): ", args.file)
@@ -103,7 +107,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
         parse_private_key(key)
         password = _password("New wallet password: ", confirm=True)
-        kind = svc.import_private_key(key, password, remember=args.remember)
+        kind = svc.import_private_key(key, password, remember=args.remember, restore=True)
     else:
         if not args.file:
             raise WalletError("Give the keystore file with --file PATH.")
@@ -111,7 +115,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         ks_pw = _password("Keystore password: ", KEYSTORE_PASSWORD_ENV)
         new_pw = os.environ.get(PASSWORD_ENV) or ks_pw
         register_secret(new_pw)
-        kind = svc.import_keystore(text, ks_pw, new_pw, remember=args.remember)
+        kind = svc.import_keystore(text, ks_pw, new_pw, remember=args.remember, restore=True)
     print(f"Imported. Address: {svc.address}")
     _report_remember(kind)
     return 0
@@ -203,9 +207,9 @@ async def cmd_balance(args: argparse.Namespace) -> int:
 
 
 async def _balance(args: argparse.Namespace, svc: WalletService) -> int:
-    addr = args.address or svc.address
-    if addr is None:
+    if args.address is None and not svc.exists():
         raise WalletError("There is no wallet yet; give an address with --address.")
+    addr = args.address or svc.require_address()  # a damaged file says so
     b = await svc.balances(addr)
     print(f"address: {addr}")
     print(f"MOR: {format_amount(b.mor, b.mor_decimals)}")

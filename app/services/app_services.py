@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # web3 and friends cost ~50 MB: loaded on first use, not at w
     from app.services.provider_service import ProviderService
     from app.services.runtime import Runtime
     from app.services.tasks import TaskRunner
-    from app.wallet.signer import LocalSigner
+    from app.wallet.lock import WalletSigner
 
 log = logging.getLogger(__name__)
 
@@ -140,14 +140,13 @@ class AppServices:
 
     # -- wallet-bound services ---------------------------------------------------------------
 
-    def signer(self) -> LocalSigner | None:
-        from app.wallet.signer import LocalSigner
-
+    def signer(self) -> WalletSigner | None:
+        """The wallet's lock-aware signer (services never get the key itself)."""
         wallet = self.ctx.wallet
         if wallet is None or not wallet.is_unlocked:
             return None
-        s = wallet.signer
-        return s if isinstance(s, LocalSigner) else None
+        signer: WalletSigner = wallet.signer
+        return signer
 
     async def consumer(self) -> ConsumerService:
         signer = self.signer()

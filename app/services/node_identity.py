@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from app.p2p import crypto
-
 
 class KeySigner(Protocol):
     @property
@@ -18,11 +16,11 @@ class KeySigner(Protocol):
 
     def sign_raw_hash(self, digest: bytes) -> bytes: ...
 
-    def private_key_bytes(self) -> bytes: ...
+    def ecies_decrypt(self, ciphertext: bytes) -> bytes: ...
 
 
 class WalletNodeKey:
-    """Adapts the wallet's ``LocalSigner`` to ``app.p2p.keys.NodeKey``."""
+    """Adapts the wallet's ``WalletSigner`` (or a ``LocalSigner``) to ``app.p2p.keys.NodeKey``."""
 
     def __init__(self, signer: KeySigner) -> None:
         self._signer = signer
@@ -45,5 +43,4 @@ class WalletNodeKey:
         return self._signer.sign_message_hash(message_hash)
 
     def ecies_decrypt(self, ciphertext: bytes) -> bytes:
-        secret = int.from_bytes(self._signer.private_key_bytes(), "big")
-        return crypto.ecies_decrypt(secret, ciphertext)
+        return self._signer.ecies_decrypt(ciphertext)  # the key stays with the wallet

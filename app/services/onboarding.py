@@ -94,6 +94,8 @@ class OnboardingFlow:
     # ----- create -------------------------------------------------------------------------
     def choose_create(self) -> None:
         self._require(Step.WELCOME)
+        # Said before the user writes down new words: a damaged wallet is restored, not replaced.
+        self.wallet.refuse_overwrite()
         if self._mnemonic is None or self.mode != "create":
             self._mnemonic = generate_mnemonic(self.word_count)
             register_secret(self._mnemonic)
@@ -198,11 +200,13 @@ class OnboardingFlow:
         if self.mode in ("create", "mnemonic"):
             assert self._mnemonic is not None
             kind = self.wallet.create_from_mnemonic(
-                self._mnemonic, password, account_index=self.account_index, remember=remember
+                self._mnemonic, password, account_index=self.account_index, remember=remember,
+                restore=self.mode == "mnemonic",  # a restored backup may replace a damaged file
             )
         elif self.mode in ("key", "keystore"):
             assert self._key is not None
-            kind = self.wallet.import_private_key(self._key.hex(), password, remember=remember)
+            kind = self.wallet.import_private_key(self._key.hex(), password, remember=remember,
+                                                  restore=True)
         else:
             raise WalletError("Create or import a wallet first.")
         self.store_kind = kind

@@ -14,6 +14,7 @@ from app.chain.client import ChainClient
 from app.chain.networks import DEVNET_KEY, Network, get_network
 from app.chain.tx import TxPolicy
 from app.errors import UserFacingError
+from app.fileio import ensure_private_dir, make_private
 from app.inference.types import ChatEngine
 from app.paths import AppPaths, app_paths
 from app.services.consumer_service import ConsumerService
@@ -23,6 +24,8 @@ from app.services.tasks import TaskRunner
 from app.storage.jobs import JobStore
 from app.storage.sessions import SessionStore
 from app.storage.settings import Settings, load_settings
+from app.wallet.known_keys import refuse_dev_key
+from app.wallet.lock import WalletSigner
 from app.wallet.signer import LocalSigner
 
 
@@ -65,7 +68,7 @@ class Runtime:
 
     def _account_dir(self, chain_id: int, address: str) -> Path:
         d = self.paths.data / "accounts" / f"{chain_id}-{to_checksum_address(address)}"
-        d.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(d)  # jobs and sessions are nobody else's business (files inside too)
         return d
 
     def runner(self, chain_id: int, address: str) -> TaskRunner:
@@ -73,28 +76,31 @@ class Runtime:
         if key not in self._runners:
             d = self._account_dir(chain_id, address)
             self._runners[key] = TaskRunner(JobStore(d / "jobs.sqlite3"))
+            make_private(d / "jobs.sqlite3")
         return self._runners[key]
 
     def sessions(self, chain_id: int, address: str) -> SessionStore:
         key = f"{chain_id}-{address.lower()}"
         if key not in self._sessions:
-            self._sessions[key] = SessionStore(
-                self._account_dir(chain_id, address) / "sessions.sqlite3"
-            )
+            db = self._account_dir(chain_id, address) / "sessions.sqlite3"
+            self._sessions[key] = SessionStore(db)
+            make_private(db)
         return self._sessions[key]
 
-    async def consumer(self, signer: LocalSigner) -> ConsumerService:
+    async def consumer(self, signer: LocalSigner | WalletSigner) -> ConsumerService:
         chain = await self.chain()
         cid = chain.network.chain_id
+        refuse_dev_key(signer.address, cid)  # public test keys never touch real money
         return ConsumerService(chain, signer, WalletNodeKey(signer),
                                self.runner(cid, signer.address), self.sessions(cid, signer.address))
 
     async def provider(
-        self, signer: LocalSigner, engine: ChatEngine, *, model_name: str, host: str = "127.0.0.1",
-        port: int = 0, public_endpoint: str | None = None,
+        self, signer: LocalSigner | WalletSigner, engine: ChatEngine, *, model_name: str,
+        host: str = "127.0.0.1", port: int = 0, public_endpoint: str | None = None,
     ) -> ProviderService:
         chain = await self.chain()
         cid = chain.network.chain_id
+        refuse_dev_key(signer.address, cid)
         return ProviderService(
             chain, signer, WalletNodeKey(signer), engine, self.runner(cid, signer.address),
             self.sessions(cid, signer.address), model_name=model_name, host=host, port=port,

@@ -1,7 +1,8 @@
 """The wallet's view of the chain, backed by the one ``ChainClient`` of the program.
 
 Sends go through the client's transaction manager, so a MOR transfer from the Wallet page and an
-``openSession`` from the Chat page share one nonce manager and never race for the same nonce.
+``openSession`` from the Chat page share one nonce manager and never race for the same nonce. A
+send pays at most the fee the user confirmed (gas limit × max fee per gas of the preview).
 """
 
 from __future__ import annotations
@@ -11,9 +12,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from eth_utils import to_checksum_address
+
+from app.chain.abi import ERC20
 from app.chain.client import ChainClient, MorTransfer
 from app.chain.tx import SentTx
 from app.services.wallet_service import Asset, FeeQuote
+from app.wallet.errors import FeeRose
+from app.wallet.units import format_amount
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +80,35 @@ class ClientWalletChain:
         if not task.cancelled() and task.exception() is not None:
             log.warning("wallet transaction failed after sending: %s", task.exception())
 
+    async def check_fee(self, fee: FeeQuote, asset: Asset, sender: str, to: str,
+                        amount: int) -> None:
+        """``FeeRose`` when the confirmed fee can no longer get the transfer in: the gas it
+        needs now exceeds the confirmed limit, or base fee + tip exceed the confirmed cap."""
+        now = await self.chain.estimate_fee(asset, sender, to, amount)
+        block = await self.chain.rpc.request("eth_getBlockByNumber", ["latest", False])
+        base = int(block.get("baseFeePerGas") or "0x0", 16)
+        needed = base + now.max_priority_fee_per_gas
+        if now.gas_limit > fee.gas_limit or needed > fee.max_fee_per_gas:
+            raise FeeRose(
+                f"The network fee went up since you confirmed it: now up to "
+                f"{format_amount(now.max_cost)} ETH instead of {format_amount(fee.max_cost)} ETH. "
+                "Nothing was sent. Review the new fee and confirm again.",
+                quote=now,
+            )
+
     async def send_eth(self, signer: Any, to: str, amount: int, fee: FeeQuote) -> str:
-        return await self._send(lambda cb: self.chain.send_eth(signer, to, amount, on_sent=cb))
+        await self.check_fee(fee, "ETH", signer.address, to, amount)
+        return await self._send(lambda cb: self.chain.tx.send(
+            signer, to, b"", value=amount, gas=fee.gas_limit, max_fee=fee.max_fee_per_gas,
+            on_sent=cb, description="send ETH"))
 
     async def send_mor(self, signer: Any, to: str, amount: int, fee: FeeQuote) -> str:
-        return await self._send(lambda cb: self.chain.transfer_mor(signer, to, amount, on_sent=cb))
+        await self.chain.require_mor(signer.address, amount)
+        await self.check_fee(fee, "MOR", signer.address, to, amount)
+        data = ERC20["transfer"].encode(to_checksum_address(to), amount)
+        return await self._send(lambda cb: self.chain.tx.send(
+            signer, self.chain.token, data, gas=fee.gas_limit, max_fee=fee.max_fee_per_gas,
+            on_sent=cb, description="send MOR"))
 
     async def mor_transfers(self, address: str) -> list[MorTransfer]:
         return await self.chain.mor_transfers(address)

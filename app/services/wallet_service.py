@@ -10,21 +10,29 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Protocol
+from pathlib import Path
+from typing import Any
 
-from app.chain.client import FeeEstimate
-from app.fileio import atomic_write_text
+from app.fileio import make_private
 from app.logsetup import register_secret
 from app.paths import AppPaths
+from app.services.wallet_sends import WalletSends
+from app.services.wallet_types import (
+    ETH_DECIMALS,
+    Asset,
+    Balances,
+    FeeQuote,
+    Listener,
+    SendPreview,
+    TxRecord,
+    WalletChain,
+)
 from app.wallet import keystore as ks
 from app.wallet import secretbox
 from app.wallet.errors import (
     CorruptWalletFile,
-    InsufficientFunds,
-    InsufficientGas,
-    InvalidAmount,
     NoWallet,
+    UnsupportedKeystore,
     WalletError,
     WalletExists,
     WalletLocked,
@@ -33,130 +41,28 @@ from app.wallet.errors import (
 )
 from app.wallet.hd import ACCOUNT_PICKER_SIZE, derive_account, derive_addresses
 from app.wallet.keyring_store import StoreKind, UnlockSecretStore
+from app.wallet.lock import WalletSigner
 from app.wallet.mnemonic import validate_mnemonic
 from app.wallet.password_strength import estimate_strength
-from app.wallet.signer import LocalSigner, Signer, parse_private_key
-from app.wallet.store import WalletFile, load_wallet_file, save_wallet_file
-from app.wallet.units import format_amount, parse_amount, validate_address
+from app.wallet.signer import LocalSigner, parse_private_key
+from app.wallet.store import (
+    DamagedWalletFile,
+    ForeignWalletFile,
+    WalletFile,
+    damaged,
+    damaged_copy,
+    load_wallet_file,
+    save_wallet_file,
+)
 
-FeeQuote = FeeEstimate  # the wallet's name for the chain client's fee estimate
+# The data types live in wallet_types; callers keep importing them from here.
+__all__ = ["ETH_DECIMALS", "Asset", "Balances", "FeeQuote", "SendPreview", "TxRecord",
+           "WalletChain", "WalletService"]
 
 log = logging.getLogger(__name__)
 
-Asset = Literal["ETH", "MOR"]
-ETH_DECIMALS = 18
 
-
-class WalletChain(Protocol):
-    """What the wallet needs from a chain client (``app.chain.client.ChainClient`` fits it)."""
-
-    @property
-    def chain_id(self) -> int: ...
-
-    @property
-    def explorer_url(self) -> str | None:
-        """Base URL of a block explorer (``{url}/tx/{hash}``), or None for a local chain."""
-        ...
-
-    async def eth_balance(self, address: str) -> int: ...
-
-    async def mor_balance(self, address: str) -> int: ...
-
-    async def mor_decimals(self) -> int: ...
-
-    async def estimate_fee(self, asset: Asset, sender: str, to: str, amount: int) -> FeeQuote: ...
-
-    async def send_eth(self, signer: Signer, to: str, amount: int, fee: FeeQuote) -> str: ...
-
-    async def send_mor(self, signer: Signer, to: str, amount: int, fee: FeeQuote) -> str: ...
-
-    async def transaction_status(self, tx_hash: str) -> str:
-        """ "pending", "confirmed" or "failed"."""
-        ...
-
-
-@dataclass(frozen=True)
-class Balances:
-    eth: int
-    mor: int
-    mor_decimals: int = 18
-
-
-@dataclass(frozen=True)
-class SendPreview:
-    asset: Asset
-    sender: str
-    to: str
-    amount: int
-    decimals: int
-    fee: FeeQuote
-    eth_balance: int
-    asset_balance: int
-
-    @property
-    def eth_needed(self) -> int:
-        return self.fee.max_cost + (self.amount if self.asset == "ETH" else 0)
-
-    @property
-    def gas_missing(self) -> int:
-        """Exact wei of ETH missing to pay amount + the highest possible fee (0 when enough)."""
-        return max(0, self.eth_needed - self.eth_balance)
-
-    @property
-    def eth_after(self) -> int:
-        return self.eth_balance - self.eth_needed
-
-    @property
-    def asset_after(self) -> int:
-        return self.eth_after if self.asset == "ETH" else self.asset_balance - self.amount
-
-    def gas_warning(self) -> str | None:
-        if not self.gas_missing:
-            return None
-        return (
-            f"Not enough ETH to pay the network fee: {format_amount(self.gas_missing)} ETH "
-            f"missing (fee up to {format_amount(self.fee.max_cost)} ETH, you have "
-            f"{format_amount(self.eth_balance)} ETH)."
-        )
-
-
-@dataclass
-class TxRecord:
-    tx_hash: str
-    chain_id: int
-    asset: str
-    sender: str
-    to: str
-    amount: int
-    max_fee: int
-    status: str = "pending"  # pending | confirmed | failed
-    created: float = field(default_factory=time.time)
-
-    def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["amount"] = str(self.amount)
-        d["max_fee"] = str(self.max_fee)
-        return d
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> TxRecord:
-        return cls(
-            tx_hash=str(d["tx_hash"]),
-            chain_id=int(d["chain_id"]),
-            asset=str(d["asset"]),
-            sender=str(d["sender"]),
-            to=str(d["to"]),
-            amount=int(d["amount"]),
-            max_fee=int(d["max_fee"]),
-            status=str(d.get("status", "pending")),
-            created=float(d.get("created", 0.0)),
-        )
-
-
-Listener = Callable[[str], None]
-
-
-class WalletService:
+class WalletService(WalletSends):
     """One wallet file, its lock state and its sends."""
 
     def __init__(
@@ -177,24 +83,63 @@ class WalletService:
         self._seal_n = seal_scrypt_n
         self.idle_lock_seconds = idle_lock_seconds
         self._clock = clock
-        self._signer: LocalSigner | None = None
+        self._signer: LocalSigner | None = None  # the only place the decrypted key lives
         self._last_activity = clock()
         self._listeners: list[Listener] = []
+        self.lock_reason = ""  # why the wallet last locked itself, for the window to say
+        #: The chain the program is on when no chain client is attached (the CLI sets it).
+        self.network_chain_id: int | None = None
+        self.notices: list[str] = []
+        self._permissions_checked = False
 
     # ----- files and state -------------------------------------------------------------------
     @property
-    def wallet_file(self) -> Any:
+    def wallet_file(self) -> Path:
         return self.paths.wallet / "wallet.json"
 
     @property
-    def history_file(self) -> Any:
+    def history_file(self) -> Path:
         return self.paths.wallet / "transactions.json"
 
     def exists(self) -> bool:
         return bool(self.wallet_file.exists())
 
     def load(self) -> WalletFile:
+        if not self._permissions_checked:
+            self._permissions_checked = True
+            self._fix_permissions()
         return load_wallet_file(self.wallet_file)
+
+    def _fix_permissions(self) -> None:
+        """Make every file holding key material owner-only; tell the user once if one was not."""
+        files = [self.wallet_file, self.history_file, self.secrets.fallback_file,
+                 self.secrets.fallback_key_file, self.paths.wallet]
+        fixed, foreign = [], []
+        for f in files:
+            try:
+                result = make_private(f)
+            except OSError:
+                result = None
+            if result:
+                fixed.append(f)
+            elif result is None:
+                foreign.append(f)
+        if fixed:
+            log.warning("made owner-only: %s", ", ".join(str(f) for f in fixed))
+            self.notices.append(
+                "Your wallet files could be read by other people using this computer. They are "
+                "now readable only by you. (If someone else used this account, consider moving "
+                "your funds to a new wallet.)"
+            )
+        if foreign:
+            self.notices.append(
+                "These wallet files can be read by others and belong to another user account, so "
+                f"they could not be fixed: {', '.join(str(f) for f in foreign)}."
+            )
+
+    def take_notice(self) -> str | None:
+        """One message the user has not seen yet (e.g. permissions just fixed), or None."""
+        return self.notices.pop(0) if self.notices else None
 
     @property
     def address(self) -> str | None:
@@ -232,12 +177,36 @@ class WalletService:
         if not strength.acceptable:
             raise WeakPassword(f"This password is {strength.label}. {strength.hint}")
 
-    def _refuse_overwrite(self) -> None:
-        if self.wallet_file.exists():
+    def refuse_overwrite(self, *, restore: bool = False) -> None:
+        """Refuse to write a new wallet over an existing one.
+
+        ``restore``: the user is restoring from a backup (phrase, key, keystore); that may
+        replace a *damaged* wallet file, whose copy is kept aside first. A new wallet never does:
+        it would not bring back the money in the damaged one.
+        """
+        if not self.wallet_file.exists():
+            return
+        try:
+            wf = self.load()
+            if damaged_copy(self.wallet_file) is not None:  # found damaged when unlocking
+                raise damaged(self.wallet_file, "found damaged before", hd=wf.kind == "hd")
+        except DamagedWalletFile as exc:
+            if restore:
+                log.info("restoring over a damaged wallet file (a copy is kept)")
+                return
             raise WalletExists(
-                "A wallet already exists on this computer. Remove it first (after backing up "
-                "its recovery phrase) to create or import another."
-            )
+                exc.message + " A new wallet would not bring back the money in the damaged one, "
+                "so none was created.",
+                detail=exc.detail,
+            ) from exc
+        except ForeignWalletFile as exc:
+            raise WalletExists(exc.message) from exc
+        except CorruptWalletFile as exc:
+            raise WalletExists(exc.message) from exc
+        raise WalletExists(
+            f"A wallet already exists on this computer ({self.address}). Remove it first (after "
+            "backing up its recovery phrase) to create or import another."
+        )
 
     def _finish_new(
         self, wf: WalletFile, signer: LocalSigner, password: str, remember: bool
@@ -258,9 +227,13 @@ class WalletService:
         account_index: int = 0,
         passphrase: str = "",
         remember: bool = False,
+        restore: bool = False,
     ) -> StoreKind | None:
-        """Save a wallet for ``phrase`` (new or imported); says where a remembered secret went."""
-        self._refuse_overwrite()
+        """Save a wallet for ``phrase`` (new or imported); says where a remembered secret went.
+
+        ``restore``: the phrase is a backup being restored, which may replace a damaged file.
+        """
+        self.refuse_overwrite(restore=restore)
         canonical = validate_mnemonic(phrase)
         register_secret(canonical)
         register_secret(password)
@@ -279,9 +252,9 @@ class WalletService:
         return self._finish_new(wf, LocalSigner(key), password, remember)
 
     def import_private_key(
-        self, key_text: str, password: str, *, remember: bool = False
+        self, key_text: str, password: str, *, remember: bool = False, restore: bool = False
     ) -> StoreKind | None:
-        self._refuse_overwrite()
+        self.refuse_overwrite(restore=restore)
         register_secret(password)
         key = parse_private_key(key_text)
         self.check_new_password(password)
@@ -301,28 +274,45 @@ class WalletService:
         password: str | None = None,
         *,
         remember: bool = False,
+        restore: bool = False,
     ) -> StoreKind | None:
         """Import a geth/MetaMask V3 keystore; the wallet password defaults to the keystore's."""
-        self._refuse_overwrite()
+        self.refuse_overwrite(restore=restore)
         register_secret(keystore_password)
         key = ks.decrypt_keystore(keystore_json, keystore_password)
-        return self.import_private_key(key.hex(), password or keystore_password, remember=remember)
+        return self.import_private_key(key.hex(), password or keystore_password,
+                                       remember=remember, restore=restore)
 
-    @staticmethod
-    def _decrypt(wf: WalletFile, password: str) -> bytes:
+    def _decrypt(self, wf: WalletFile, password: str) -> bytes:
+        """The active key; a damaged keystore is named as such, not taken for a wrong password.
+
+        The keystore's MAC fails alike for a wrong password and for damaged bytes. A wallet made
+        from a phrase also holds the phrase sealed under the same password: when that opens, the
+        password was right and the keystore is what is damaged.
+        """
+        hd = wf.kind == "hd"
         try:
-            return ks.decrypt_keystore(wf.keystore, password)
+            key = ks.decrypt_keystore(wf.keystore, password)
         except WrongPassword:
+            if wf.seed is not None:
+                try:
+                    secretbox.unseal(wf.seed, password)
+                except (WrongPassword, CorruptWalletFile):
+                    pass
+                else:
+                    raise damaged(self.wallet_file, "the encrypted key fails its check", hd=hd)
             raise WrongPassword() from None
+        except (CorruptWalletFile, UnsupportedKeystore) as exc:
+            raise damaged(self.wallet_file, f"encrypted key: {exc.message}", hd=hd) from exc
+        if LocalSigner(key).address != wf.address:
+            raise damaged(self.wallet_file, "the key does not match the address", hd=hd)
+        return key
 
     # ----- locking -------------------------------------------------------------------------
     def unlock(self, password: str) -> str:
         register_secret(password)
         wf = self.load()
-        key = self._decrypt(wf, password)
-        signer = LocalSigner(key)
-        if signer.address != wf.address:
-            raise CorruptWalletFile("The wallet file's key does not match its address.")
+        signer = LocalSigner(self._decrypt(wf, password))
         self._signer = signer
         self.touch()
         self._emit("unlocked")
@@ -344,9 +334,12 @@ class WalletService:
             return False
         return True
 
-    def lock(self) -> None:
+    def lock(self, reason: str = "") -> None:
+        """Forget the key: every ``WalletSigner`` handed out stops signing at once."""
         if self._signer is not None:
             self._signer = None
+            self.lock_reason = reason
+            log.info("wallet locked%s", f" ({reason})" if reason else "")
             self._emit("locked")
 
     def touch(self) -> None:
@@ -357,17 +350,31 @@ class WalletService:
         if self._signer is None or self.idle_lock_seconds <= 0:
             return False
         if self._clock() - self._last_activity >= self.idle_lock_seconds:
-            log.info("wallet locked after %.0f s idle", self.idle_lock_seconds)
-            self.lock()
+            minutes = max(1, round(self.idle_lock_seconds / 60))
+            self.lock(f"locked after {minutes} minute{'s' if minutes != 1 else ''} without use")
             return True
         return False
 
     @property
-    def signer(self) -> Signer:
+    def chain_id(self) -> int | None:
+        return self.chain.chain_id if self.chain is not None else self.network_chain_id
+
+    def active_key(self) -> LocalSigner:
+        """The unlocked key, for ``WalletSigner`` only; ``WalletLocked`` while locked."""
         if self._signer is None:
             raise WalletLocked()
-        self.touch()
         return self._signer
+
+    @property
+    def signer(self) -> WalletSigner:
+        """A signer for the active account that never holds the key (``WalletLocked`` if locked).
+
+        Asking for it counts as the user using the wallet; the signatures it makes later do not,
+        so background work cannot keep the wallet unlocked.
+        """
+        key = self.active_key()
+        self.touch()
+        return WalletSigner(self, key.address, key.public_key_uncompressed)
 
     def remember_state(self) -> bool:
         addr = self.address
@@ -408,8 +415,15 @@ class WalletService:
                 "This wallet was imported from a single private key, so it has no recovery "
                 "phrase. Export it as a keystore file to back it up."
             )
-        data = json.loads(secretbox.unseal(wf.seed, password))
-        return str(data["mnemonic"]), str(data.get("passphrase", ""))
+        try:
+            data = json.loads(secretbox.unseal(wf.seed, password))
+            return str(data["mnemonic"]), str(data.get("passphrase", ""))
+        except WrongPassword:
+            self._decrypt(wf, password)  # raises WrongPassword when that is what it is
+            why = "the sealed recovery phrase fails its check"
+        except (CorruptWalletFile, ValueError, KeyError, TypeError) as exc:
+            why = f"the sealed recovery phrase is unreadable ({type(exc).__name__})"
+        raise damaged(self.wallet_file, why, hd=True)
 
     def reveal_mnemonic(self, password: str) -> str:
         phrase, _ = self._seed(password)
@@ -448,133 +462,8 @@ class WalletService:
         self._emit("changed")
         return wf.address
 
-    # ----- balances and sending ----------------------------------------------------------------
-    def _chain(self) -> WalletChain:
-        if self.chain is None:
-            raise WalletError("Not connected to a network yet. Check the network settings.")
-        return self.chain
-
-    def _require_address(self) -> str:
-        addr = self.address
-        if addr is None:
-            raise NoWallet()
-        return addr
-
-    async def balances(self, address: str | None = None) -> Balances:
-        chain = self._chain()
-        addr = address or self._require_address()
-        return Balances(
-            await chain.eth_balance(addr), await chain.mor_balance(addr), await chain.mor_decimals()
-        )
-
-    async def _decimals(self, asset: Asset) -> int:
-        return ETH_DECIMALS if asset == "ETH" else await self._chain().mor_decimals()
-
-    async def max_sendable(self, asset: Asset, to: str | None = None) -> int:
-        """The most that can be sent: the whole MOR balance, or the ETH balance minus the fee."""
-        chain = self._chain()
-        addr = self._require_address()
-        if asset == "MOR":
-            return await chain.mor_balance(addr)
-        bal = await chain.eth_balance(addr)
-        fee = await chain.estimate_fee("ETH", addr, to or addr, bal)
-        return max(0, bal - fee.max_cost)
-
-    async def prepare_send(self, asset: Asset, to_text: str, amount_text: str) -> SendPreview:
-        """Check everything the user typed and price the transaction; nothing is sent."""
-        chain = self._chain()
-        sender = self._require_address()
-        to = validate_address(to_text)
-        decimals = await self._decimals(asset)
-        amount = parse_amount(amount_text, decimals, asset)
-        if amount <= 0:
-            raise InvalidAmount("Enter an amount greater than zero.")
-        eth_bal = await chain.eth_balance(sender)
-        asset_bal = eth_bal if asset == "ETH" else await chain.mor_balance(sender)
-        if amount > asset_bal:
-            missing = amount - asset_bal
-            raise InsufficientFunds(
-                f"You are trying to send {format_amount(amount, decimals)} {asset}, but the "
-                f"balance is only {format_amount(asset_bal, decimals)} {asset} "
-                f"({format_amount(missing, decimals)} {asset} missing). Nothing was sent.",
-                missing=missing,
-            )
-        fee = await chain.estimate_fee(asset, sender, to, amount)
-        return SendPreview(asset, sender, to, amount, decimals, fee, eth_bal, asset_bal)
-
-    async def send(self, preview: SendPreview) -> TxRecord:
-        if preview.gas_missing:
-            raise InsufficientGas(
-                (preview.gas_warning() or "") + " Nothing was sent.", missing=preview.gas_missing
-            )
-        chain = self._chain()
-        signer = self.signer
-        if signer.address != preview.sender:
-            raise WalletError("The active account changed; review the transfer again.")
-        if preview.asset == "ETH":
-            tx_hash = await chain.send_eth(signer, preview.to, preview.amount, preview.fee)
-        else:
-            tx_hash = await chain.send_mor(signer, preview.to, preview.amount, preview.fee)
-        rec = TxRecord(
-            tx_hash,
-            chain.chain_id,
-            preview.asset,
-            preview.sender,
-            preview.to,
-            preview.amount,
-            preview.fee.max_cost,
-        )
-        log.info("sent %s transfer %s", preview.asset, tx_hash)
-        self._save_history([rec, *self._load_history()])
-        self._emit("history")
-        return rec
-
-    # ----- history -------------------------------------------------------------------------
-    def _load_history(self) -> list[TxRecord]:
-        try:
-            data = json.loads(self.history_file.read_text(encoding="utf-8"))
-            return [TxRecord.from_json(d) for d in data]
-        except FileNotFoundError:
-            return []
-        except (ValueError, KeyError, TypeError):
-            log.warning("transaction history file unreadable; showing an empty list")
-            return []
-
-    def _save_history(self, records: list[TxRecord]) -> None:
-        atomic_write_text(self.history_file, json.dumps([r.to_json() for r in records], indent=1))
-
-    def history(self) -> list[TxRecord]:
-        """Transfers sent from this wallet on the current chain, newest first."""
-        recs = self._load_history()
-        if self.chain is not None:
-            recs = [r for r in recs if r.chain_id == self.chain.chain_id]
-        return recs
-
-    async def mor_transfers(self) -> list[Any]:
-        """MOR in and out of this address as the chain records it (``MorTransfer`` rows); empty
-        when the chain adapter cannot list token events."""
-        chain = self._chain()
-        lister = getattr(chain, "mor_transfers", None)
-        if lister is None:
-            return []
-        result: list[Any] = await lister(self._require_address())
-        return result
-
-    async def refresh_pending(self) -> list[TxRecord]:
-        chain = self._chain()
-        recs = self._load_history()
-        changed = False
-        for r in recs:
-            if r.status == "pending" and r.chain_id == chain.chain_id:
-                status = await chain.transaction_status(r.tx_hash)
-                if status != r.status:
-                    r.status = status
-                    changed = True
-        if changed:
-            self._save_history(recs)
-            self._emit("history")
-        return [r for r in recs if r.chain_id == chain.chain_id]
-
-    def explorer_tx_url(self, tx_hash: str) -> str | None:
-        base = self.chain.explorer_url if self.chain is not None else None
-        return f"{base.rstrip('/')}/tx/{tx_hash}" if base else None
+    def require_address(self) -> str:
+        """The wallet's address, or the reason there is none (no wallet, a damaged file)."""
+        if self._signer is not None:
+            return self._signer.address
+        return self.load().address

@@ -43,6 +43,7 @@ from app.ui.theme import (
     note_system_dark,
 )
 from app.ui.tray import TrayController
+from app.ui.wallet_lock import WalletLockWatcher
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +152,9 @@ class MainWindow(QMainWindow):
         self._show_block(None)
         self.wallet_status.setText(_WALLET_TEXT["none"])
         self.status_model.set_network(self.settings.network)
+
+        # The wallet locks on idle, sleep and screen lock from launch, not from the Wallet page.
+        self.wallet_lock = WalletLockWatcher(ctx, self)
 
         self.tray = TrayController(self, force_unavailable=tray_available is False)
         self.tray.quit_requested.connect(self.request_quit)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QUrl
-from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -33,6 +33,7 @@ from app.errors import UserFacingError
 from app.services.context import AppContext
 from app.storage.settings import NETWORK_CHOICES, InvalidSetting, check_rpc_url
 from app.ui.app_state import settings_store
+from app.ui.clipboard import SECRET_CLEAR_MS, copy_secret
 from app.ui.placeholder import page_title
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,8 @@ class SettingsPage(QWidget):
         self.show_key.setCheckable(True)
         self.show_key.toggled.connect(self._toggle_key)
         self.copy_key = QPushButton("Copy")
+        self.copy_key.setToolTip("The clipboard is cleared after 1 minute.")
+        self.clipboard_clear_ms = SECRET_CLEAR_MS
         self.copy_key.setObjectName("copyApiKey")
         self.copy_key.clicked.connect(self._copy_key)
         key_row = QHBoxLayout()
@@ -247,8 +250,8 @@ class SettingsPage(QWidget):
         self.show_key.setText("Hide" if shown else "Show")
 
     def _copy_key(self) -> None:
-        QGuiApplication.clipboard().setText(self.api_key_edit.text())
-        self.copy_key.setText("Copied")
+        copy_secret(self.api_key_edit.text(), self.clipboard_clear_ms)
+        self.copy_key.setText("Copied (cleared in 1 min)")
 
     def open_folder(self, path: Path) -> bool:
         try:

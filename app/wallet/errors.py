@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from app.errors import UserFacingError
 
+# Re-exported: its home is app.wallet.locking, shared with the background jobs.
+from app.wallet.locking import WalletLocked as WalletLocked
+
 
 class WalletError(UserFacingError):
     """Base of every wallet problem the user can fix."""
@@ -39,13 +42,6 @@ class UnsupportedKeystore(WalletError):
     pass
 
 
-class WalletLocked(WalletError):
-    def __init__(
-        self, message: str = "The wallet is locked. Unlock it with your password."
-    ) -> None:
-        super().__init__(message)
-
-
 class NoWallet(WalletError):
     def __init__(
         self, message: str = "There is no wallet yet. Create or import one first."
@@ -77,3 +73,17 @@ class InsufficientFunds(WalletError):
 
 class InsufficientGas(InsufficientFunds):
     """Not enough ETH to pay the network fee; ``missing`` is the exact shortfall in wei."""
+
+
+class TestKeyRefused(WalletError):
+    """A publicly known development key asked to sign on a real network."""
+
+    __test__ = False  # not a pytest class, whatever its name says
+
+
+class FeeRose(WalletError):
+    """The network now needs more than the fee the user confirmed; ``quote`` is the new one."""
+
+    def __init__(self, message: str, *, quote: object = None) -> None:
+        super().__init__(message)
+        self.quote = quote

@@ -22,6 +22,9 @@ from app.fileio import atomic_write_text
 from app.wallet.errors import WalletError
 
 SERVICE = "MorpheusDesktop wallet"
+#: In a wallet folder, this file means "never use the OS keyring here" (the demo's throw-away
+#: wallets must not leave entries in the user's real keyring).
+FILE_ONLY_MARKER = "use-file-keyring"
 FILE_KDF_COST = (2, 2**12, 1)  # argon2id time cost, memory (KiB), lanes for the fallback file
 FALLBACK_NOTICE = (
     "This computer has no system keyring, so the password is kept in an encrypted file in the "
@@ -97,9 +100,20 @@ class UnlockSecretStore:
             ) from exc
         return kr
 
+    @property
+    def file_only(self) -> bool:
+        return (self._data_dir / FILE_ONLY_MARKER).exists()
+
+    def use_file_only(self) -> None:
+        """From now on keep secrets of this wallet folder in the encrypted file, never the OS."""
+        atomic_write_text(self._data_dir / FILE_ONLY_MARKER, "1\n")
+        self._resolved = None
+
     def backend(self) -> KeyringBackend:
         if self._resolved is None:
-            chosen = self._backend if self._backend is not None else system_keyring()
+            chosen = self._backend
+            if chosen is None and not self.file_only:
+                chosen = system_keyring()
             self._system = chosen is not None
             self._resolved = chosen if chosen is not None else self._fallback()
         return self._resolved

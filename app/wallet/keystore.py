@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import os
+import unicodedata
 import uuid
 from typing import Any
 
@@ -61,6 +62,21 @@ def encrypt_keystore(
         "id": str(uuid.uuid4()),
         "version": 3,
     }
+
+
+def password_variants(password: str) -> list[str]:
+    """The password as typed, then its other Unicode normal forms.
+
+    "é" can arrive as one code point or as "e" + accent depending on the keyboard and the system
+    (macOS favours the decomposed form); a keystore made on one machine must open on another.
+    """
+    out = [password]
+    if not password.isascii():
+        for form in ("NFC", "NFD"):
+            v = unicodedata.normalize(form, password)
+            if v not in out:
+                out.append(v)
+    return out
 
 
 def parse_keystore(text: str | bytes) -> dict[str, Any]:
@@ -182,8 +198,11 @@ def decrypt_keystore(data: dict[str, Any] | str | bytes, password: str) -> bytes
     iv = _hex(params, "iv")
     if len(iv) != 16:
         raise CorruptWalletFile("This keystore's cipher settings are damaged (bad IV length).")
-    dk = _derive_key(crypto, password)
-    if not hmac.compare_digest(keccak(dk[16:32] + ciphertext), mac):
+    for candidate in password_variants(password):
+        dk = _derive_key(crypto, candidate)
+        if hmac.compare_digest(keccak(dk[16:32] + ciphertext), mac):
+            break
+    else:
         raise WrongPassword("That password does not open this keystore.")
     dec = Cipher(algorithms.AES(dk[:16]), modes.CTR(iv)).decryptor()
     key = dec.update(ciphertext) + dec.finalize()

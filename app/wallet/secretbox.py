@@ -59,7 +59,11 @@ def unseal(box: Any, password: str) -> bytes:
         raise CorruptWalletFile(
             "The encrypted recovery phrase in the wallet file is damaged.", detail=str(exc)
         ) from exc
-    try:
-        return ChaCha20Poly1305(_key(password, salt, n, r, p)).decrypt(nonce, ct, _AAD)
-    except InvalidTag as exc:
-        raise WrongPassword() from exc
+    from app.wallet.keystore import password_variants
+
+    for candidate in password_variants(password):
+        try:
+            return ChaCha20Poly1305(_key(candidate, salt, n, r, p)).decrypt(nonce, ct, _AAD)
+        except InvalidTag:
+            continue
+    raise WrongPassword()

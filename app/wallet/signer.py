@@ -115,6 +115,12 @@ class LocalSigner:
         _check_digest(digest)
         return bytes(self._cc.sign_recoverable(digest, hasher=None))
 
+    def ecies_decrypt(self, ciphertext: bytes) -> bytes:
+        """Open a MOR-RPC ECIES message sent to this key (the key itself never leaves)."""
+        from app.p2p import crypto
+
+        return crypto.ecies_decrypt(int.from_bytes(self._key, "big"), ciphertext)
+
 
 def recover_raw_hash_signer(digest: bytes, signature: bytes) -> str:
     """The address that produced a ``sign_raw_hash`` signature (for tests and verification)."""

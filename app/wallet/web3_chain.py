@@ -11,7 +11,7 @@ from typing import Any
 from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
-from app.wallet.errors import WalletError
+from app.wallet.errors import FeeRose, WalletError
 from app.wallet.signer import Signer
 
 _BALANCE_OF = function_signature_to_4byte_selector("balanceOf(address)")
@@ -108,6 +108,12 @@ class Web3WalletChain:
 
     async def _send(self, signer: Signer, to: str, value: int, data: bytes, fee: Any) -> str:
         sender = to_checksum_address(signer.address)
+        block = await self.rpc.request("eth_getBlockByNumber", ["latest", False])
+        if int(block.get("baseFeePerGas") or "0x0", 16) + fee.max_priority_fee_per_gas > (
+            fee.max_fee_per_gas
+        ):  # the confirmed fee is the most it may pay: ask again rather than pay more
+            raise FeeRose("The network fee went up since you confirmed it. Nothing was sent. "
+                          "Review the new fee and confirm again.")
         nonce = int(await self.rpc.request("eth_getTransactionCount", [sender, "pending"]), 16)
         tx = {
             "type": 2,
