@@ -2,9 +2,13 @@
 
 Every write goes: simulate (eth_call; reverts become typed errors before anything is signed) →
 estimate gas with a margin → EIP-1559 fees → check the ETH balance covers the worst case →
-take the account's nonce under its lock → sign → broadcast → report the hash to the caller *at
-once* (so it can be persisted) → wait for the receipt, replacing a stuck transaction with the
+take the account's nonce under its lock → sign → report the hash (computed from the signed bytes)
+to the caller so it is persisted *before* the broadcast (a caller that cannot persist it raises,
+and nothing is sent) → broadcast → wait for the receipt, replacing a stuck transaction with the
 same nonce and a fee bump of at least 12.5 %.
+
+After a crash, ``tx_state`` asks the chain about a recorded hash: mined (act on its receipt),
+pending (wait) or dropped (safe to send again).
 
 There is one ``NonceManager`` per account per ``TxManager``; all tasks share it.
 """
@@ -59,7 +63,7 @@ def raw_signed(signed: Any) -> bytes:
 
 @dataclass(frozen=True)
 class SentTx:
-    """Reported as soon as a transaction is broadcast; persist it before awaiting."""
+    """Reported as soon as a transaction is signed, just before its broadcast: persist it."""
 
     tx_hash: str
     nonce: int
@@ -245,22 +249,20 @@ class TxManager:
                 "maxFeePerGas": max_fee,
                 "maxPriorityFeePerGas": tip,
             }
+            raw, tx_hash = _signed(signer, tx)
+            sent = SentTx(tx_hash, nonce, sender, to, value, gas, max_fee, tip, None, description)
+            await _notify(on_sent, sent)  # persisted first: a crash from here on is traceable
             try:
-                tx_hash = await self._broadcast(signer, tx, nm)
+                await self._broadcast(raw, tx_hash, tx, nm)
             except _MaybeSent as unknown:
-                # No answer to the broadcast: it may be in the mempool. Report the hash so the
-                # caller records it and can watch it, then fail.
-                await _notify(on_sent, SentTx(unknown.tx_hash, nonce, sender, to, value, gas,
-                                              max_fee, tip, None, description))
+                # No answer to the broadcast: it may be in the mempool. The caller has the hash
+                # and watches it (``tx_state``).
                 raise unknown.error from None
             nm.used(nonce)
-        sent = SentTx(tx_hash, nonce, sender, to, value, gas, max_fee, tip, None, description)
-        await _notify(on_sent, sent)
         return await self._await_receipt(signer, tx, sent, on_sent)
 
-    async def _broadcast(self, signer: Signer, tx: dict[str, Any], nm: NonceManager) -> str:
-        raw = raw_signed(signer.sign_transaction(dict(tx)))
-        tx_hash = "0x" + keccak(raw).hex()
+    async def _broadcast(self, raw: bytes, tx_hash: str, tx: dict[str, Any],
+                         nm: NonceManager) -> str:
         try:
             await self.rpc.request("eth_sendRawTransaction", ["0x" + raw.hex()])
         except RpcError as exc:
@@ -292,6 +294,16 @@ class TxManager:
         """The receipt if mined, else None (for resuming the watch on a recorded hash)."""
         return await self._receipt(tx_hash)
 
+    async def tx_state(self, tx_hash: str) -> tuple[str, Receipt | None]:
+        """What the chain says about a recorded hash: ("mined", receipt), ("pending", None) while
+        a node still holds it, or ("dropped", None) when no node knows it (safe to send again).
+        An unreachable node raises ``RpcUnavailable``: never guess "dropped" from silence."""
+        r = await self.rpc.request("eth_getTransactionReceipt", [tx_hash])
+        if r and r.get("blockNumber"):
+            return "mined", _receipt_from(r)
+        tx = await self.rpc.request("eth_getTransactionByHash", [tx_hash])
+        return ("pending" if tx else "dropped"), None
+
     async def _receipt(self, tx_hash: str) -> Receipt | None:
         try:
             r = await self.rpc.request("eth_getTransactionReceipt", [tx_hash])
@@ -299,14 +311,7 @@ class TxManager:
             return None
         if not r or not r.get("blockNumber"):
             return None
-        return Receipt(
-            tx_hash=r["transactionHash"],
-            block_number=int(r["blockNumber"], 16),
-            status=int(r.get("status", "0x1"), 16),
-            gas_used=int(r.get("gasUsed", "0x0"), 16),
-            effective_gas_price=int(r.get("effectiveGasPrice", "0x0"), 16),
-            logs=tuple(r.get("logs") or ()),
-        )
+        return _receipt_from(r)
 
     async def wait_for_receipt(self, tx_hashes: list[str], timeout: float) -> Receipt:
         """Poll until one of ``tx_hashes`` (same nonce, so at most one) is mined."""
@@ -352,8 +357,15 @@ class TxManager:
             tx["maxFeePerGas"] = max(_bumped(int(tx["maxFeePerGas"]), pol.fee_bump_pct), cur_max)
             tx["maxFeePerGas"] = max(int(tx["maxFeePerGas"]), int(tx["maxPriorityFeePerGas"]))
             nm = self.nonce_manager(sent.sender)
+            raw, new_hash = _signed(signer, tx)
+            replaced = SentTx(
+                new_hash, int(tx["nonce"]), sent.sender, sent.to, sent.value, int(tx["gas"]),
+                int(tx["maxFeePerGas"]), int(tx["maxPriorityFeePerGas"]), hashes[-1],
+                sent.description,
+            )
+            await _notify(on_sent, replaced)
             try:
-                new_hash = await self._broadcast(signer, tx, nm)
+                new_hash = await self._broadcast(raw, new_hash, tx, nm)
             except _MaybeSent as unknown:
                 new_hash = unknown.tx_hash  # may have arrived: watch it like the others
             except ChainError as exc:
@@ -368,13 +380,7 @@ class TxManager:
             nm.used(int(tx["nonce"]))
             replacements += 1
             log.info("replaced stuck tx %s with %s", hashes[-1], new_hash)
-            replaced = SentTx(
-                new_hash, int(tx["nonce"]), sent.sender, sent.to, sent.value, int(tx["gas"]),
-                int(tx["maxFeePerGas"]), int(tx["maxPriorityFeePerGas"]), hashes[-1],
-                sent.description,
-            )
             hashes.append(new_hash)
-            await _notify(on_sent, replaced)
 
     async def _failure_reason(self, sender: str, tx: dict[str, Any], rec: Receipt) -> str:
         """Replay the call at the failing block to learn why (best effort)."""
@@ -388,6 +394,23 @@ class TxManager:
         except ChainError:
             return ""
         return "out of gas or reverted"
+
+
+def _signed(signer: Signer, tx: dict[str, Any]) -> tuple[bytes, str]:
+    """The raw signed transaction and its hash (the hash is known before any broadcast)."""
+    raw = raw_signed(signer.sign_transaction(dict(tx)))
+    return raw, "0x" + keccak(raw).hex()
+
+
+def _receipt_from(r: dict[str, Any]) -> Receipt:
+    return Receipt(
+        tx_hash=r["transactionHash"],
+        block_number=int(r["blockNumber"], 16),
+        status=int(r.get("status", "0x1"), 16),
+        gas_used=int(r.get("gasUsed", "0x0"), 16),
+        effective_gas_price=int(r.get("effectiveGasPrice", "0x0"), 16),
+        logs=tuple(r.get("logs") or ()),
+    )
 
 
 class _MaybeSent(Exception):
