@@ -226,7 +226,10 @@ class JobStore:
                 (key, kind, title, JobState.PENDING.value, json.dumps(payload),
                  run_at if run_at is not None else now, now, now),
             )
-            row = db.execute(f"SELECT {self._COLS} FROM jobs WHERE key=?", (key,)).fetchone()
+            cur = db.execute(f"SELECT {self._COLS} FROM jobs WHERE key=?", (key,))
+            row = cur.fetchone()
+            if row[11] == now:  # newly added: the backup must know about it too
+                self._backup(db)
         return self._row(row)
 
     def get(self, key: str) -> Job | None:
@@ -282,6 +285,7 @@ class JobStore:
         if job is None or tx_hash in job.tx_hashes:
             return
         self._update(key, tx_hashes=json.dumps([*job.tx_hashes, tx_hash]))
+        self.backup()
 
     def update_payload(self, key: str, **changes: Any) -> None:
         job = self.get(key)
