@@ -125,7 +125,7 @@ class TaskRunner:
         return job
 
     def retry(self, key: str) -> None:
-        self.store.retry_later(key, self.clock())
+        self.store.retry_now(key, self.clock())
         self._changed()
         self.wake()
 
@@ -172,7 +172,7 @@ class TaskRunner:
                 # Not a failure: it runs as soon as the wallet is unlocked (see ``wake``).
                 outcome = RetryAt(self.clock() + LOCKED_RECHECK_S, LOCKED_REASON)
             else:
-                attempts = job.attempts + 1
+                attempts = job.failures + 1
                 msg = (exc.message if isinstance(exc, UserFacingError)
                        else f"{type(exc).__name__}: {exc}")
                 log.warning("job %s failed (attempt %d): %s", job.key, attempts, msg)

@@ -58,6 +58,7 @@ class Job:
     created_at: float
     updated_at: float
     title: str = ""
+    failures: int = 0  # transient errors in a row (``attempts`` counts every run)
 
 
 _SCHEMA = """
@@ -123,6 +124,9 @@ class JobStore:
         try:
             ok = db.execute("PRAGMA quick_check").fetchone()
             db.executescript(_SCHEMA)
+            cols = {r[1] for r in db.execute("PRAGMA table_info(jobs)").fetchall()}
+            if "failures" not in cols:  # stores written before failures were kept apart
+                db.execute("ALTER TABLE jobs ADD COLUMN failures INTEGER NOT NULL DEFAULT 0")
             db.execute("SELECT COUNT(*) FROM jobs").fetchone()
         except sqlite3.DatabaseError:
             return False
@@ -204,12 +208,12 @@ class JobStore:
             id=r[0], key=r[1], kind=r[2], title=r[3], state=JobState(r[4]),
             payload=json.loads(r[5]), run_at=r[6], attempts=r[7],
             tx_hashes=tuple(json.loads(r[8])), last_error=r[9], result=json.loads(r[10]),
-            created_at=r[11], updated_at=r[12],
+            created_at=r[11], updated_at=r[12], failures=r[13],
         )
 
     _COLS = (
         "id,key,kind,title,state,payload,run_at,attempts,tx_hashes,last_error,result,"
-        "created_at,updated_at"
+        "created_at,updated_at,failures"
     )
 
     def schedule(
@@ -275,8 +279,12 @@ class JobStore:
             db.execute(f"UPDATE jobs SET {sets} WHERE key=?", (*cols.values(), key))
 
     def mark_running(self, key: str) -> None:
-        """A handler starts (waiting for "not yet" does not count as a failed attempt)."""
-        self._update(key, state=JobState.RUNNING.value)
+        """A handler starts: one more attempt (a "not yet" is never counted as a failure)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE jobs SET state=?, attempts=attempts+1, updated_at=? WHERE key=?",
+                (JobState.RUNNING.value, time.time(), key),
+            )
 
     def add_tx(self, key: str, tx_hash: str) -> None:
         """Record a transaction hash at once: it is computed from the signed transaction before
@@ -294,17 +302,22 @@ class JobStore:
         self._update(key, payload=json.dumps({**job.payload, **changes}))
 
     def done(self, key: str, result: dict[str, Any] | None = None) -> None:
-        self._update(key, state=JobState.DONE.value, result=json.dumps(result or {}), last_error="")
+        self._update(key, state=JobState.DONE.value, result=json.dumps(result or {}), last_error="",
+                     failures=0)
 
     def retry_later(self, key: str, run_at: float, error: str = "") -> None:
         """Not yet (or interrupted): wait until ``run_at``; not counted as a failed attempt."""
         self._update(key, state=JobState.PENDING.value, run_at=run_at, last_error=error)
 
+    def retry_now(self, key: str, run_at: float) -> None:
+        """The user asked for a retry: a fresh start, with the full number of tries."""
+        self._update(key, state=JobState.PENDING.value, run_at=run_at, last_error="", failures=0)
+
     def failed_attempt(self, key: str, run_at: float, error: str) -> None:
         """A transient error: count it and back off until ``run_at``."""
         with self._tx() as db:
             db.execute(
-                "UPDATE jobs SET state=?, run_at=?, last_error=?, attempts=attempts+1, "
+                "UPDATE jobs SET state=?, run_at=?, last_error=?, failures=failures+1, "
                 "updated_at=? WHERE key=?",
                 (JobState.PENDING.value, run_at, error, time.time(), key),
             )
@@ -334,7 +347,7 @@ class JobStore:
             if not json.loads(result).get("permanent"):
                 with self._tx() as db:
                     db.execute(
-                        "UPDATE jobs SET state=?, run_at=?, attempts=0, updated_at=? WHERE key=?",
+                        "UPDATE jobs SET state=?, run_at=?, failures=0, updated_at=? WHERE key=?",
                         (JobState.PENDING.value, now, now, key),
                     )
                 n += 1

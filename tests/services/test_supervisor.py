@@ -38,7 +38,7 @@ async def test_not_yet_is_never_a_failure(tmp_path: Path) -> None:
         clock.now += 3600
         await runner.run_due()
     job = runner.store.get("w")
-    assert job is not None and job.state is JobState.PENDING and job.attempts == 0
+    assert job is not None and job.state is JobState.PENDING and job.failures == 0
 
 
 async def test_transient_errors_back_off_with_a_cap_then_fail_visibly_and_retry_next_launch(
@@ -72,7 +72,7 @@ async def test_transient_errors_back_off_with_a_cap_then_fail_visibly_and_retry_
     again = JobStore(path)
     assert again.recover_after_crash() == 1
     job = again.get("c")
-    assert job is not None and job.state is JobState.PENDING and job.attempts == 0
+    assert job is not None and job.state is JobState.PENDING and job.failures == 0
 
 
 async def test_a_locked_wallet_makes_jobs_wait_and_unlock_runs_them(tmp_path: Path) -> None:
@@ -97,7 +97,7 @@ async def test_a_locked_wallet_makes_jobs_wait_and_unlock_runs_them(tmp_path: Pa
     await runner.run_due()
     waiting = runner.waiting_for_unlock()
     assert [j.key for j in waiting] == ["close:1", "close:2"]
-    assert all(j.state is JobState.PENDING and j.attempts == 0 for j in waiting)
+    assert all(j.state is JobState.PENDING and j.failures == 0 for j in waiting)
     assert all(j.last_error == LOCKED_REASON for j in waiting)
     assert WaitingForUnlock(2, 123 * 10**17, 0).text == (
         "2 sessions need closing: unlock to get 12.3 MOR back"
