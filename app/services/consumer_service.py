@@ -32,6 +32,7 @@ from app.services.tasks import (
     PermanentError,
     RetryAt,
     TaskRunner,
+    is_wallet_locked,
     recorded_txs,
     wait_for_pending,
 )
@@ -369,6 +370,8 @@ class ConsumerService:
             receipt, sig = await client.report(id_bytes(sid))
             disputed = False
         except UserFacingError as exc:
+            if is_wallet_locked(exc):
+                raise  # wait for the unlock; never fall back to a disputed close for this
             log.warning("provider receipt unavailable for %s: %s; closing with our own", sid, exc)
             receipt, sig = self_signed_receipt(self.node_key, id_bytes(sid), self.chain_id,
                                                timestamp=now)
