@@ -302,7 +302,22 @@ class TxManager:
         if r and r.get("blockNumber"):
             return "mined", _receipt_from(r)
         tx = await self.rpc.request("eth_getTransactionByHash", [tx_hash])
-        return ("pending" if tx else "dropped"), None
+        if not tx:
+            return "dropped", None
+        # Known but not mined: it can still mine only if its nonce is next in line (or queued
+        # behind transactions that can). One behind a gap (the node lost an earlier one, or the
+        # chain was rolled back) will not: treat it as dropped, so the work is sent again.
+        count = int(await self.rpc.request("eth_getTransactionCount", [tx["from"], "pending"]),
+                    16)
+        if int(tx["nonce"], 16) >= count:
+            self.forget_nonces()
+            return "dropped", None
+        return "pending", None
+
+    def forget_nonces(self) -> None:
+        """Re-read every account's nonce from the chain (after a rollback or a lost tx)."""
+        for nm in self._nonces.values():
+            nm.forget()
 
     async def _receipt(self, tx_hash: str) -> Receipt | None:
         try:

@@ -200,11 +200,12 @@ class JobSupervisor:
         self._task = asyncio.ensure_future(self._watch())
         return self.runner
 
-    async def reconcile(self) -> None:
-        """Make the local records agree with the chain (never the other way round)."""
+    async def reconcile(self) -> bool:
+        """Make the local records agree with the chain (never the other way round). False when
+        the chain could not be read (the watch tries again soon)."""
         self._last_reconcile = time.monotonic()
         if self.consumer is None or self.runner is None:
-            return
+            return False
         try:
             await self.consumer.reconcile()
             chain = self.consumer.chain
@@ -215,14 +216,26 @@ class JobSupervisor:
             self.runner.store.backup()
         except UserFacingError as exc:
             log.warning("reconcile with the chain failed: %s", exc.detail or exc.message)
+            return False
+        return True
 
     async def _watch(self) -> None:
         assert self.consumer is not None and self.runner is not None
         chain = self.consumer.chain
         block = -1
+        recheck = False
         while True:
             try:
                 now_block = await chain.block_number()
+                if now_block < block:
+                    # The chain went back (a reorg, a node restored from an older state): what
+                    # was recorded as done may be undone. Ask the chain again at once.
+                    log.warning("chain height went back from %d to %d", block, now_block)
+                    chain.tx.forget_nonces()
+                    recheck = True
+                if recheck:
+                    recheck = not await self.reconcile()
+                    self.runner.poke_all()
                 if now_block != block:
                     block = now_block
                     offset = await chain.latest_timestamp() - time.time()

@@ -79,6 +79,8 @@ async def recorded_txs(tx: TxManager, job: Job) -> tuple[str, list[Receipt]]:
         if receipt is not None:
             mined.append(receipt)
         pending = pending or state == "pending"
+        if state == "dropped":
+            tx.forget_nonces()  # whatever nonce it had may be free again
     return ("pending" if pending else "settled"), mined
 
 

@@ -18,10 +18,14 @@ from app.chain.client import ChainClient
 from app.chain.devnet import Devnet, dev_account
 from app.market.economics import DAY, start_of_day
 from app.paths import AppPaths
+from app.services.app_services import AppServices
+from app.services.context import AppContext
 from app.services.runtime import Runtime
 from app.services.supervisor import JobSupervisor
 from app.services.tasks import TaskRunner
+from app.services.wallet_service import WalletService
 from app.storage.jobs import JobState
+from app.storage.settings import Settings
 from app.wallet.signer import LocalSigner
 from tests.e2e.conftest import FAST
 
@@ -101,6 +105,21 @@ async def restart(paths: AppPaths, index: int) -> tuple[JobSupervisor, Runtime]:
                         watch_interval=0.2)
     await sup.start()
     return sup, rt
+
+
+async def restart_gui(paths: AppPaths, index: int) -> tuple[JobSupervisor, AppServices]:
+    """The GUI restart: the window's services connect at launch (what the status bar's feed
+    does) and start the supervisor for the wallet's account, whatever page is open."""
+    wallet = WalletService(paths, keystore_scrypt_n=2**10, seal_scrypt_n=2**10)
+    wallet.import_private_key("0x" + bytes(dev_account(index).key).hex(), "kill -9 matrix 42!")
+    settings = Settings(network="devnet")
+    ctx = AppContext(paths=paths, settings=settings, wallet=wallet)
+    services = AppServices(ctx, runtime=Runtime(paths, settings, network_key="devnet",
+                                                tx_policy=FAST))
+    await services.connect()
+    assert services.supervisor is not None, services.supervisor_error
+    services.supervisor.watch_interval = 0.2
+    return services.supervisor, services
 
 
 async def gas_spent(chain: ChainClient, address: str, from_block: int) -> int:

@@ -1,4 +1,5 @@
-"""kill -9 at every point where money is in flight, then a restart of the job supervisor: every
+"""kill -9 at every point where money is in flight, then a restart of the job supervisor (headless
+as `morpheus jobs run`, and for two points the GUI's services started at launch): every
 session ends closed, every held stake is withdrawn after the next UTC midnight, every served
 session is claimed, and the books balance to the wei (MOR conserved across consumer, provider,
 contract and funding pool; each party's ETH is its start minus the gas it paid).
@@ -17,6 +18,7 @@ import pytest
 from app.chain.client import ChainClient
 from app.chain.devnet import Devnet, dev_account, free_port
 from app.inference.types import ChatMessage, ChatRequest, SamplingParams
+from app.services.app_services import AppServices
 from app.services.runtime import Runtime
 from app.services.supervisor import JobSupervisor
 from app.storage.jobs import JobState
@@ -30,6 +32,7 @@ from tests.e2e.kill_matrix_helpers import (
     gas_spent,
     make_home,
     restart,
+    restart_gui,
     run_until_killed,
     until,
 )
@@ -70,8 +73,13 @@ async def _all_claimed(chain: ChainClient, provider: str) -> None:
         assert s.closed_at and s.provider_withdrawn_amount == earned, f"{s.id} left money behind"
 
 
-@pytest.mark.parametrize("point", CONSUMER_POINTS)
-async def test_consumer_killed(market: Market, tmp_path: Path, point: str) -> None:
+RESTARTS = [("headless", p) for p in CONSUMER_POINTS] + [
+    ("gui", "openSession:pending"), ("gui", "closeSession"),
+]
+
+
+@pytest.mark.parametrize(("how", "point"), RESTARTS)
+async def test_consumer_killed(market: Market, tmp_path: Path, how: str, point: str) -> None:
     devnet, chain = market.devnet, market.p.chain
     bid_id = await market.provider.go_online(PRICE)
     user = dev_account(CONSUMER_INDEX).address
@@ -86,13 +94,17 @@ async def test_consumer_killed(market: Market, tmp_path: Path, point: str) -> No
 
     sup: JobSupervisor | None = None
     rt: Runtime | None = None
+    services: AppServices | None = None
     try:
         killed = await run_until_killed(["consumer", point, bid_id, str(CONSUMER_INDEX)],
                                         tmp_path / "consumer", on_line)
         assert killed.returncode == -9, killed.err[-3000:]
         assert f"killed at {point}" in killed.out
 
-        sup, rt = await restart(paths, CONSUMER_INDEX)
+        if how == "gui":
+            sup, services = await restart_gui(paths, CONSUMER_INDEX)
+        else:
+            sup, rt = await restart(paths, CONSUMER_INDEX)
         assert sup.runner is not None
         if point.endswith(":pending"):
             # Still pending: the restarted supervisor waits for it and never calls it failed.
@@ -116,7 +128,9 @@ async def test_consumer_killed(market: Market, tmp_path: Path, point: str) -> No
     finally:
         with contextlib.suppress(Exception):
             _automine(devnet, True)
-        if sup is not None:
+        if services is not None:
+            await services.stop()
+        elif sup is not None:
             await sup.stop()
         if rt is not None:
             await rt.close()

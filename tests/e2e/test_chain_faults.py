@@ -1,0 +1,221 @@
+"""Faults between the program and the chain, with no user action afterwards:
+
+* the reply to ``eth_sendRawTransaction`` of the open is lost (a loopback proxy forwards the
+  transaction to anvil and drops the answer): the open is not called failed, the supervisor finds
+  the session from the recorded hash, closes it at its end and the whole stake comes back;
+* the node is restarted from a state file saved before a close (the close is rolled back): the
+  supervisor sees the session open on chain again, closes it again, and the stake comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from app.chain.client import ChainClient
+from app.chain.devnet import dev_account, start_devnet
+from app.chain.networks import network_from_dict
+from app.errors import UserFacingError
+from app.inference.engine import LocalEngine
+from app.services.node_identity import WalletNodeKey
+from app.services.provider_service import ProviderService
+from app.services.supervisor import JobSupervisor
+from app.storage.jobs import JobState
+from tests.e2e.conftest import FAST, Market, make_party
+from tests.e2e.kill_matrix_helpers import (
+    MODEL,
+    PRICE,
+    books,
+    drive_to_the_end,
+    gas_spent,
+    make_home,
+    restart,
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+CONSUMER_INDEX = 9
+
+
+class DroppingProxy:
+    """HTTP JSON-RPC proxy on loopback: forwards everything to ``upstream``; for the
+    ``drop_nth`` eth_sendRawTransaction (and any retry of the same transaction) it forwards the
+    request and then closes the connection without an answer."""
+
+    def __init__(self, upstream: str, drop_nth: int) -> None:
+        self.upstream = upstream
+        self.drop_nth = drop_nth
+        self.sent = 0
+        self.dropped: set[str] = set()
+        self.server: asyncio.Server | None = None
+        self.http: aiohttp.ClientSession | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def start(self) -> None:
+        self.http = aiohttp.ClientSession()
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+        if self.http is not None:
+            await self.http.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                body = await reader.readexactly(length)
+                drop = self._should_drop(json.loads(body))
+                assert self.http is not None
+                async with self.http.post(self.upstream, data=body,
+                                          headers={"Content-Type": "application/json"}) as r:
+                    answer = await r.read()
+                if drop:
+                    writer.close()  # forwarded, but the answer is lost
+                    return
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             + f"Content-Length: {len(answer)}\r\n\r\n".encode() + answer)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    def _should_drop(self, body: Any) -> bool:
+        calls = body if isinstance(body, list) else [body]
+        for c in calls:
+            if c.get("method") == "eth_sendRawTransaction":
+                raw = c["params"][0]
+                if raw in self.dropped:
+                    return True
+                self.sent += 1
+                if self.sent == self.drop_nth:
+                    self.dropped.add(raw)
+                    return True
+        return False
+
+
+async def test_lost_reply_to_the_open_broadcast(market: Market, tmp_path: Path) -> None:
+    devnet, chain = market.devnet, market.p.chain
+    bid_id = await market.provider.go_online(PRICE)
+    user = dev_account(CONSUMER_INDEX).address
+    before = await books(chain, [user, chain.diamond])
+    proxy = DroppingProxy(devnet.rpc_url, drop_nth=2)  # 1: approve, 2: openSession
+    await proxy.start()
+    paths = make_home(tmp_path / "consumer", devnet)
+    net = dict(devnet.network, rpcUrls=[proxy.url])
+    (paths.data / "devnet" / "network.json").write_text(json.dumps(net))
+    sup, rt = await restart(paths, CONSUMER_INDEX)
+    try:
+        assert sup.consumer is not None and sup.runner is not None
+        with pytest.raises(UserFacingError) as err:
+            await sup.consumer.open_session(bid_id, 600)
+        assert "being tracked" in err.value.message
+        assert proxy.dropped, "the proxy did not drop the broadcast's answer"
+        [job] = [j for j in sup.runner.store.all() if j.kind == "consumer.open"]
+        assert job.state is not JobState.FAILED and len(job.tx_hashes) == 2
+
+        # No user action: the supervisor finds the session from the hash and closes it.
+        await drive_to_the_end(devnet, chain, user, [sup.runner])
+        ids = await chain.user_session_ids(user)
+        assert len(ids) == 1
+        opened = sup.runner.store.get(job.key)
+        assert opened is not None and opened.result.get("session_id") == ids[0]
+        after = await books(chain, [user, chain.diamond])
+        assert after.mor == before.mor  # every wei of the stake is back
+        assert after.eth[user] == before.eth[user] - await gas_spent(chain, user, before.block)
+    finally:
+        await sup.stop()
+        await rt.close()
+        await proxy.stop()
+
+
+def _state_json(dump_hex: str) -> bytes:
+    """``anvil_dumpState`` answers hex of gzipped JSON; ``--state`` loads the JSON."""
+    raw = bytes.fromhex(dump_hex.removeprefix("0x"))
+    with contextlib.suppress(OSError):
+        raw = gzip.decompress(raw)
+    return raw
+
+
+async def test_node_restarted_from_a_state_file_saved_before_the_close(
+    smol_engine: LocalEngine, tmp_path: Path,
+) -> None:
+    state_dir = tmp_path / "devnet"
+    node = start_devnet(state_dir)
+    # Everyone talks to the node through a loopback forwarder, so the restarted node may listen
+    # on another port (the old one lingers in TIME_WAIT) behind the same address.
+    front = DroppingProxy(node.rpc_url, drop_nth=0)
+    await front.start()
+    node.network["rpcUrls"] = [front.url]
+    p = await make_party(node, 5, tmp_path / "provider")
+    provider = ProviderService(p.chain, p.signer, WalletNodeKey(p.signer), smol_engine,
+                               p.runner, p.sessions, model_name=MODEL)
+    paths = make_home(tmp_path / "consumer", node)
+    sup: JobSupervisor | None = None
+    user = dev_account(CONSUMER_INDEX).address
+    chain = ChainClient(network_from_dict(node.network), policy=FAST)
+    await chain.connect()
+    try:
+        bid_id = await provider.go_online(PRICE)
+        start = await chain.mor_balance(user)
+        sup, _ = await restart(paths, CONSUMER_INDEX)
+        assert sup.consumer is not None and sup.runner is not None
+        opened = await sup.consumer.open_session(bid_id, 600)
+        sid = opened.record.session_id
+        saved = _state_json(node.rpc("anvil_dumpState"))  # the node's state before the close
+        node.time_travel(60)
+        closed = await sup.consumer.close_session(sid)
+        assert closed.status == "closed" and (await chain.get_session(sid)).closed_at
+
+        # The node restarts from the older state file: the close never happened.
+        node.stop()
+        (state_dir / "state.json").write_bytes(saved)
+        node = start_devnet(state_dir)
+        front.upstream = node.rpc_url
+        assert (await chain.get_session(sid)).closed_at == 0
+
+        def reopened() -> bool:
+            rec = sup.consumer.sessions.get(sid, "consumer") if sup and sup.consumer else None
+            return rec is not None and rec.status != "closed"
+
+        await _until(reopened, 30)  # the supervisor noticed (block height went back)
+        await drive_to_the_end(node, chain, user, [sup.runner])
+        assert (await chain.get_session(sid)).closed_at
+        assert await chain.mor_balance(user) == start
+    finally:
+        if sup is not None:
+            await sup.stop()
+            await sup.runtime.close()
+        if provider.server is not None:
+            await provider.server.stop()
+        await p.chain.close()
+        await chain.close()
+        await front.stop()
+        node.stop()
+
+
+async def _until(cond: Any, timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cond():
+        if loop.time() > deadline:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.1)
