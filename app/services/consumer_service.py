@@ -16,7 +16,6 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
-from app.chain import abi
 from app.chain.client import ChainClient
 from app.chain.errors import ChainError, RpcUnavailable, TransactionTimeout
 from app.chain.tx import Receipt, SentTx
@@ -27,6 +26,7 @@ from app.market.types import Bid, Model, id_bytes, id_hex
 from app.p2p.consumer_client import ProviderClient, self_signed_receipt
 from app.p2p.keys import NodeKey
 from app.p2p.remote_engine import RemoteSessionEngine
+from app.services.settlement import ClockOff, clock_skew_text, opened_session, transfers_to
 from app.services.tasks import (
     Done,
     PermanentError,
@@ -281,7 +281,7 @@ class ConsumerService:
         """After a crash (or a lost reply) mid-open: ask the chain about each recorded hash."""
         state, mined = await recorded_txs(self.chain.tx, job)
         for r in mined:
-            session_id = _opened_session(r)
+            session_id = opened_session(r)
             if session_id is not None:
                 await self._track_opened(session_id, job, r.tx_hash)
                 return Done({"session_id": session_id, "tx": r.tx_hash, "recovered": True})
@@ -372,6 +372,16 @@ class ConsumerService:
         except UserFacingError as exc:
             if is_wallet_locked(exc):
                 raise  # wait for the unlock; never fall back to a disputed close for this
+            if "timestamp" in f"{exc.message} {exc.detail}".lower():
+                # Our clock, not the provider: a self-signed close would be a dispute that
+                # holds back an honest provider's pay. Say so and retry instead.
+                raise ClockOff(
+                    "Your computer's clock is off"
+                    + clock_skew_text(time.time(), now, self.chain.network.key)
+                    + ", so the provider could not confirm the session's close. Set the clock "
+                    "right (automatic time); the session is closed as soon as it is, and never "
+                    "as a dispute.", detail=exc.message,
+                ) from exc
             log.warning("provider receipt unavailable for %s: %s; closing with our own", sid, exc)
             receipt, sig = self_signed_receipt(self.node_key, id_bytes(sid), self.chain_id,
                                                timestamp=now)
@@ -393,7 +403,7 @@ class ConsumerService:
         after = await self.chain.get_session(sid)
         stake = rec.stake if rec and rec.stake else after.stake
         if close is not None:
-            refund = _transfers_to(close.logs, self.chain.token, self.chain.diamond, self.user)
+            refund = transfers_to(close.logs, self.chain.token, self.chain.diamond, self.user)
         else:
             refund = rec.refunded if rec else 0
         early = closed_at < after.ends_at and not after.is_direct_payment
@@ -443,7 +453,7 @@ class ConsumerService:
             runner.store.add_tx(job.key, tx.tx_hash)
 
         r = await self.chain.withdraw_user_stakes(self.signer, on_sent=sent)
-        got = _transfers_to(r.logs, self.chain.token, self.chain.diamond, self.user)
+        got = transfers_to(r.logs, self.chain.token, self.chain.diamond, self.user)
         now = await self.chain.latest_timestamp()
         for rec in self.sessions.list("consumer"):
             if rec.on_hold and rec.on_hold_until and rec.on_hold_until <= now:
@@ -459,32 +469,3 @@ class ConsumerService:
         """(withdrawable now, still held) for the "held stake" card."""
         h = await self.chain.user_stakes_on_hold(self.user)
         return h.available, h.hold
-
-
-def _opened_session(r: Receipt) -> str | None:
-    """The session id a mined openSession receipt created, if it is one."""
-    if r.status != 1:
-        return None
-    for entry in r.logs:
-        topics = entry.get("topics") or []
-        if len(topics) >= 3 and topics[0] == abi.SESSION_OPENED:
-            return id_hex(topics[2])
-    return None
-
-
-def _transfers_to(logs: Any, token: str, sender: str, recipient: str) -> int:
-    """Sum of MOR ``Transfer(sender → recipient)`` in a receipt: what the user really got back."""
-    total = 0
-    want_from = "0x" + "0" * 24 + sender.lower()[2:]
-    want_to = "0x" + "0" * 24 + recipient.lower()[2:]
-    for entry in logs:
-        topics = [t.lower() if isinstance(t, str) else "0x" + bytes(t).hex() for t in
-                  entry.get("topics") or []]
-        if (
-            len(topics) == 3 and topics[0] == abi.ERC20_TRANSFER.lower()
-            and entry.get("address", "").lower() == token.lower()
-            and topics[1] == want_from and topics[2] == want_to
-        ):
-            data = entry.get("data") or "0x0"
-            total += int(data if isinstance(data, str) else "0x" + bytes(data).hex(), 16)
-    return total

@@ -30,6 +30,7 @@ from app.services.consumer_service import ConsumerService
 from app.services.node_identity import WalletNodeKey
 from app.services.provider_service import ProviderService
 from app.services.runtime import Runtime
+from app.services.settlement import clock_skew_text
 from app.services.tasks import LOCKED_REASON, TaskRunner
 from app.wallet.errors import WalletLocked
 
@@ -170,6 +171,7 @@ class JobSupervisor:
         self.consumer: ConsumerService | None = None
         self.claims: ProviderService | None = None
         self.notice = ""  # a plain message for the user (a repaired job store, ...)
+        self.clock_notice = ""  # set while this computer's clock is minutes off the network's
         self._task: asyncio.Task[None] | None = None
         self._offset: float | None = None
         self._last_reconcile = 0.0
@@ -238,7 +240,13 @@ class JobSupervisor:
                     self.runner.poke_all()
                 if now_block != block:
                     block = now_block
-                    offset = await chain.latest_timestamp() - time.time()
+                    chain_now = await chain.latest_timestamp()
+                    offset = chain_now - time.time()
+                    skew = clock_skew_text(time.time(), chain_now, chain.network.key)
+                    self.clock_notice = (
+                        f"Your computer's clock is off{skew}. Set it right (automatic time): "
+                        "providers refuse signed requests from a clock minutes off." if skew
+                        else "")
                     if self._offset is not None and abs(offset - self._offset) > TIME_JUMP_S:
                         self.runner.poke_all()
                     self._offset = offset

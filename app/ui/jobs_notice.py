@@ -36,12 +36,15 @@ class JobsNotice(QObject):
     # -- the locked-wallet notice ------------------------------------------------------------
 
     def _on_services(self, what: str) -> None:
-        if what not in ("jobs", "wallet"):
+        if what not in ("jobs", "wallet", "block"):
             return
         waiting = self.services.waiting_for_unlock()
         text = waiting.text if waiting is not None else ""
         if not text and self.services.supervisor_error:
             text = self.services.supervisor_error
+        sup = self.services.supervisor
+        if not text and sup is not None and sup.clock_notice:
+            text = sup.clock_notice
         if text and text != self.last_text:
             self.window.show_notice(text)
             self.window.tray.notify("Morpheus Desktop", text)

@@ -219,3 +219,39 @@ async def _until(cond: Any, timeout: float) -> None:
         if loop.time() > deadline:
             raise AssertionError("timed out")
         await asyncio.sleep(0.1)
+
+
+async def test_clock_minutes_off_never_turns_an_honest_close_into_a_dispute(
+    market: Market, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The consumer's clock 6 minutes ahead: the provider refuses the signed report request.
+    The close is not sent self-signed (a dispute); the user is told about the clock, and once
+    it is right the close goes through with the provider's receipt."""
+    import time as real_time
+    import types
+
+    from app.p2p import consumer_client
+
+    bid_id = await market.provider.go_online(PRICE)
+    consumer = market.consumer
+    opened = await consumer.open_session(bid_id, 600)
+    sid = opened.record.session_id
+    off = types.SimpleNamespace(time=lambda: real_time.time() + 360,
+                                monotonic=real_time.monotonic, sleep=real_time.sleep)
+    monkeypatch.setattr(consumer_client, "time", off)
+    with pytest.raises(UserFacingError) as err:
+        await consumer.close_session(sid)
+    assert "clock is off" in err.value.detail
+    assert (await market.c.chain.get_session(sid)).closed_at == 0  # nothing sent as a dispute
+    job = consumer.runner.store.get(f"close:{sid}")
+    assert job is not None and job.state is JobState.PENDING and not job.tx_hashes
+
+    monkeypatch.setattr(consumer_client, "time", real_time)  # the user fixed the clock...
+    # ...and restarted (the client keeps request timestamps increasing within one process, so
+    # a future timestamp once used lingers until then: noted as a p2p follow-up).
+    monkeypatch.setattr(consumer_client, "_last_timestamp", {})
+    consumer.runner.retry(f"close:{sid}")
+    closed = await consumer.close_session(sid)
+    assert closed.status == "closed"
+    done = consumer.runner.store.get(f"close:{sid}")
+    assert done is not None and done.result.get("disputed") is False

@@ -149,3 +149,14 @@ def test_wallet_password_leaves_the_environment_and_never_reaches_a_child(
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "None"
+
+
+def test_clock_minutes_off_is_reported_on_real_networks_only() -> None:
+    from app.services.settlement import clock_skew_text
+
+    assert clock_skew_text(1_000_360.0, 1_000_000, "base") == (
+        " (about 6 minutes ahead of the network)"
+    )
+    assert clock_skew_text(999_640.0, 1_000_000, "base").endswith("behind the network)")
+    assert clock_skew_text(1_000_030.0, 1_000_000, "base") == ""  # within normal drift
+    assert clock_skew_text(1_000_360.0, 1_000_000, "devnet") == ""  # time travel is on purpose
