@@ -202,7 +202,8 @@ async def _sessions(args: argparse.Namespace) -> int:
         consumer = await rt.consumer(signer)
         if args.reconcile:
             new = await consumer.reconcile()
-            print(f"{new} session(s) found on chain that were not tracked here.")
+            print(f"{new} session(s) found on chain that were not tracked here. Their closes "
+                  "run in the app or `morpheus jobs run`; `morpheus close` closes them now.")
         recs = consumer.sessions.list()
         if not recs:
             print("No sessions yet.")
@@ -218,28 +219,27 @@ async def _sessions(args: argparse.Namespace) -> int:
 
 
 async def _claim(args: argparse.Namespace) -> int:
-    rt = Runtime(network_key=args.network)
-    try:
-        signer = _signer(rt, args)
-        chain = await rt.chain()
-        runner = rt.runner(chain.network.chain_id, signer.address)
-        # Register the claim handler; the engine is not needed for claiming.
-        from app.services.node_identity import WalletNodeKey
-        from app.services.provider_service import ProviderService
+    from app.services.supervisor import JobSupervisor
 
-        ProviderService(chain, signer, WalletNodeKey(signer), None,  # type: ignore[arg-type]
-                        runner, rt.sessions(chain.network.chain_id, signer.address),
-                        model_name="")
-        for sid in await chain.provider_session_ids(signer.address):
-            runner.schedule(f"claim:{sid}", "provider.claim", {"session_id": sid},
-                            title="Claim provider earnings")
+    rt = Runtime(network_key=args.network)
+    # The job supervisor: it re-queues a claim a killed run left behind, asks the chain about
+    # any claim transaction already sent, and schedules a claim for every served session.
+    sup = JobSupervisor(rt, _signer(rt, args), who="`morpheus claim`")
+    try:
+        runner = await sup.start()
+        runner.store.recover_after_crash()
         runner.poke_all()
         await runner.run_due()
-        total = sum(int(j.result.get("claimed", 0)) for j in runner.store.all()
-                    if j.kind == "provider.claim")
+        claims = [j for j in runner.store.all() if j.kind == "provider.claim"]
+        total = sum(int(j.result.get("claimed", 0)) for j in claims)
+        waiting = [j for j in claims if j.state.value == "pending"]
         print(f"Claimed so far: {_mor(total)}")
+        if waiting:
+            print(f"{len(waiting)} claim(s) not possible yet ({waiting[0].last_error}); "
+                  "`morpheus jobs run` or the app collects them when they are.")
         return 0
     finally:
+        await sup.stop()
         await rt.close()
 
 
