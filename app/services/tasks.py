@@ -21,7 +21,7 @@ from typing import Any
 
 from app.chain.tx import Receipt, TxManager
 from app.errors import UserFacingError
-from app.storage.jobs import Job, JobState, JobStore
+from app.storage.jobs import DAMAGED, Job, JobState, JobStore
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +158,12 @@ class TaskRunner:
         handler = self._handlers.get(job.kind)
         if handler is None:
             return  # another process (or a later version) owns this kind
+        if DAMAGED in job.payload:
+            self.store.fail(job.key, "This job's saved details are damaged, so it cannot run. "
+                            "Your sessions and held stake are also looked up on the network, so "
+                            "nothing is lost with it.", permanent=True)
+            self._changed()
+            return
         self.store.mark_running(job.key)
         self._changed()
         try:

@@ -39,6 +39,9 @@ class JobState(StrEnum):
     FAILED = "failed"  # gave up for now; retried at the next launch or from the Activity page
 
 
+DAMAGED = "_damaged"  # payload key of a job whose stored details could not be read
+
+
 class StorageError(UserFacingError):
     """The job store could not be read or written (disk full, damaged file)."""
 
@@ -204,11 +207,35 @@ class JobStore:
     # -- rows ------------------------------------------------------------------------------
 
     def _row(self, r: tuple[Any, ...]) -> Job:
+        """A row as a Job; garbage in a row (edited by hand, a bad disk) is kept visible as a
+        damaged job rather than raising: the supervisor reconciles with the chain anyway."""
+        damaged: list[str] = []
+
+        def load(text: Any, default: Any, name: str) -> Any:
+            try:
+                value = json.loads(text)
+            except (TypeError, ValueError):
+                damaged.append(name)
+                return default
+            if not isinstance(value, type(default)):
+                damaged.append(name)
+                return default
+            return value
+
+        payload = load(r[5], {}, "payload")
+        hashes = [h for h in load(r[8], [], "tx_hashes") if isinstance(h, str)]
+        result = load(r[10], {}, "result")
+        try:
+            state = JobState(r[4])
+        except ValueError:
+            state, damaged = JobState.FAILED, [*damaged, "state"]
+        if damaged:
+            payload = {**payload, DAMAGED: ", ".join(damaged)}
         return Job(
-            id=r[0], key=r[1], kind=r[2], title=r[3], state=JobState(r[4]),
-            payload=json.loads(r[5]), run_at=r[6], attempts=r[7],
-            tx_hashes=tuple(json.loads(r[8])), last_error=r[9], result=json.loads(r[10]),
-            created_at=r[11], updated_at=r[12], failures=r[13],
+            id=r[0], key=r[1], kind=r[2], title=r[3], state=state, payload=payload,
+            run_at=float(r[6] or 0), attempts=int(r[7] or 0), tx_hashes=tuple(hashes),
+            last_error=r[9] or "", result=result, created_at=float(r[11] or 0),
+            updated_at=float(r[12] or 0), failures=int(r[13] or 0),
         )
 
     _COLS = (
@@ -344,7 +371,11 @@ class JobStore:
                 "SELECT key, result FROM jobs WHERE state=?", (JobState.FAILED.value,)
             ).fetchall()
         for key, result in rows:
-            if not json.loads(result).get("permanent"):
+            try:
+                permanent = bool(json.loads(result).get("permanent"))
+            except (TypeError, ValueError, AttributeError):
+                permanent = True  # unreadable: leave it failed and visible
+            if not permanent:
                 with self._tx() as db:
                     db.execute(
                         "UPDATE jobs SET state=?, run_at=?, failures=0, updated_at=? WHERE key=?",

@@ -119,3 +119,31 @@ async def test_disk_full_gives_a_plain_message_and_stops_the_send(tmp_path: Path
     with pytest.raises(StorageError):
         await tm.send(acct, "0x" + "11" * 20, b"\x01", on_sent=record)
     assert broadcasts == []
+
+
+async def test_garbage_in_a_job_row_is_a_plain_failed_job_not_a_traceback(tmp_path: Path) -> None:
+    from app.services.tasks import Done, TaskRunner
+
+    path = tmp_path / "jobs.sqlite3"
+    store = JobStore(path)
+    store.schedule("close:1", "consumer.close", {"session_id": "0x1"})
+    store.schedule("close:2", "consumer.close", {"session_id": "0x2"})
+    raw = sqlite3.connect(str(path))
+    raw.execute("UPDATE jobs SET payload='{not json', tx_hashes='7' WHERE key='close:1'")
+    raw.commit()
+    raw.close()
+
+    runner = TaskRunner(store)
+    ran: list[str] = []
+
+    async def close(job: Any, r: TaskRunner) -> Done:
+        ran.append(job.key)
+        return Done()
+
+    runner.register("consumer.close", close)
+    assert {j.key for j in store.all()} == {"close:1", "close:2"}  # listed, no traceback
+    await runner.run_due()
+    assert ran == ["close:2"]  # the healthy job still runs
+    bad = store.get("close:1")
+    assert bad is not None and bad.state is JobState.FAILED
+    assert "damaged" in bad.last_error and "nothing is lost" in bad.last_error

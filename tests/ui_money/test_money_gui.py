@@ -51,6 +51,8 @@ async def test_locked_wallet_makes_the_close_wait_says_why_and_unlock_runs_it(
 ) -> None:
     gui = await make_gui(CONSUMER_INDEX)
     window, notice = _window(qtbot, gui)
+    notified: list[str] = []
+    window.tray.notify = lambda title, text: notified.append(text)  # type: ignore[method-assign]
     await gui.services.connect()  # what the status bar's feed does at launch
     sup = gui.services.supervisor
     assert sup is not None and sup.runner is not None  # running, no page visited
@@ -69,6 +71,7 @@ async def test_locked_wallet_makes_the_close_wait_says_why_and_unlock_runs_it(
     await wait_until(lambda: notice.last_text.startswith("1 session needs closing"))
     assert notice.last_text == f"1 session needs closing: unlock to get {stake} back"
     assert window.notice_bar.isVisible() and window.notice_bar.label.text() == notice.last_text
+    assert notified == [notice.last_text]  # and once as a tray notification
     job = sup.runner.store.get(f"close:{sid}")
     assert job is not None and job.state is JobState.PENDING and job.last_error == LOCKED_REASON
 
