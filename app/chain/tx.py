@@ -145,6 +145,7 @@ class TxManager:
         self.chain_id = chain_id
         self.policy = policy or TxPolicy()
         self._nonces: dict[str, NonceManager] = {}
+        self._allowance_slots: dict[str, int | None] = {}
 
     def nonce_manager(self, address: str) -> NonceManager:
         key = to_checksum_address(address)
@@ -155,14 +156,48 @@ class TxManager:
 
     # -- the parts -----------------------------------------------------------------------
 
-    async def simulate(self, sender: str, to: str, data: bytes, value: int = 0) -> bytes:
-        """eth_call the write; a revert raises its typed error. Returns the return data."""
+    async def simulate(self, sender: str, to: str, data: bytes, value: int = 0,
+                       state_override: dict[str, Any] | None = None) -> bytes:
+        """eth_call the write; a revert raises its typed error. Returns the return data.
+        ``state_override``: eth_call's third parameter (see ``allowance_override``)."""
         call = {"from": sender, "to": to, "data": "0x" + data.hex(), "value": _hex(value)}
+        params: list[Any] = [call, "latest"]
+        if state_override:
+            params.append(state_override)
         try:
-            result = await self.rpc.request("eth_call", [call, "latest"])
+            result = await self.rpc.request("eth_call", params)
         except RpcError as exc:
             raise self._revert_error(exc) from exc
         return bytes.fromhex(str(result)[2:])
+
+    async def allowance_override(self, token: str, owner: str, spender: str,
+                                 amount: int) -> dict[str, Any] | None:
+        """A state override giving ``owner`` → ``spender`` an allowance of ``amount`` on
+        ``token``, so a write that needs it can be simulated *before* the approve is sent (a
+        revert then costs no approve gas). The mapping's storage slot is found once per token by
+        probing; None when the node has no state overrides or the layout is unknown."""
+        token = to_checksum_address(token)
+        if token not in self._allowance_slots:
+            self._allowance_slots[token] = await self._find_allowance_slot(token, owner, spender)
+        slot = self._allowance_slots[token]
+        if slot is None:
+            return None
+        return {token: {"stateDiff": {_allowance_key(owner, spender, slot): _word(amount)}}}
+
+    async def _find_allowance_slot(self, token: str, owner: str, spender: str) -> int | None:
+        probe = 0x4D4F52_5052_4F4245  # an amount no real allowance has
+        data = ALLOWANCE_SELECTOR + bytes(12) + bytes.fromhex(owner[2:]) + bytes(12) \
+            + bytes.fromhex(spender[2:])
+        call = {"to": token, "data": "0x" + data.hex()}
+        for slot in ALLOWANCE_SLOT_CANDIDATES:
+            override = {token: {"stateDiff": {_allowance_key(owner, spender, slot): _word(probe)}}}
+            try:
+                got = await self.rpc.request("eth_call", [call, "latest", override])
+            except (RpcError, ChainError):
+                return None  # no state overrides on this node
+            if int(str(got or "0x0"), 16) == probe:
+                return slot
+        return None
 
     async def estimate_gas(self, sender: str, to: str, data: bytes, value: int = 0) -> int:
         call = {"from": sender, "to": to, "data": "0x" + data.hex(), "value": _hex(value)}
@@ -409,6 +444,23 @@ class TxManager:
         except ChainError:
             return ""
         return "out of gas or reverted"
+
+
+ALLOWANCE_SELECTOR = bytes(keccak(text="allowance(address,address)"))[:4]
+# Where ERC-20s keep ``mapping(owner => mapping(spender => amount))``: OpenZeppelin's plain ERC20
+# (slot 1), a few other common layouts, and OpenZeppelin 5's namespaced upgradeable storage.
+_OZ5_ERC20_STORAGE = 0x52C63247E1F47DB19D5CE0460030C497F067CA4CEBF71BA98EEADABE20BACE00
+ALLOWANCE_SLOT_CANDIDATES = (1, 0, 2, 3, 4, 5, 51, 52, _OZ5_ERC20_STORAGE + 1)
+
+
+def _word(value: int) -> str:
+    return "0x" + value.to_bytes(32, "big").hex()
+
+
+def _allowance_key(owner: str, spender: str, slot: int) -> str:
+    """Storage key of ``allowances[owner][spender]`` for a mapping at ``slot``."""
+    inner = keccak(bytes(12) + bytes.fromhex(owner[2:]) + slot.to_bytes(32, "big"))
+    return "0x" + bytes(keccak(bytes(12) + bytes.fromhex(spender[2:]) + inner)).hex()
 
 
 def _signed(signer: Signer, tx: dict[str, Any]) -> tuple[bytes, str]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
+from app.chain import abi
 from app.chain.client import ChainClient
 from app.chain.errors import ChainError, RpcUnavailable, TransactionTimeout
 from app.chain.tx import Receipt, SentTx
@@ -26,7 +27,13 @@ from app.market.types import Bid, Model, id_bytes, id_hex
 from app.p2p.consumer_client import ProviderClient, self_signed_receipt
 from app.p2p.keys import NodeKey
 from app.p2p.remote_engine import RemoteSessionEngine
-from app.services.settlement import ClockOff, clock_skew_text, opened_session, transfers_to
+from app.services.settlement import (
+    ClockOff,
+    clock_skew_text,
+    opened_session,
+    simulate_with_allowance,
+    transfers_to,
+)
 from app.services.tasks import (
     Done,
     PermanentError,
@@ -220,6 +227,9 @@ class ConsumerService:
                 on_tx(tx)
 
         try:
+            # A revert (a stale approval, a bid just deleted) is found before any approve.
+            await simulate_with_allowance(self.chain, self.user, abi.DIAMOND["openSession"].encode(
+                self.user, q.stake, False, approval.approval, approval.approval_sig), q.stake)
             on_step("Approving and staking MOR")
             session_id, rec = await self.chain.open_session(
                 self.signer, q.stake, approval.approval, approval.approval_sig, on_sent=sent

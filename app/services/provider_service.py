@@ -20,6 +20,7 @@ from typing import Any
 
 from eth_utils import keccak, to_checksum_address
 
+from app.chain.abi import DIAMOND
 from app.chain.client import ChainClient
 from app.chain.ids import model_id as derive_model_id
 from app.chain.tx import SentTx
@@ -38,6 +39,7 @@ from app.p2p.provider_server import (
     ReceiptIssued,
 )
 from app.services.chain_lookup import ChainSessionLookup
+from app.services.settlement import simulate_with_allowance
 from app.services.tasks import Done, RetryAt, TaskRunner, recorded_txs, wait_for_pending
 from app.storage.jobs import Job
 from app.storage.sessions import SessionRecord, SessionStore
@@ -319,6 +321,10 @@ class ProviderService:
                     self.model_name, ["llm", "morpheus-desktop"], on_sent=sent,
                 )
             bid_id = plan.existing_bid
+            if bid_id is None and not (plan.provider_stake_to_add or plan.model_stake_to_add):
+                # Known to fail before its fee approve is sent, not after.
+                await simulate_with_allowance(self.chain, self.me, DIAMOND["postModelBid"].encode(
+                    self.me, id_bytes(plan.model_id), plan.price_per_second), plan.bid_fee)
             if bid_id is None:
                 progress("Posting the bid")
                 bid_id, _ = await self.chain.post_model_bid(

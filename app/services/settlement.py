@@ -55,3 +55,15 @@ def transfers_to(logs: Any, token: str, sender: str, recipient: str) -> int:
             data = entry.get("data") or "0x0"
             total += int(data if isinstance(data, str) else "0x" + bytes(data).hex(), 16)
     return total
+
+
+async def simulate_with_allowance(chain: Any, sender: str, data: bytes, amount: int) -> None:
+    """Simulate a Diamond write that pulls ``amount`` MOR as if the approve were already mined,
+    so a revert is known before the approve is sent (and its gas spent for nothing). Nodes
+    without state overrides skip this; the write is then simulated after the approve as before."""
+    if amount <= 0:
+        return
+    tx = chain.tx
+    override = await tx.allowance_override(chain.token, sender, chain.diamond, amount)
+    if override is not None:
+        await tx.simulate(sender, chain.diamond, data, state_override=override)

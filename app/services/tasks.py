@@ -101,6 +101,7 @@ class TaskRunner:
         self._listeners: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._busy = asyncio.Lock()
+        self._pokes = 0
 
     def register(self, kind: str, handler: Handler) -> None:
         self._handlers[kind] = handler
@@ -135,6 +136,7 @@ class TaskRunner:
         """Re-check every waiting job now: chain time jumped (devnet time travel, or the machine
         slept), so wall-clock run times computed earlier may be too late."""
         now = self.clock()
+        self._pokes += 1  # a job running right now re-checks too (see _run_one)
         for job in self.store.open_jobs():
             if job.state is JobState.PENDING and job.run_at > now:
                 self.store.retry_later(job.key, now, job.last_error)
@@ -166,6 +168,7 @@ class TaskRunner:
             return
         self.store.mark_running(job.key)
         self._changed()
+        pokes = self._pokes
         try:
             outcome = await handler(job, self)
         except PermanentError as exc:
@@ -193,7 +196,9 @@ class TaskRunner:
         if isinstance(outcome, Done):
             self.store.done(job.key, outcome.result)
         elif isinstance(outcome, RetryAt):
-            self.store.retry_later(job.key, outcome.when, outcome.reason)
+            # Chain time jumped while it was deciding "not yet": its answer may be stale.
+            when = outcome.when if pokes == self._pokes else min(outcome.when, self.clock())
+            self.store.retry_later(job.key, when, outcome.reason)
         else:
             self.store.fail(job.key, outcome.error)
         self._changed()

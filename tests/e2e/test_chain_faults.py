@@ -238,6 +238,9 @@ async def test_clock_minutes_off_never_turns_an_honest_close_into_a_dispute(
     sid = opened.record.session_id
     off = types.SimpleNamespace(time=lambda: real_time.time() + 360,
                                 monotonic=real_time.monotonic, sleep=real_time.sleep)
+    # Request timestamps stay increasing per signer within a process: keep this test's (future)
+    # ones in a dict of its own, so later tests of the same account are not affected.
+    monkeypatch.setattr(consumer_client, "_last_timestamp", {})
     monkeypatch.setattr(consumer_client, "time", off)
     with pytest.raises(UserFacingError) as err:
         await consumer.close_session(sid)
@@ -255,3 +258,38 @@ async def test_clock_minutes_off_never_turns_an_honest_close_into_a_dispute(
     assert closed.status == "closed"
     done = consumer.runner.store.get(f"close:{sid}")
     assert done is not None and done.result.get("disputed") is False
+
+
+async def test_a_failing_open_is_found_before_the_approve_is_sent(
+    market: Market, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The open is simulated with the allowance given by a state override: a revert (here a
+    tampered provider signature) costs no approve, so no gas is spent at all."""
+    import dataclasses
+
+    from app.chain.errors import ChainError
+    from app.p2p.consumer_client import ProviderClient
+
+    chain = market.c.chain
+    user = market.consumer.user
+    bid_id = await market.provider.go_online(PRICE)
+    override = await chain.tx.allowance_override(chain.token, user, chain.diamond, 12345)
+    assert override is not None  # the token's allowance slot was found on this node
+    original = ProviderClient.request_session
+
+    async def tampered(self: ProviderClient, *args: Any, **kwargs: Any) -> Any:
+        approval = await original(self, *args, **kwargs)
+        sig = bytearray(approval.approval_sig)
+        sig[5] ^= 0xFF
+        return dataclasses.replace(approval, approval_sig=bytes(sig))
+
+    monkeypatch.setattr(ProviderClient, "request_session", tampered)
+    nonce = await chain.rpc.request("eth_getTransactionCount", [user, "pending"])
+    eth = await chain.eth_balance(user)
+    with pytest.raises(ChainError):
+        await market.consumer.open_session(bid_id, 600)
+    assert await chain.rpc.request("eth_getTransactionCount", [user, "pending"]) == nonce
+    assert await chain.eth_balance(user) == eth  # not a wei of gas: no approve was sent
+    assert await chain.allowance(user) == 0
+    [job] = [j for j in market.consumer.runner.store.all() if j.kind == "consumer.open"]
+    assert job.state is JobState.FAILED and not job.tx_hashes

@@ -160,3 +160,22 @@ def test_clock_minutes_off_is_reported_on_real_networks_only() -> None:
     assert clock_skew_text(999_640.0, 1_000_000, "base").endswith("behind the network)")
     assert clock_skew_text(1_000_030.0, 1_000_000, "base") == ""  # within normal drift
     assert clock_skew_text(1_000_360.0, 1_000_000, "devnet") == ""  # time travel is on purpose
+
+
+async def test_a_time_jump_while_a_job_decides_not_yet_makes_it_check_again(
+    tmp_path: Path,
+) -> None:
+    """The chain jumps past midnight while the withdraw job is reading the old chain time: its
+    "not yet, in an hour" is stale, so it runs again at once instead of waiting an hour."""
+    clock = Clock()
+    runner = TaskRunner(JobStore(tmp_path / "j.sqlite3"), clock=clock)
+
+    async def withdraw(job: Job, r: TaskRunner) -> RetryAt:
+        r.poke_all()  # the chain watch, concurrently, sees the jump
+        return RetryAt(clock.now + 3600, "held until the next UTC midnight")
+
+    runner.register("consumer.withdraw", withdraw)
+    runner.schedule("w", "consumer.withdraw", {})
+    await runner.run_due()
+    job = runner.store.get("w")
+    assert job is not None and job.state is JobState.PENDING and job.run_at <= clock.now
