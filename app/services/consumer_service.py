@@ -252,12 +252,26 @@ class ConsumerService:
         except ChainError as exc:
             self.runner.store.fail(key, exc.message, permanent=True)
             raise
-        record = await self._track_opened(session_id, self.runner.store.get(key), rec.tx_hash)
+        except BaseException:
+            self._hand_to_runner(key, "open interrupted; asking the network what happened")
+            raise
+        try:
+            record = await self._track_opened(session_id, self.runner.store.get(key),
+                                              rec.tx_hash)
+        except BaseException:
+            # Mined, but reading it back failed: the runner finishes it from the receipt.
+            self._hand_to_runner(key, "opened; reading the session back from the network")
+            raise
         self.runner.store.done(key, {"session_id": session_id, "tx": rec.tx_hash})
         on_step("Session open")
         engine = RemoteSessionEngine(client, id_bytes(session_id), model_name=bid.model_id,
                                      bid_id=id_bytes(bid.id))
         return OpenedSession(record, engine)
+
+    def _hand_to_runner(self, key: str, why: str) -> None:
+        """Never leave an open job RUNNING in a live process: the runner picks it up."""
+        self.runner.store.retry_later(key, time.time() + 5, why)
+        self.runner.wake()
 
     async def _track_opened(self, session_id: str, job: Job | None, tx_hash: str) -> SessionRecord:
         s = await self.chain.get_session(session_id)
