@@ -37,6 +37,7 @@ from tests.e2e.kill_matrix_helpers import (
     gas_spent,
     make_home,
     restart,
+    until,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -192,11 +193,11 @@ async def test_node_restarted_from_a_state_file_saved_before_the_close(
         front.upstream = node.rpc_url
         assert (await chain.get_session(sid)).closed_at == 0
 
-        def reopened() -> bool:
-            rec = sup.consumer.sessions.get(sid, "consumer") if sup and sup.consumer else None
-            return rec is not None and rec.status != "closed"
-
-        await _until(reopened, 30)  # the supervisor noticed (block height went back)
+        # No user action: the supervisor notices (block height went back), sees the session
+        # open on chain though recorded closed, and closes it again.
+        await until(lambda: _closed_on_chain(chain, sid), 60, "the session closed again")
+        job = sup.runner.store.get(f"close:{sid}")
+        assert job is not None and len(job.tx_hashes) >= 2  # the rolled-back close, and again
         await drive_to_the_end(node, chain, user, [sup.runner])
         assert (await chain.get_session(sid)).closed_at
         assert await chain.mor_balance(user) == start
@@ -212,13 +213,8 @@ async def test_node_restarted_from_a_state_file_saved_before_the_close(
         node.stop()
 
 
-async def _until(cond: Any, timeout: float) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError("timed out")
-        await asyncio.sleep(0.1)
+async def _closed_on_chain(chain: ChainClient, sid: str) -> bool:
+    return bool((await chain.get_session(sid)).closed_at)
 
 
 async def test_clock_minutes_off_never_turns_an_honest_close_into_a_dispute(
