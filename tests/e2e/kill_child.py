@@ -81,6 +81,11 @@ async def consumer(kill_at: str, bid_id: str, index: int) -> None:
         if isinstance(ev, TokenDelta) and kill_at == "stream":
             die("stream")
     print("streamed", flush=True)
+    # Two minutes of use, so the early close holds part of the stake until midnight (a close in
+    # the very second of the open would hold nothing, and there would be nothing to withdraw).
+    url = rt.network().rpc_urls[0]
+    rpc(url, "evm_increaseTime", [120])
+    rpc(url, "evm_mine", [])
     await sup.consumer.close_session(opened.record.session_id)
     print("closed", flush=True)
     await asyncio.sleep(600)  # the supervisor withdraws the held stake after midnight

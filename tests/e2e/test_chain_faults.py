@@ -57,6 +57,7 @@ class DroppingProxy:
         self.dropped: set[str] = set()
         self.server: asyncio.Server | None = None
         self.http: aiohttp.ClientSession | None = None
+        self.writers: set[asyncio.StreamWriter] = set()
 
     @property
     def url(self) -> str:
@@ -70,11 +71,15 @@ class DroppingProxy:
     async def stop(self) -> None:
         if self.server is not None:
             self.server.close()
-            await self.server.wait_closed()
+            for w in list(self.writers):
+                w.close()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.server.wait_closed(), 5)
         if self.http is not None:
             await self.http.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.add(writer)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -94,9 +99,10 @@ class DroppingProxy:
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                              + f"Content-Length: {len(answer)}\r\n\r\n".encode() + answer)
                 await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except (asyncio.IncompleteReadError, ConnectionError, aiohttp.ClientError):
             pass
         finally:
+            self.writers.discard(writer)
             writer.close()
 
     def _should_drop(self, body: Any) -> bool:

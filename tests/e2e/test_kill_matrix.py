@@ -100,6 +100,8 @@ async def test_consumer_killed(market: Market, tmp_path: Path, how: str, point: 
                                         tmp_path / "consumer", on_line)
         assert killed.returncode == -9, killed.err[-3000:]
         assert f"killed at {point}" in killed.out
+        if point == "closeSession":  # mined before the kill: part of the stake is now held
+            assert (await chain.user_stakes_on_hold(user)).hold > 0
 
         if how == "gui":
             sup, services = await restart_gui(paths, CONSUMER_INDEX)
