@@ -32,11 +32,14 @@ from app.services.provider_service import ProviderService
 from app.services.runtime import Runtime
 from app.services.settlement import clock_skew_text
 from app.services.tasks import LOCKED_REASON, TaskRunner
+from app.storage.jobs import JobState
 from app.wallet.errors import WalletLocked
 
 log = logging.getLogger(__name__)
 
 RECONCILE_EVERY_S = 600.0
+CONFIRM_EVERY_S = 10.0  # how often recently finished jobs are checked against the chain
+CONFIRM_WINDOW_S = 900.0  # ...for jobs finished this recently
 WATCH_INTERVAL_S = 2.0
 TIME_JUMP_S = 30.0
 LOCK_NAME = "jobs.lock"
@@ -160,12 +163,15 @@ class WaitingForUnlock:
 class JobSupervisor:
     def __init__(self, runtime: Runtime, signer: Any, *, who: str = "Morpheus Desktop",
                  reconcile_every: float = RECONCILE_EVERY_S,
-                 watch_interval: float = WATCH_INTERVAL_S) -> None:
+                 watch_interval: float = WATCH_INTERVAL_S,
+                 confirm_every: float = CONFIRM_EVERY_S) -> None:
         self.runtime = runtime
         self.signer = signer
         self.who = who
         self.reconcile_every = reconcile_every
         self.watch_interval = watch_interval
+        self.confirm_every = confirm_every
+        self._last_confirm = 0.0
         self.lock = DataDirLock(runtime.paths.data, who)
         self.runner: TaskRunner | None = None
         self.consumer: ConsumerService | None = None
@@ -219,6 +225,9 @@ class JobSupervisor:
         except UserFacingError as exc:
             log.warning("reconcile with the chain failed: %s", exc.detail or exc.message)
             return False
+        except Exception as exc:  # a node answering garbage mid-restart; try again soon
+            log.warning("reconcile with the chain failed: %s: %s", type(exc).__name__, exc)
+            return False
         return True
 
     async def _watch(self) -> None:
@@ -250,11 +259,36 @@ class JobSupervisor:
                     if self._offset is not None and abs(offset - self._offset) > TIME_JUMP_S:
                         self.runner.poke_all()
                     self._offset = offset
+                if time.monotonic() - self._last_confirm >= self.confirm_every:
+                    self._last_confirm = time.monotonic()
+                    if await self._recent_tx_lost():
+                        log.warning("a recently mined transaction is gone from the chain")
+                        chain.tx.forget_nonces()
+                        recheck = not await self.reconcile()
+                        self.runner.poke_all()
                 if time.monotonic() - self._last_reconcile >= self.reconcile_every:
                     await self.reconcile()
-            except UserFacingError as exc:
-                log.info("chain watch: %s", exc.message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the watch must outlive any node hiccup
+                log.info("chain watch: %s", exc)
+                # The node was unreachable: it may come back restored from an older state (or
+                # be another node): ask the chain about everything once it answers again.
+                recheck = True
             await asyncio.sleep(self.watch_interval)
+
+    async def _recent_tx_lost(self) -> bool:
+        """True when a job finished in the last minutes has none of its transactions on chain
+        any more (a node restored from an older state, a deep reorg): what it did is undone."""
+        assert self.runner is not None and self.consumer is not None
+        horizon = time.time() - CONFIRM_WINDOW_S
+        for job in self.runner.store.all(50):
+            if job.state is not JobState.DONE or not job.tx_hashes or job.updated_at < horizon:
+                continue
+            receipts = [await self.consumer.chain.tx.receipt(h) for h in job.tx_hashes]
+            if not any(receipts):
+                return True
+        return False
 
     def wallet_unlocked(self) -> None:
         if self.runner is not None:

@@ -102,7 +102,7 @@ async def restart(paths: AppPaths, index: int) -> tuple[JobSupervisor, Runtime]:
     """The headless restart: the same supervisor `morpheus jobs run` starts."""
     rt = Runtime(paths, network_key="devnet", tx_policy=FAST)
     sup = JobSupervisor(rt, LocalSigner(bytes(dev_account(index).key)), who="test restart",
-                        watch_interval=0.2)
+                        watch_interval=0.2, confirm_every=0.5)
     await sup.start()
     return sup, rt
 
