@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "app.commands.models",
     "app.commands.api",
     "app.commands.node",
+    "app.commands.jobs",
     "app.commands.demo",
 )
 

@@ -2,9 +2,13 @@
 
 Every write goes: simulate (eth_call; reverts become typed errors before anything is signed) →
 estimate gas with a margin → EIP-1559 fees → check the ETH balance covers the worst case →
-take the account's nonce under its lock → sign → broadcast → report the hash to the caller *at
-once* (so it can be persisted) → wait for the receipt, replacing a stuck transaction with the
+take the account's nonce under its lock → sign → report the hash (computed from the signed bytes)
+to the caller so it is persisted *before* the broadcast (a caller that cannot persist it raises,
+and nothing is sent) → broadcast → wait for the receipt, replacing a stuck transaction with the
 same nonce and a fee bump of at least 12.5 %.
+
+After a crash, ``tx_state`` asks the chain about a recorded hash: mined (act on its receipt),
+pending (wait) or dropped (safe to send again).
 
 There is one ``NonceManager`` per account per ``TxManager``; all tasks share it.
 """
@@ -59,7 +63,7 @@ def raw_signed(signed: Any) -> bytes:
 
 @dataclass(frozen=True)
 class SentTx:
-    """Reported as soon as a transaction is broadcast; persist it before awaiting."""
+    """Reported as soon as a transaction is signed, just before its broadcast: persist it."""
 
     tx_hash: str
     nonce: int
@@ -141,6 +145,7 @@ class TxManager:
         self.chain_id = chain_id
         self.policy = policy or TxPolicy()
         self._nonces: dict[str, NonceManager] = {}
+        self._allowance_slots: dict[str, int | None] = {}
 
     def nonce_manager(self, address: str) -> NonceManager:
         key = to_checksum_address(address)
@@ -151,14 +156,48 @@ class TxManager:
 
     # -- the parts -----------------------------------------------------------------------
 
-    async def simulate(self, sender: str, to: str, data: bytes, value: int = 0) -> bytes:
-        """eth_call the write; a revert raises its typed error. Returns the return data."""
+    async def simulate(self, sender: str, to: str, data: bytes, value: int = 0,
+                       state_override: dict[str, Any] | None = None) -> bytes:
+        """eth_call the write; a revert raises its typed error. Returns the return data.
+        ``state_override``: eth_call's third parameter (see ``allowance_override``)."""
         call = {"from": sender, "to": to, "data": "0x" + data.hex(), "value": _hex(value)}
+        params: list[Any] = [call, "latest"]
+        if state_override:
+            params.append(state_override)
         try:
-            result = await self.rpc.request("eth_call", [call, "latest"])
+            result = await self.rpc.request("eth_call", params)
         except RpcError as exc:
             raise self._revert_error(exc) from exc
         return bytes.fromhex(str(result)[2:])
+
+    async def allowance_override(self, token: str, owner: str, spender: str,
+                                 amount: int) -> dict[str, Any] | None:
+        """A state override giving ``owner`` → ``spender`` an allowance of ``amount`` on
+        ``token``, so a write that needs it can be simulated *before* the approve is sent (a
+        revert then costs no approve gas). The mapping's storage slot is found once per token by
+        probing; None when the node has no state overrides or the layout is unknown."""
+        token = to_checksum_address(token)
+        if token not in self._allowance_slots:
+            self._allowance_slots[token] = await self._find_allowance_slot(token, owner, spender)
+        slot = self._allowance_slots[token]
+        if slot is None:
+            return None
+        return {token: {"stateDiff": {_allowance_key(owner, spender, slot): _word(amount)}}}
+
+    async def _find_allowance_slot(self, token: str, owner: str, spender: str) -> int | None:
+        probe = 0x4D4F52_5052_4F4245  # an amount no real allowance has
+        data = ALLOWANCE_SELECTOR + bytes(12) + bytes.fromhex(owner[2:]) + bytes(12) \
+            + bytes.fromhex(spender[2:])
+        call = {"to": token, "data": "0x" + data.hex()}
+        for slot in ALLOWANCE_SLOT_CANDIDATES:
+            override = {token: {"stateDiff": {_allowance_key(owner, spender, slot): _word(probe)}}}
+            try:
+                got = await self.rpc.request("eth_call", [call, "latest", override])
+            except (RpcError, ChainError):
+                return None  # no state overrides on this node
+            if int(str(got or "0x0"), 16) == probe:
+                return slot
+        return None
 
     async def estimate_gas(self, sender: str, to: str, data: bytes, value: int = 0) -> int:
         call = {"from": sender, "to": to, "data": "0x" + data.hex(), "value": _hex(value)}
@@ -251,22 +290,20 @@ class TxManager:
                 "maxFeePerGas": max_fee,
                 "maxPriorityFeePerGas": tip,
             }
+            raw, tx_hash = _signed(signer, tx)
+            sent = SentTx(tx_hash, nonce, sender, to, value, gas, max_fee, tip, None, description)
+            await _notify(on_sent, sent)  # persisted first: a crash from here on is traceable
             try:
-                tx_hash = await self._broadcast(signer, tx, nm)
+                await self._broadcast(raw, tx_hash, tx, nm)
             except _MaybeSent as unknown:
-                # No answer to the broadcast: it may be in the mempool. Report the hash so the
-                # caller records it and can watch it, then fail.
-                await _notify(on_sent, SentTx(unknown.tx_hash, nonce, sender, to, value, gas,
-                                              max_fee, tip, None, description))
+                # No answer to the broadcast: it may be in the mempool. The caller has the hash
+                # and watches it (``tx_state``).
                 raise unknown.error from None
             nm.used(nonce)
-        sent = SentTx(tx_hash, nonce, sender, to, value, gas, max_fee, tip, None, description)
-        await _notify(on_sent, sent)
         return await self._await_receipt(signer, tx, sent, on_sent, capped=capped)
 
-    async def _broadcast(self, signer: Signer, tx: dict[str, Any], nm: NonceManager) -> str:
-        raw = raw_signed(signer.sign_transaction(dict(tx)))
-        tx_hash = "0x" + keccak(raw).hex()
+    async def _broadcast(self, raw: bytes, tx_hash: str, tx: dict[str, Any],
+                         nm: NonceManager) -> str:
         try:
             await self.rpc.request("eth_sendRawTransaction", ["0x" + raw.hex()])
         except RpcError as exc:
@@ -298,6 +335,31 @@ class TxManager:
         """The receipt if mined, else None (for resuming the watch on a recorded hash)."""
         return await self._receipt(tx_hash)
 
+    async def tx_state(self, tx_hash: str) -> tuple[str, Receipt | None]:
+        """What the chain says about a recorded hash: ("mined", receipt), ("pending", None) while
+        a node still holds it, or ("dropped", None) when no node knows it (safe to send again).
+        An unreachable node raises ``RpcUnavailable``: never guess "dropped" from silence."""
+        r = await self.rpc.request("eth_getTransactionReceipt", [tx_hash])
+        if r and r.get("blockNumber"):
+            return "mined", _receipt_from(r)
+        tx = await self.rpc.request("eth_getTransactionByHash", [tx_hash])
+        if not tx:
+            return "dropped", None
+        # Known but not mined: it can still mine only if its nonce is next in line (or queued
+        # behind transactions that can). One behind a gap (the node lost an earlier one, or the
+        # chain was rolled back) will not: treat it as dropped, so the work is sent again.
+        count = int(await self.rpc.request("eth_getTransactionCount", [tx["from"], "pending"]),
+                    16)
+        if int(tx["nonce"], 16) >= count:
+            self.forget_nonces()
+            return "dropped", None
+        return "pending", None
+
+    def forget_nonces(self) -> None:
+        """Re-read every account's nonce from the chain (after a rollback or a lost tx)."""
+        for nm in self._nonces.values():
+            nm.forget()
+
     async def _receipt(self, tx_hash: str) -> Receipt | None:
         try:
             r = await self.rpc.request("eth_getTransactionReceipt", [tx_hash])
@@ -305,14 +367,7 @@ class TxManager:
             return None
         if not r or not r.get("blockNumber"):
             return None
-        return Receipt(
-            tx_hash=r["transactionHash"],
-            block_number=int(r["blockNumber"], 16),
-            status=int(r.get("status", "0x1"), 16),
-            gas_used=int(r.get("gasUsed", "0x0"), 16),
-            effective_gas_price=int(r.get("effectiveGasPrice", "0x0"), 16),
-            logs=tuple(r.get("logs") or ()),
-        )
+        return _receipt_from(r)
 
     async def wait_for_receipt(self, tx_hashes: list[str], timeout: float) -> Receipt:
         """Poll until one of ``tx_hashes`` (same nonce, so at most one) is mined."""
@@ -359,8 +414,15 @@ class TxManager:
             tx["maxFeePerGas"] = max(_bumped(int(tx["maxFeePerGas"]), pol.fee_bump_pct), cur_max)
             tx["maxFeePerGas"] = max(int(tx["maxFeePerGas"]), int(tx["maxPriorityFeePerGas"]))
             nm = self.nonce_manager(sent.sender)
+            raw, new_hash = _signed(signer, tx)
+            replaced = SentTx(
+                new_hash, int(tx["nonce"]), sent.sender, sent.to, sent.value, int(tx["gas"]),
+                int(tx["maxFeePerGas"]), int(tx["maxPriorityFeePerGas"]), hashes[-1],
+                sent.description,
+            )
+            await _notify(on_sent, replaced)
             try:
-                new_hash = await self._broadcast(signer, tx, nm)
+                new_hash = await self._broadcast(raw, new_hash, tx, nm)
             except _MaybeSent as unknown:
                 new_hash = unknown.tx_hash  # may have arrived: watch it like the others
             except ChainError as exc:
@@ -375,13 +437,7 @@ class TxManager:
             nm.used(int(tx["nonce"]))
             replacements += 1
             log.info("replaced stuck tx %s with %s", hashes[-1], new_hash)
-            replaced = SentTx(
-                new_hash, int(tx["nonce"]), sent.sender, sent.to, sent.value, int(tx["gas"]),
-                int(tx["maxFeePerGas"]), int(tx["maxPriorityFeePerGas"]), hashes[-1],
-                sent.description,
-            )
             hashes.append(new_hash)
-            await _notify(on_sent, replaced)
 
     async def _failure_reason(self, sender: str, tx: dict[str, Any], rec: Receipt) -> str:
         """Replay the call at the failing block to learn why (best effort)."""
@@ -395,6 +451,40 @@ class TxManager:
         except ChainError:
             return ""
         return "out of gas or reverted"
+
+
+ALLOWANCE_SELECTOR = bytes(keccak(text="allowance(address,address)"))[:4]
+# Where ERC-20s keep ``mapping(owner => mapping(spender => amount))``: OpenZeppelin's plain ERC20
+# (slot 1), a few other common layouts, and OpenZeppelin 5's namespaced upgradeable storage.
+_OZ5_ERC20_STORAGE = 0x52C63247E1F47DB19D5CE0460030C497F067CA4CEBF71BA98EEADABE20BACE00
+ALLOWANCE_SLOT_CANDIDATES = (1, 0, 2, 3, 4, 5, 51, 52, _OZ5_ERC20_STORAGE + 1)
+
+
+def _word(value: int) -> str:
+    return "0x" + value.to_bytes(32, "big").hex()
+
+
+def _allowance_key(owner: str, spender: str, slot: int) -> str:
+    """Storage key of ``allowances[owner][spender]`` for a mapping at ``slot``."""
+    inner = keccak(bytes(12) + bytes.fromhex(owner[2:]) + slot.to_bytes(32, "big"))
+    return "0x" + bytes(keccak(bytes(12) + bytes.fromhex(spender[2:]) + inner)).hex()
+
+
+def _signed(signer: Signer, tx: dict[str, Any]) -> tuple[bytes, str]:
+    """The raw signed transaction and its hash (the hash is known before any broadcast)."""
+    raw = raw_signed(signer.sign_transaction(dict(tx)))
+    return raw, "0x" + keccak(raw).hex()
+
+
+def _receipt_from(r: dict[str, Any]) -> Receipt:
+    return Receipt(
+        tx_hash=r["transactionHash"],
+        block_number=int(r["blockNumber"], 16),
+        status=int(r.get("status", "0x1"), 16),
+        gas_used=int(r.get("gasUsed", "0x0"), 16),
+        effective_gas_price=int(r.get("effectiveGasPrice", "0x0"), 16),
+        logs=tuple(r.get("logs") or ()),
+    )
 
 
 class _MaybeSent(Exception):

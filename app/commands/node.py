@@ -7,12 +7,12 @@ import argparse
 import asyncio
 import contextlib
 import getpass
-import os
 import sys
 import time
 from typing import Any
 
 from app.chain.devnet import dev_account
+from app.commands.jobs import take_env_password
 from app.errors import UserFacingError
 from app.inference.types import ChatMessage, ChatRequest, CompletionDone, SamplingParams, TokenDelta
 from app.services.runtime import Runtime
@@ -85,9 +85,7 @@ def _signer(rt: Runtime, args: argparse.Namespace) -> LocalSigner | WalletSigner
     if not wallet.exists():
         raise UserFacingError("No wallet yet. Create one with `morpheus wallet create`.")
     if not wallet.try_auto_unlock():
-        password = os.environ.get("MORPHEUS_WALLET_PASSWORD") or getpass.getpass(
-            "Wallet password: "
-        )
+        password = take_env_password() or getpass.getpass("Wallet password: ")
         wallet.unlock(password)
     return wallet.signer
 
@@ -108,10 +106,14 @@ async def _provider_serve(args: argparse.Namespace) -> int:
         engine = LocalEngine(model.path, n_slots=args.slots, name=model.name)
         print(f"Loading {model.name} ...", flush=True)
         await engine.start()
+        # The same job supervisor as the GUI and `morpheus jobs run` (one per data folder).
+        from app.services.supervisor import JobSupervisor
+
+        supervisor = JobSupervisor(rt, signer, who="`morpheus provider serve`")
+        await supervisor.start()
         provider = await rt.provider(signer, engine, model_name=model.name, host=args.host,
                                      port=args.port, public_endpoint=args.public_endpoint)
         bid = await provider.go_online(args.price, on_step=lambda s: print(f"- {s}", flush=True))
-        provider.runner.start()
         d = provider.dashboard
         print(f"Serving {model.name} at {d.endpoint} as {provider.me}", flush=True)
         print(f"Bid {bid} (model {d.model_id})", flush=True)
@@ -120,6 +122,7 @@ async def _provider_serve(args: argparse.Namespace) -> int:
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.shield(provider.go_offline(deregister=args.deregister_on_exit))
+            await supervisor.stop()
             await engine.stop()
         return 0
     finally:
@@ -178,7 +181,10 @@ async def _chat(args: argparse.Namespace) -> int:
                               f"first token {m.ttft_ms:.0f} ms]", file=sys.stderr, flush=True)
                 history.append(ChatMessage("assistant", "".join(answer)))
         finally:
-            if not args.keep_open:
+            if args.keep_open:
+                print("Kept open: it is closed at its end by the app or `morpheus jobs run` "
+                      "(or now with `morpheus close`).", file=sys.stderr, flush=True)
+            else:
                 rec = await consumer.close_session(opened.record.session_id)
                 print(f"Closed. Returned now: {_mor(rec.refunded)}; held until next UTC "
                       f"midnight: {_mor(rec.on_hold)} (the app withdraws it then, or run "
@@ -196,7 +202,8 @@ async def _sessions(args: argparse.Namespace) -> int:
         consumer = await rt.consumer(signer)
         if args.reconcile:
             new = await consumer.reconcile()
-            print(f"{new} session(s) found on chain that were not tracked here.")
+            print(f"{new} session(s) found on chain that were not tracked here. Their closes "
+                  "run in the app or `morpheus jobs run`; `morpheus close` closes them now.")
         recs = consumer.sessions.list()
         if not recs:
             print("No sessions yet.")
@@ -212,28 +219,27 @@ async def _sessions(args: argparse.Namespace) -> int:
 
 
 async def _claim(args: argparse.Namespace) -> int:
-    rt = Runtime(network_key=args.network)
-    try:
-        signer = _signer(rt, args)
-        chain = await rt.chain()
-        runner = rt.runner(chain.network.chain_id, signer.address)
-        # Register the claim handler; the engine is not needed for claiming.
-        from app.services.node_identity import WalletNodeKey
-        from app.services.provider_service import ProviderService
+    from app.services.supervisor import JobSupervisor
 
-        ProviderService(chain, signer, WalletNodeKey(signer), None,  # type: ignore[arg-type]
-                        runner, rt.sessions(chain.network.chain_id, signer.address),
-                        model_name="")
-        for sid in await chain.provider_session_ids(signer.address):
-            runner.schedule(f"claim:{sid}", "provider.claim", {"session_id": sid},
-                            title="Claim provider earnings")
+    rt = Runtime(network_key=args.network)
+    # The job supervisor: it re-queues a claim a killed run left behind, asks the chain about
+    # any claim transaction already sent, and schedules a claim for every served session.
+    sup = JobSupervisor(rt, _signer(rt, args), who="`morpheus claim`")
+    try:
+        runner = await sup.start()
+        runner.store.recover_after_crash()
         runner.poke_all()
         await runner.run_due()
-        total = sum(int(j.result.get("claimed", 0)) for j in runner.store.all()
-                    if j.kind == "provider.claim")
+        claims = [j for j in runner.store.all() if j.kind == "provider.claim"]
+        total = sum(int(j.result.get("claimed", 0)) for j in claims)
+        waiting = [j for j in claims if j.state.value == "pending"]
         print(f"Claimed so far: {_mor(total)}")
+        if waiting:
+            print(f"{len(waiting)} claim(s) not possible yet ({waiting[0].last_error}); "
+                  "`morpheus jobs run` or the app collects them when they are.")
         return 0
     finally:
+        await sup.stop()
         await rt.close()
 
 

@@ -1,6 +1,10 @@
 """The GUI's long-lived services, assembled once: chain connection, background jobs, the shared
 local engine, and the consumer/provider services of the unlocked wallet.
 
+The job supervisor starts with the chain connection at launch, for the active network and the
+wallet's account, locked or not (jobs that need a signature wait for the unlock); switching the
+network tears everything down and builds it again for the new one at once.
+
 No Qt here: pages reach this object through ``AppContext.extras["services"]`` (see
 ``services_of``) and call its coroutines from the qasync loop.
 """
@@ -23,6 +27,7 @@ if TYPE_CHECKING:  # web3 and friends cost ~50 MB: loaded on first use, not at w
     from app.services.consumer_service import ConsumerService
     from app.services.provider_service import ProviderService
     from app.services.runtime import Runtime
+    from app.services.supervisor import JobSupervisor, WaitingForUnlock
     from app.services.tasks import TaskRunner
     from app.wallet.lock import WalletSigner
 
@@ -53,6 +58,9 @@ class AppServices:
         self._watch: asyncio.Task[None] | None = None
         self._offset: float | None = None
         self._listeners: list[Callable[[str], None]] = []
+        self.supervisor: JobSupervisor | None = None
+        self.supervisor_error = ""  # why background payments do not run here (shown to the user)
+        self._wallet_hooked = False
 
     @property
     def runtime(self) -> Runtime:
@@ -90,7 +98,54 @@ class AppServices:
         self._emit("chain")
         if self.chain is not None and self._watch is None:
             self._watch = asyncio.ensure_future(self._watch_chain())
+        if self.chain is not None:
+            await self.start_supervisor()
         return self.chain
+
+    async def start_supervisor(self) -> JobSupervisor | None:
+        """Run the money jobs of this network and wallet from now on, whatever page is open."""
+        from app.services.supervisor import JobSupervisor, WalletSigner
+
+        wallet = self.ctx.wallet
+        if self.supervisor is not None or wallet is None or not wallet.address:
+            return self.supervisor
+        sup = JobSupervisor(self.runtime, WalletSigner(wallet))
+        try:
+            runner = await sup.start()
+        except UserFacingError as exc:
+            self.supervisor_error = exc.message
+            log.warning("background payments not started: %s", exc.detail or exc.message)
+            self._emit("jobs")
+            return None
+        self.supervisor = sup
+        self.supervisor_error = sup.notice
+        runner.on_change(lambda: self._emit("jobs"))
+        if not self._wallet_hooked:
+            wallet.add_listener(self._on_wallet_event)
+            self._wallet_hooked = True
+        self._emit("jobs")
+        return sup
+
+    def _on_wallet_event(self, event: str) -> None:
+        if event == "unlocked" and self.supervisor is not None:
+            self.supervisor.wallet_unlocked()
+        self._emit("jobs")
+
+    def waiting_for_unlock(self) -> WaitingForUnlock | None:
+        return self.supervisor.waiting_for_unlock() if self.supervisor is not None else None
+
+    def open_sessions(self) -> list[Any]:
+        return self.supervisor.open_sessions() if self.supervisor is not None else []
+
+    async def switch_network(self) -> ChainClient | None:
+        """Tear every service down and build them again for the network now in the settings."""
+        await self._teardown()
+        self._runtime = None
+        self.block = 0
+        self.chain_time = 0
+        self._offset = None
+        self.chain_error = ""
+        return await self.connect()
 
     def _attach_wallet(self, chain: ChainClient) -> None:
         """The wallet sends through the same client (one nonce manager per account)."""
@@ -154,6 +209,10 @@ class AppServices:
             raise UserFacingError("Unlock your wallet first (Wallet page).")
         if await self.connect() is None:
             raise UserFacingError(f"Not connected to the network: {self.chain_error}")
+        sup = self.supervisor
+        if (sup is not None and sup.consumer is not None
+                and sup.address.lower() == signer.address.lower()):
+            self._consumer = sup.consumer  # the same services the background jobs run on
         if self._consumer is None or self._consumer.user.lower() != signer.address.lower():
             self._consumer = await self.runtime.consumer(signer)
             self._consumer.runner.on_change(lambda: self._emit("jobs"))
@@ -210,14 +269,24 @@ class AppServices:
 
     def runners(self) -> list[TaskRunner]:
         out: list[TaskRunner] = []
+        if self.supervisor is not None and self.supervisor.runner is not None:
+            out.append(self.supervisor.runner)
         for svc in (self._consumer, self._provider):
             if svc is not None and svc.runner not in out:
                 out.append(svc.runner)
         return out
 
     async def stop(self) -> None:
+        await self._teardown(keep_engine=False)
+
+    async def _teardown(self, *, keep_engine: bool = True) -> None:
+        """Stop the network-bound services (the local engine too unless ``keep_engine``: it does
+        not depend on the network, so a switch keeps the local chat running)."""
         # Background jobs stop first: none may start a transaction while the rest shuts down.
         # (Their handlers are idempotent; an interrupted one re-runs at the next start.)
+        if self.supervisor is not None:
+            await self.supervisor.stop()
+            self.supervisor = None
         for runner in self.runners():
             await runner.stop()
         if self._watch is not None:
@@ -228,11 +297,15 @@ class AppServices:
         if self._provider is not None and self._provider.server is not None:
             with contextlib.suppress(Exception):
                 await self._provider.go_offline()
-        if self._engine is not None and self._owns_engine:
-            await self._engine.stop()
-        self._engine = None
+        self._provider = None
+        self._consumer = None
+        if not keep_engine:
+            if self._engine is not None and self._owns_engine:
+                await self._engine.stop()
+            self._engine = None
         if self._runtime is not None:
             await self._runtime.close()
+        self.chain = None
 
 
 def services_of(ctx: AppContext) -> AppServices:

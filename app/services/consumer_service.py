@@ -18,8 +18,8 @@ from eth_utils import to_checksum_address
 
 from app.chain import abi
 from app.chain.client import ChainClient
-from app.chain.errors import ChainError
-from app.chain.tx import SentTx
+from app.chain.errors import ChainError, RpcUnavailable, TransactionTimeout
+from app.chain.tx import Receipt, SentTx
 from app.errors import UserFacingError
 from app.market.economics import DAY, start_of_day
 from app.market.rating import RatedBid, rate_bids
@@ -27,7 +27,22 @@ from app.market.types import Bid, Model, id_bytes, id_hex
 from app.p2p.consumer_client import ProviderClient, self_signed_receipt
 from app.p2p.keys import NodeKey
 from app.p2p.remote_engine import RemoteSessionEngine
-from app.services.tasks import Done, PermanentError, RetryAt, TaskRunner
+from app.services.settlement import (
+    ClockOff,
+    clock_skew_text,
+    opened_session,
+    simulate_with_allowance,
+    transfers_to,
+)
+from app.services.tasks import (
+    Done,
+    PermanentError,
+    RetryAt,
+    TaskRunner,
+    is_wallet_locked,
+    recorded_txs,
+    wait_for_pending,
+)
 from app.storage.jobs import Job
 from app.storage.sessions import SessionRecord, SessionStore
 from app.wallet.signer import Signer
@@ -64,6 +79,11 @@ class OpenedSession:
 
 class NoProviderAvailable(UserFacingError):
     pass
+
+
+class OpenStillPending(UserFacingError):
+    """The open was sent but its receipt did not come back in time: it may still mine, and the
+    background jobs watch it (and close the session at its end if it does)."""
 
 
 StepCallback = Callable[[str], None]
@@ -207,19 +227,51 @@ class ConsumerService:
                 on_tx(tx)
 
         try:
+            # A revert (a stale approval, a bid just deleted) is found before any approve.
+            await simulate_with_allowance(self.chain, self.user, abi.DIAMOND["openSession"].encode(
+                self.user, q.stake, False, approval.approval, approval.approval_sig), q.stake)
             on_step("Approving and staking MOR")
             session_id, rec = await self.chain.open_session(
                 self.signer, q.stake, approval.approval, approval.approval_sig, on_sent=sent
             )
+        except (TransactionTimeout, RpcUnavailable) as exc:
+            job = self.runner.store.get(key)
+            if job is None or not job.tx_hashes:
+                self.runner.store.fail(key, exc.message)
+                raise
+            # Sent, fate unknown: never "failed" while it can still mine. The runner asks the
+            # chain about the hash until it is mined (then tracked and closed) or dropped.
+            self.runner.store.retry_later(key, time.time() + 5, "open sent; waiting for the "
+                                          "network to confirm it")
+            self.runner.wake()
+            raise OpenStillPending(
+                "The network has not confirmed the session yet. It is being tracked: if it "
+                "opens, it is closed at its end and your stake comes back.",
+                detail=exc.detail,
+            ) from exc
         except ChainError as exc:
-            self.runner.store.fail(key, exc.message)
+            self.runner.store.fail(key, exc.message, permanent=True)
             raise
-        record = await self._track_opened(session_id, self.runner.store.get(key), rec.tx_hash)
+        except BaseException:
+            self._hand_to_runner(key, "open interrupted; asking the network what happened")
+            raise
+        try:
+            record = await self._track_opened(session_id, self.runner.store.get(key),
+                                              rec.tx_hash)
+        except BaseException:
+            # Mined, but reading it back failed: the runner finishes it from the receipt.
+            self._hand_to_runner(key, "opened; reading the session back from the network")
+            raise
         self.runner.store.done(key, {"session_id": session_id, "tx": rec.tx_hash})
         on_step("Session open")
         engine = RemoteSessionEngine(client, id_bytes(session_id), model_name=bid.model_id,
                                      bid_id=id_bytes(bid.id))
         return OpenedSession(record, engine)
+
+    def _hand_to_runner(self, key: str, why: str) -> None:
+        """Never leave an open job RUNNING in a live process: the runner picks it up."""
+        self.runner.store.retry_later(key, time.time() + 5, why)
+        self.runner.wake()
 
     async def _track_opened(self, session_id: str, job: Job | None, tx_hash: str) -> SessionRecord:
         s = await self.chain.get_session(session_id)
@@ -241,24 +293,24 @@ class ConsumerService:
         return self.sessions.get(record.session_id, "consumer") or record
 
     def _schedule_close(self, session_id: str, ends_at: int, provider_key: str = "") -> None:
-        self.runner.schedule(
-            f"close:{session_id}", "consumer.close",
-            {"session_id": session_id, "provider_key": provider_key},
+        key = f"close:{session_id}"
+        job = self.runner.schedule(
+            key, "consumer.close", {"session_id": session_id, "provider_key": provider_key},
             run_at=max(time.time(), ends_at), title="Close session at its end",
         )
+        if job.state.value in ("done", "failed"):
+            self.runner.retry(key)  # the chain says it is still open: close it again
 
-    async def _recover_open(self, job: Job, runner: TaskRunner) -> Done:
-        """After a crash mid-open: find out whether the open transaction landed."""
-        for tx_hash in job.tx_hashes:
-            r = await self.chain.tx._receipt(tx_hash)
-            if r is None or r.status != 1:
-                continue
-            for entry in r.logs:
-                topics = entry.get("topics") or []
-                if len(topics) >= 3 and topics[0] == abi.SESSION_OPENED:
-                    session_id = id_hex(topics[2])
-                    await self._track_opened(session_id, job, tx_hash)
-                    return Done({"session_id": session_id, "tx": tx_hash, "recovered": True})
+    async def _recover_open(self, job: Job, runner: TaskRunner) -> Done | RetryAt:
+        """After a crash (or a lost reply) mid-open: ask the chain about each recorded hash."""
+        state, mined = await recorded_txs(self.chain.tx, job)
+        for r in mined:
+            session_id = opened_session(r)
+            if session_id is not None:
+                await self._track_opened(session_id, job, r.tx_hash)
+                return Done({"session_id": session_id, "tx": r.tx_hash, "recovered": True})
+        if state == "pending":
+            return wait_for_pending(runner.clock, "The open")
         await self.reconcile()  # an open we never saw the hash of still shows up on chain
         return Done({"opened": False})
 
@@ -270,13 +322,18 @@ class ConsumerService:
         ids = await self.chain.user_session_ids(self.user)
         new = 0
         for s in await self.chain.get_sessions(ids) if ids else []:
+            if s.closed_at:
+                continue
             known = self.sessions.get(s.id, "consumer")
-            if s.closed_at == 0 and (known is None or known.status != "closed"):
-                if known is None:
-                    new += 1
-                    await self._track_opened(s.id, None, "")
-                else:
-                    self._schedule_close(s.id, s.ends_at)
+            if known is None:
+                new += 1
+                await self._track_opened(s.id, None, "")
+                continue
+            if known.status == "closed":
+                # Recorded closed, open on chain (the close was rolled back, or never mined).
+                log.warning("session %s is open on chain though recorded closed", s.id)
+                self.sessions.update(s.id, "consumer", status="open", closed_at=0)
+            self._schedule_close(s.id, s.ends_at)
         held = await self.chain.user_stakes_on_hold(self.user)
         if held.available or held.hold:
             now = await self.chain.latest_timestamp()
@@ -314,18 +371,20 @@ class ConsumerService:
 
     async def _close_job(self, job: Job, runner: TaskRunner) -> Done | RetryAt:
         sid = job.payload["session_id"]
+        state, mined = await recorded_txs(self.chain.tx, job)
+        if state == "pending":
+            return wait_for_pending(runner.clock, "The close")
         s = await self.chain.get_session(sid)
         if not s.exists:
             raise PermanentError("This session does not exist on this network.")
         if s.user.lower() != self.user.lower():
             raise PermanentError("This session belongs to another wallet.")
         if s.closed_at:
-            self._mark_closed(sid, s.closed_at, None)
-            return Done({"already_closed": True})
+            ours = [r for r in mined if r.status == 1]
+            return await self._settled(sid, s.closed_at, ours[-1] if ours else None)
         now = await self.chain.latest_timestamp()
         if not job.payload.get("early") and now < s.ends_at:
             return RetryAt(time.time() + (s.ends_at - now), "waiting for the session to end")
-        rec = self.sessions.get(sid, "consumer")
         bid = await self.chain.get_bid(s.bid_id)
         provider = await self.chain.get_provider(bid.provider)
         pkey = job.payload.get("provider_key") or ""
@@ -335,6 +394,18 @@ class ConsumerService:
             receipt, sig = await client.report(id_bytes(sid))
             disputed = False
         except UserFacingError as exc:
+            if is_wallet_locked(exc):
+                raise  # wait for the unlock; never fall back to a disputed close for this
+            if "timestamp" in f"{exc.message} {exc.detail}".lower():
+                # Our clock, not the provider: a self-signed close would be a dispute that
+                # holds back an honest provider's pay. Say so and retry instead.
+                raise ClockOff(
+                    "Your computer's clock is off"
+                    + clock_skew_text(time.time(), now, self.chain.network.key)
+                    + ", so the provider could not confirm the session's close. Set the clock "
+                    "right (automatic time); the session is closed as soon as it is, and never "
+                    "as a dispute.", detail=exc.message,
+                ) from exc
             log.warning("provider receipt unavailable for %s: %s; closing with our own", sid, exc)
             receipt, sig = self_signed_receipt(self.node_key, id_bytes(sid), self.chain_id,
                                                timestamp=now)
@@ -345,17 +416,31 @@ class ConsumerService:
             self.sessions.update(sid, "consumer", status="closing", close_tx=tx.tx_hash)
 
         r = await self.chain.close_session(self.signer, receipt, sig, on_sent=sent)
-        refund = _transfers_to(r.logs, self.chain.token, self.chain.diamond, self.user)
         after = await self.chain.get_session(sid)
-        closed_at = after.closed_at or now
-        stake = rec.stake if rec else after.stake
-        held = max(0, stake - refund) if not after.is_direct_payment else 0
-        release = start_of_day(closed_at) + DAY if closed_at < after.ends_at else 0
-        self._mark_closed(sid, closed_at, (refund, held, release), r.tx_hash)
-        if held:
-            self._schedule_withdraw(release)
-        return Done({"tx": r.tx_hash, "refund": str(refund), "held": str(held),
-                     "disputed": disputed})
+        done = await self._settled(sid, after.closed_at or now, r)
+        return Done({**done.result, "disputed": disputed})
+
+    async def _settled(self, sid: str, closed_at: int, close: Receipt | None) -> Done:
+        """Record a close from what the chain says: the refund from the close receipt (when we
+        have it), the held part from the contract, and a withdraw job for whatever it holds."""
+        rec = self.sessions.get(sid, "consumer")
+        after = await self.chain.get_session(sid)
+        stake = rec.stake if rec and rec.stake else after.stake
+        if close is not None:
+            refund = transfers_to(close.logs, self.chain.token, self.chain.diamond, self.user)
+        else:
+            refund = rec.refunded if rec else 0
+        early = closed_at < after.ends_at and not after.is_direct_payment
+        held = max(0, stake - refund) if early and close is not None else 0
+        release = start_of_day(closed_at) + DAY if early else 0
+        self._mark_closed(sid, closed_at, (refund, held, release) if close else None,
+                          close.tx_hash if close else "")
+        on_hold = await self.chain.user_stakes_on_hold(self.user)
+        if on_hold.hold or on_hold.available:
+            now = await self.chain.latest_timestamp()
+            self._schedule_withdraw(start_of_day(now) + DAY if on_hold.hold else now)
+        return Done({"tx": close.tx_hash if close else "", "refund": str(refund),
+                     "held": str(held), "already_closed": close is None})
 
     def _mark_closed(
         self, sid: str, closed_at: int, settled: tuple[int, int, int] | None, tx: str = ""
@@ -377,6 +462,9 @@ class ConsumerService:
         )
 
     async def _withdraw_job(self, job: Job, runner: TaskRunner) -> Done | RetryAt:
+        state, _ = await recorded_txs(self.chain.tx, job)
+        if state == "pending":
+            return wait_for_pending(runner.clock, "The withdrawal")
         held = await self.chain.user_stakes_on_hold(self.user)
         if held.available == 0:
             if held.hold == 0:
@@ -389,7 +477,7 @@ class ConsumerService:
             runner.store.add_tx(job.key, tx.tx_hash)
 
         r = await self.chain.withdraw_user_stakes(self.signer, on_sent=sent)
-        got = _transfers_to(r.logs, self.chain.token, self.chain.diamond, self.user)
+        got = transfers_to(r.logs, self.chain.token, self.chain.diamond, self.user)
         now = await self.chain.latest_timestamp()
         for rec in self.sessions.list("consumer"):
             if rec.on_hold and rec.on_hold_until and rec.on_hold_until <= now:
@@ -405,21 +493,3 @@ class ConsumerService:
         """(withdrawable now, still held) for the "held stake" card."""
         h = await self.chain.user_stakes_on_hold(self.user)
         return h.available, h.hold
-
-
-def _transfers_to(logs: Any, token: str, sender: str, recipient: str) -> int:
-    """Sum of MOR ``Transfer(sender → recipient)`` in a receipt: what the user really got back."""
-    total = 0
-    want_from = "0x" + "0" * 24 + sender.lower()[2:]
-    want_to = "0x" + "0" * 24 + recipient.lower()[2:]
-    for entry in logs:
-        topics = [t.lower() if isinstance(t, str) else "0x" + bytes(t).hex() for t in
-                  entry.get("topics") or []]
-        if (
-            len(topics) == 3 and topics[0] == abi.ERC20_TRANSFER.lower()
-            and entry.get("address", "").lower() == token.lower()
-            and topics[1] == want_from and topics[2] == want_to
-        ):
-            data = entry.get("data") or "0x0"
-            total += int(data if isinstance(data, str) else "0x" + bytes(data).hex(), 16)
-    return total

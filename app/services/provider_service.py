@@ -20,6 +20,7 @@ from typing import Any
 
 from eth_utils import keccak, to_checksum_address
 
+from app.chain.abi import DIAMOND
 from app.chain.client import ChainClient
 from app.chain.ids import model_id as derive_model_id
 from app.chain.tx import SentTx
@@ -38,7 +39,8 @@ from app.p2p.provider_server import (
     ReceiptIssued,
 )
 from app.services.chain_lookup import ChainSessionLookup
-from app.services.tasks import Done, RetryAt, TaskRunner
+from app.services.settlement import simulate_with_allowance
+from app.services.tasks import Done, RetryAt, TaskRunner, recorded_txs, wait_for_pending
 from app.storage.jobs import Job
 from app.storage.sessions import SessionRecord, SessionStore
 from app.wallet.signer import Signer
@@ -296,26 +298,39 @@ class ProviderService:
             )
             await self.server.start()
             endpoint = self.public_endpoint or self.server.endpoint
+            await self._settle_earlier_setup(progress)
+            setup_key = f"setup:{self.me}:{time.time():.3f}"
+            self.runner.store.schedule(setup_key, "provider.setup", {},
+                                       title="Go online (register, model, bid)")
+
+            async def sent(tx: SentTx) -> None:  # recorded before the broadcast
+                self.runner.store.add_tx(setup_key, tx.tx_hash)
+
             plan = await self.plan(price_per_second)
             provider = await self.chain.get_provider(self.me)
             stale = not provider.is_active or provider.endpoint != endpoint
             if plan.provider_stake_to_add or stale:
                 progress("Registering as a provider")
                 await self.chain.provider_register(
-                    self.signer, plan.provider_stake_to_add, endpoint
+                    self.signer, plan.provider_stake_to_add, endpoint, on_sent=sent
                 )
             if plan.model_stake_to_add:
                 progress("Registering the model on chain")
                 await self.chain.model_register(
                     self.signer, base_model_id_for(self.model_name), plan.model_stake_to_add,
-                    self.model_name, ["llm", "morpheus-desktop"],
+                    self.model_name, ["llm", "morpheus-desktop"], on_sent=sent,
                 )
             bid_id = plan.existing_bid
+            if bid_id is None and not (plan.provider_stake_to_add or plan.model_stake_to_add):
+                # Known to fail before its fee approve is sent, not after.
+                await simulate_with_allowance(self.chain, self.me, DIAMOND["postModelBid"].encode(
+                    self.me, id_bytes(plan.model_id), plan.price_per_second), plan.bid_fee)
             if bid_id is None:
                 progress("Posting the bid")
                 bid_id, _ = await self.chain.post_model_bid(
-                    self.signer, plan.model_id, plan.price_per_second
+                    self.signer, plan.model_id, plan.price_per_second, on_sent=sent
                 )
+            self.runner.store.done(setup_key, {"bid_id": bid_id})
             self._changed(
                 state=ProviderState.WAITING, step="", endpoint=endpoint, bid_id=bid_id,
                 model_id=plan.model_id, started_at=time.time(),
@@ -328,6 +343,22 @@ class ProviderService:
             msg = exc.message if isinstance(exc, UserFacingError) else str(exc)
             self._changed(state=ProviderState.ERROR, error=msg)
             raise
+
+    async def _settle_earlier_setup(self, progress: Callable[[str], None]) -> None:
+        """A setup cut short (crash, kill -9) may have left a transaction pending: wait for it
+        to be mined or dropped before planning, so nothing is registered or staked twice."""
+        for job in self.runner.store.open_jobs():
+            if job.kind != "provider.setup":
+                continue
+            for h in job.tx_hashes:
+                state, _ = await self.chain.tx.tx_state(h)
+                if state == "pending":
+                    progress("Waiting for an earlier transaction to be mined")
+                    with contextlib.suppress(UserFacingError):
+                        await self.chain.tx.wait_for_receipt(
+                            [h], self.chain.tx.policy.receipt_timeout
+                        )
+            self.runner.store.done(job.key, {"settled": True})
 
     async def go_offline(self, *, deregister: bool = False) -> None:
         """Delete our bid (so nobody opens a session we won't serve), stop serving, and
@@ -422,6 +453,8 @@ class ProviderService:
         """Collect what the contract owes for one session: sessions that expired without a close,
         and earnings held back on a disputed early close once their day is over."""
         sid = job.payload["session_id"]
+        if (await recorded_txs(self.chain.tx, job))[0] == "pending":
+            return wait_for_pending(runner.clock, "The claim")
         s = await self.chain.get_session(sid)
         bid = await self.chain.get_bid(s.bid_id)
         now = await self.chain.latest_timestamp()

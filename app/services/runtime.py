@@ -29,6 +29,23 @@ from app.wallet.lock import WalletSigner
 from app.wallet.signer import LocalSigner
 
 
+def _settings_for_money(path: Path, network_key: str | None) -> Settings:
+    """Settings for a headless command. A damaged settings file falls back to defaults, and the
+    default network is BASE mainnet: never switch a user's money to another network silently."""
+    result = load_settings(path)
+    if network_key is not None:
+        return result.settings
+    damaged = not path.exists() and any(path.parent.glob(path.name + ".bad-*"))
+    if damaged or (result.notice is not None and "network" in result.notice):
+        raise UserFacingError(
+            "Your settings file was damaged (it was kept aside next to it), so it is not clear "
+            "which network to use. Pass --network (for example --network base-mainnet), or "
+            "choose the network again in the app's Settings.",
+            detail=result.notice or str(path),
+        )
+    return result.settings
+
+
 class Runtime:
     def __init__(
         self,
@@ -39,7 +56,7 @@ class Runtime:
         tx_policy: TxPolicy | None = None,
     ) -> None:
         self.paths = (paths or app_paths()).ensure()
-        self.settings = settings or load_settings(self.paths.settings_file).settings
+        self.settings = settings or _settings_for_money(self.paths.settings_file, network_key)
         self.network_key = network_key or self.settings.network
         self.tx_policy = tx_policy
         self._chain: ChainClient | None = None

@@ -2,6 +2,11 @@
 
 Handlers must be idempotent: they are re-run after a crash, so each first looks at the chain to
 see whether its work already happened (a session already closed, nothing left to withdraw).
+
+Three kinds of "not now", kept apart so that money work is never given up by mistake:
+``RetryAt`` ("not yet": a session not ended, stake held until midnight, a tx still pending) is not
+a failure and never counts as an attempt; a transient error backs off (capped) and counts; a job
+that needs a signature while the wallet is locked waits for the unlock and says so.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.chain.tx import Receipt, TxManager
 from app.errors import UserFacingError
-from app.storage.jobs import Job, JobState, JobStore
+from app.storage.jobs import DAMAGED, Job, JobState, JobStore
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +48,48 @@ Outcome = Done | RetryAt | Failed
 Handler = Callable[[Job, "TaskRunner"], Awaitable[Outcome]]
 
 MAX_ATTEMPTS = 8
+MAX_BACKOFF_S = 600.0
+LOCKED_REASON = "waiting for the wallet to be unlocked"
+LOCKED_RECHECK_S = 300.0
 
 
 class PermanentError(UserFacingError):
     """Retrying will not help (for example the session belongs to another wallet)."""
+
+
+def is_wallet_locked(exc: BaseException) -> bool:
+    """The wallet refused to sign because it is locked (``WalletLocked``, wherever defined)."""
+    return any(cls.__name__ == "WalletLocked" for cls in type(exc).__mro__)
+
+
+def backoff_s(attempts: int) -> float:
+    return min(MAX_BACKOFF_S, 2.0 ** max(1, attempts))
+
+
+async def recorded_txs(tx: TxManager, job: Job) -> tuple[str, list[Receipt]]:
+    """Ask the chain about every hash the job recorded, before anything else is decided.
+
+    Returns ("pending", mined) while any of them is still held by the node (wait: it may mine),
+    else ("settled", mined) with the receipts of those mined (the others were dropped: safe to
+    send again). A node that cannot be reached raises: silence is never taken for "dropped"."""
+    mined: list[Receipt] = []
+    pending = False
+    for h in job.tx_hashes:
+        state, receipt = await tx.tx_state(h)
+        if receipt is not None:
+            mined.append(receipt)
+        pending = pending or state == "pending"
+        if state == "dropped":
+            tx.forget_nonces()  # whatever nonce it had may be free again
+    return ("pending" if pending else "settled"), mined
+
+
+PENDING_RECHECK_S = 5.0
+
+
+def wait_for_pending(clock: Callable[[], float], what: str) -> RetryAt:
+    return RetryAt(clock() + PENDING_RECHECK_S,
+                   f"{what} transaction was sent; waiting for it to be mined")
 
 
 class TaskRunner:
@@ -57,6 +101,7 @@ class TaskRunner:
         self._listeners: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._busy = asyncio.Lock()
+        self._pokes = 0
 
     def register(self, kind: str, handler: Handler) -> None:
         self._handlers[kind] = handler
@@ -83,7 +128,7 @@ class TaskRunner:
         return job
 
     def retry(self, key: str) -> None:
-        self.store.retry_later(key, self.clock())
+        self.store.retry_now(key, self.clock())
         self._changed()
         self.wake()
 
@@ -91,6 +136,7 @@ class TaskRunner:
         """Re-check every waiting job now: chain time jumped (devnet time travel, or the machine
         slept), so wall-clock run times computed earlier may be too late."""
         now = self.clock()
+        self._pokes += 1  # a job running right now re-checks too (see _run_one)
         for job in self.store.open_jobs():
             if job.state is JobState.PENDING and job.run_at > now:
                 self.store.retry_later(job.key, now, job.last_error)
@@ -105,40 +151,74 @@ class TaskRunner:
         async with self._busy:
             ran = 0
             for job in self.store.due(self.clock()):
-                await self._run_one(job)
-                ran += 1
+                if job.kind in self._handlers:
+                    await self._run_one(job)
+                    ran += 1
             return ran
 
     async def _run_one(self, job: Job) -> None:
         handler = self._handlers.get(job.kind)
         if handler is None:
             return  # another process (or a later version) owns this kind
+        if DAMAGED in job.payload:
+            self.store.fail(job.key, "This job's saved details are damaged, so it cannot run. "
+                            "Your sessions and held stake are also looked up on the network, so "
+                            "nothing is lost with it.", permanent=True)
+            self._changed()
+            return
         self.store.mark_running(job.key)
         self._changed()
+        pokes = self._pokes
         try:
             outcome = await handler(job, self)
         except PermanentError as exc:
-            outcome = Failed(exc.message)
+            self.store.fail(job.key, exc.message, permanent=True)
+            self._changed()
+            return
         except asyncio.CancelledError:
             self.store.retry_later(job.key, self.clock(), "interrupted")
             raise
         except Exception as exc:
-            attempts = job.attempts + 1
-            msg = (
-                exc.message if isinstance(exc, UserFacingError) else f"{type(exc).__name__}: {exc}"
-            )
-            log.warning("job %s failed (attempt %d): %s", job.key, attempts, msg)
-            if attempts >= MAX_ATTEMPTS:
-                outcome = Failed(msg)
+            if is_wallet_locked(exc):
+                # Not a failure: it runs as soon as the wallet is unlocked (see ``wake``).
+                outcome = RetryAt(self.clock() + LOCKED_RECHECK_S, LOCKED_REASON)
             else:
-                outcome = RetryAt(self.clock() + min(600.0, 2.0**attempts), msg)
+                attempts = job.failures + 1
+                msg = (exc.message if isinstance(exc, UserFacingError)
+                       else f"{type(exc).__name__}: {exc}")
+                log.warning("job %s failed (attempt %d): %s", job.key, attempts, msg)
+                if attempts >= MAX_ATTEMPTS:
+                    self.store.fail(job.key, msg)
+                else:
+                    self.store.failed_attempt(job.key, self.clock() + backoff_s(attempts), msg)
+                self._changed()
+                return
         if isinstance(outcome, Done):
             self.store.done(job.key, outcome.result)
         elif isinstance(outcome, RetryAt):
-            self.store.retry_later(job.key, outcome.when, outcome.reason)
+            # Chain time jumped while it was deciding "not yet": its answer may be stale.
+            when = outcome.when if pokes == self._pokes else min(outcome.when, self.clock())
+            self.store.retry_later(job.key, when, outcome.reason)
         else:
             self.store.fail(job.key, outcome.error)
         self._changed()
+
+    def waiting_for_unlock(self) -> list[Job]:
+        """Jobs that wait for a signature (the window and tray say how many, and for what)."""
+        return [j for j in self.store.open_jobs() if j.last_error == LOCKED_REASON]
+
+    def wallet_unlocked(self) -> None:
+        """Run every job that was waiting for a signature now."""
+        now = self.clock()
+        for job in self.waiting_for_unlock():
+            self.store.retry_later(job.key, now, "")
+        self._changed()
+        self.wake()
+
+    def next_run_at(self) -> float | None:
+        """When the next job this runner can handle is due (rows of other kinds are skipped)."""
+        return min((j.run_at for j in self.store.open_jobs()
+                    if j.state is JobState.PENDING and j.kind in self._handlers), default=None)
 
     async def run_forever(self, max_sleep: float = 30.0) -> None:
         recovered = self.store.recover_after_crash()
@@ -146,7 +226,7 @@ class TaskRunner:
             log.info("re-queued %d jobs left running by a previous process", recovered)
         while True:
             await self.run_due()
-            nxt = self.store.next_run_at()
+            nxt = self.next_run_at()
             delay = max_sleep if nxt is None else max(0.0, min(max_sleep, nxt - self.clock()))
             self._wake.clear()
             with contextlib.suppress(TimeoutError):

@@ -10,6 +10,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from app.storage.jobs import create_private
+
 Role = Literal["consumer", "provider"]
 
 
@@ -45,7 +47,7 @@ _INT = {f.name for f in fields(SessionRecord) if f.type in ("int", int)}
 
 class SessionStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        create_private(path)  # owner-only: it says what stake this wallet has out there
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")

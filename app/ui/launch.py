@@ -191,6 +191,10 @@ def _start_status_feed(window: MainWindow) -> None:
     from app.ui.status_feed import attach_status_feed
 
     window.status_feed = attach_status_feed(window)
+    if window.status_feed is not None:
+        from app.ui.jobs_notice import JobsNotice
+
+        window.jobs_notice = JobsNotice(window, window.status_feed.services)
 
 
 async def _shut_down(ctx: AppContext) -> None:

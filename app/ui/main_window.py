@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSize, QTimer, Signal
@@ -109,6 +110,11 @@ class MainWindow(QMainWindow):
         self._open_start_page_on_show = open_start_page_on_show
         self._pages_ready = False
         self.status_feed: Any = None  # app.ui.status_feed.StatusFeed, set by the launcher
+        # Asked before quitting (sessions open?); True when it took over and calls the
+        # continuation itself. Set by app.ui.jobs_notice.
+        self.quit_guard: Callable[[Callable[[bool], None]], bool] | None = None
+        self._quit_asked = False
+        self.jobs_notice: Any = None  # app.ui.jobs_notice.JobsNotice, set by the launcher
 
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("sidebar")
@@ -336,7 +342,23 @@ class MainWindow(QMainWindow):
         self.request_quit()
 
     def request_quit(self) -> None:
-        """Save window state, remove the tray icon and ask the application to quit (once)."""
+        """Save window state, remove the tray icon and ask the application to quit (once).
+        With sessions open, the quit guard asks first (close now, or keep them open)."""
+        if self._quitting:
+            return
+        if self.quit_guard is not None and not self._quit_asked:
+            self._quit_asked = True
+            if self.quit_guard(self._quit_after_guard):
+                return
+        self._quit_now()
+
+    def _quit_after_guard(self, go_on: bool = True) -> None:
+        if go_on:
+            self._quit_now()
+        else:
+            self._quit_asked = False  # the user stayed; ask again next time
+
+    def _quit_now(self) -> None:
         if self._quitting:
             return
         self._quitting = True
