@@ -22,6 +22,7 @@ from typing import Any
 from app.chain.tx import Receipt, TxManager
 from app.errors import UserFacingError
 from app.storage.jobs import DAMAGED, Job, JobState, JobStore
+from app.wallet.locking import WalletLocked
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,8 @@ class PermanentError(UserFacingError):
 
 
 def is_wallet_locked(exc: BaseException) -> bool:
-    """The wallet refused to sign because it is locked (``WalletLocked``, wherever defined)."""
-    return any(cls.__name__ == "WalletLocked" for cls in type(exc).__mro__)
+    """The wallet refused to sign because it is locked: the job waits instead of failing."""
+    return isinstance(exc, WalletLocked)
 
 
 def backoff_s(attempts: int) -> float:
