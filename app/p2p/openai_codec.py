@@ -27,6 +27,15 @@ class InvalidInferenceRequest(ValueError):
     """The prompt's JSON is not a chat request we can run."""
 
 
+class UnsupportedRequest(InvalidInferenceRequest):
+    """A valid request of a kind this provider does not serve (embeddings, audio, tools): the
+    answer is a signed "not supported by this provider" error, not a malformed-request one."""
+
+
+UNSUPPORTED_TYPES = frozenset({"embeddings", "audio_transcription", "audio_speech"})
+_TOOL_ROLES = frozenset({"tool", "function"})
+
+
 def _number(obj: dict[str, Any], key: str, lo: float, hi: float, default: float) -> float:
     value = obj.get(key)
     if value is None:
@@ -60,11 +69,18 @@ def parse_chat_request(obj: Any, *, model: str, max_tokens_cap: int) -> tuple[Ch
     """OpenAI ``ChatCompletionRequest`` JSON → (ChatRequest, stream?)."""
     if not isinstance(obj, dict):
         raise InvalidInferenceRequest("request must be a JSON object")
-    if obj.get("type") not in (None, ""):
+    kind = obj.get("type")
+    if kind in UNSUPPORTED_TYPES:
+        raise UnsupportedRequest(f"{kind} requests are not supported by this provider")
+    if kind not in (None, ""):
         raise InvalidInferenceRequest(f"request type {obj.get('type')!r} is not supported")
     raw_messages = obj.get("messages")
     if not isinstance(raw_messages, list) or not raw_messages or len(raw_messages) > MAX_MESSAGES:
         raise InvalidInferenceRequest("messages must be a non-empty list")
+    if obj.get("tools") or obj.get("functions") or any(
+        isinstance(m, dict) and m.get("role") in _TOOL_ROLES for m in raw_messages
+    ):
+        raise UnsupportedRequest("tool calls are not supported by this provider")
     messages = []
     for m in raw_messages:
         if not isinstance(m, dict) or m.get("role") not in _ROLES:
