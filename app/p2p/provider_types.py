@@ -19,7 +19,7 @@ class ProviderLimits:
     idle_timeout_s: float = 10.0  # longest silence between two reads
     write_timeout_s: float = 30.0  # a client that stops reading is dropped
     max_connections: int = 512
-    max_unauthenticated_per_ip: int = 16  # connections still sending or being checked, per IP
+    max_unauthenticated_per_ip: int = 64  # connections still sending or being checked, per IP
     max_sessions: int = 8  # sessions served at once (opened on chain and prompted)
     rate_per_s: float = 200.0  # requests per second per IP: a ceiling for gateways
     rate_burst: int = 400
