@@ -13,7 +13,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,6 +116,7 @@ class ProviderClient:
         connect_timeout: float = CONNECT_TIMEOUT_S,
         read_timeout: float = 90.0,
         idle_timeout: float = 90.0,
+        delegate_check: Callable[[str, str], Awaitable[bool]] | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.host, self.port = split_endpoint(endpoint)
@@ -126,6 +127,16 @@ class ProviderClient:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.idle_timeout = idle_timeout
+        # (provider, signer) → may signer sign for provider (§4.3; ``app.chain.delegation``)
+        self.delegate_check = delegate_check
+
+    async def _speaks_for_provider(self, address: str) -> bool:
+        """The provider itself, or a key it authorised on chain (a delegate or its owner)."""
+        if address == self.provider_address:
+            return True
+        if self.delegate_check is None:
+            return False
+        return await self.delegate_check(self.provider_address, address)
 
     # ------------------------------------------------------------ transport
 
@@ -221,7 +232,7 @@ class ProviderClient:
             raise ProviderMisbehaved(f"bad pong: {exc}") from exc
         if pong.nonce != nonce:
             raise ProviderMisbehaved("pong echoes another nonce")
-        if crypto.address_from_pubkey(key) != self.provider_address:
+        if not await self._speaks_for_provider(crypto.address_from_pubkey(key)):
             raise ProviderMisbehaved("pong is not signed by the provider's address")
         if self.provider_key is None:
             self.provider_key = key
@@ -253,15 +264,15 @@ class ProviderClient:
             raise ProviderMisbehaved(f"bad approval: {exc}") from exc
         if not crypto.verify_hash(res.provider_key, keccak256(res.signed_bytes()), res.signature):
             raise ProviderMisbehaved("received invalid signature from provider")
-        if len(res.provider_key) != 65 or crypto.address_from_pubkey(res.provider_key) != (
-            self.provider_address
+        if len(res.provider_key) != 65 or not await self._speaks_for_provider(
+            crypto.address_from_pubkey(res.provider_key)
         ):
             raise ProviderMisbehaved("the provider answered with a key that is not its own")
         if decoded.bid_id != bid_id or decoded.chain_id != self.chain_id:
             raise ProviderMisbehaved("approval is for another bid or chain")
         if decoded.user != self.signer.address.lower():
             raise ProviderMisbehaved("approval is for another user")
-        if approver != self.provider_address:
+        if not await self._speaks_for_provider(approver):
             raise ProviderMisbehaved("approval is not signed by the bid's provider")
         self.provider_key = res.provider_key
         return SessionApproval(res.approval, res.approval_sig, res.provider_key, decoded)
@@ -359,6 +370,6 @@ class ProviderClient:
             raise ProviderMisbehaved("report signature is not the provider's")
         if receipt.session_id != session_id or receipt.chain_id != self.chain_id:
             raise ProviderMisbehaved("receipt is for another session or chain")
-        if signer != self.provider_address:
+        if not await self._speaks_for_provider(signer):
             raise ProviderMisbehaved("receipt is not signed by the provider")
         return res.receipt, res.signed_report

@@ -119,6 +119,7 @@ class ProviderServer:
         self.clock = clock
         self.chain_clock = chain_clock or clock
         self.stats = ProviderStats()
+        self.provider_address = (config.provider_address or key.address).lower()
         self._server: asyncio.Server | None = None
         # user → public key from their last session.request; preload it across restarts so
         # open sessions keep working (the key is public, a signature still has to match it)
@@ -356,7 +357,7 @@ class ProviderServer:
                 return None
             self.stats.chain_reads += 1
             bid = await self.lookup.get_bid(bid_id)
-            if bid is None or bid.provider.lower() != self.key.address:
+            if bid is None or bid.provider.lower() != self.provider_address:
                 self._not_ours.add(bid_id, now)
                 return None
             self._bids[bid_id] = bid

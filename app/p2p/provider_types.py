@@ -41,6 +41,9 @@ class ProviderConfig:
     host: str = "127.0.0.1"
     port: int = 0
     contract_timestamp_unit: Literal["s", "ms"] = "s"
+    # the wallet whose bids are served; None: the signing key's own. With a separate hot key,
+    # that key must be authorised by this wallet on chain (§4.3) or openSession will revert.
+    provider_address: str | None = None
     limits: ProviderLimits = field(default_factory=ProviderLimits)
 
 
