@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -27,8 +28,9 @@ from app.p2p.errors import (
     ProviderRejected,
     ProviderUnreachable,
 )
-from app.p2p.framing import JsonStreamReader
+from app.p2p.framing import JsonStreamReader, decode_frame, loads_bounded
 from app.p2p.gojson import (
+    UINT64_MAX,
     Message,
     PingParams,
     PongResult,
@@ -49,6 +51,11 @@ from app.p2p.keys import NodeKey
 from app.p2p.openai_codec import DONE
 
 CONNECT_TIMEOUT_S = 3.0
+# A streamed chunk exactly as Go and we write it (§5.6.3); anything else takes the generic path.
+_FAST_CHUNK = re.compile(
+    rb'\{"id":"([0-9A-Za-z_.\-]{0,64})","result":\{"message":"([0-9a-f]+)",'
+    rb'"signature":"0x([0-9a-f]{130})","timestamp":([0-9]{1,19})\}\}'
+)
 _last_timestamp: dict[str, int] = {}
 MAX_RESPONSE_BYTES = 4 << 20
 
@@ -175,8 +182,25 @@ class ProviderClient:
     async def _read(
         self, framed: JsonStreamReader, request_id: str, *, eof_ok: bool = False
     ) -> RpcResponse | None:
+        reply = await self._read_reply(framed, request_id, eof_ok=eof_ok, fast=False)
+        assert not isinstance(reply, PromptChunk)
+        return reply
+
+    async def _read_reply(
+        self, framed: JsonStreamReader, request_id: str, *, eof_ok: bool, fast: bool
+    ) -> RpcResponse | PromptChunk | None:
+        """The next reply; with ``fast``, a streamed chunk in its usual canonical shape comes
+        back as a ``PromptChunk`` straight from one regex match (no scan, no generic decode)."""
         try:
-            response = parse_response(await framed.read_value())
+            frame, escapes, groups = await framed.read_frame_or_match(
+                _FAST_CHUNK if fast else None
+            )
+            if groups is not None:
+                rid, message, signature, stamp = groups
+                if rid == request_id.encode() and int(stamp) <= UINT64_MAX:
+                    sig = bytes.fromhex(signature.decode())
+                    return PromptChunk(message.decode(), int(stamp), sig)
+            response = parse_response(decode_frame(frame, escapes=escapes))
         except EOFError:
             if eof_ok:
                 return None
@@ -200,8 +224,8 @@ class ProviderClient:
         if self.provider_key and crypto.verify_hash(
             self.provider_key, keccak256(error.signed_bytes()), error.signature
         ):
-            with contextlib.suppress(CryptoError, ValueError):
-                plain = json.loads(self.signer.ecies_decrypt(bytes.fromhex(error.message)))
+            with contextlib.suppress(CryptoError, ProtocolError, ValueError):
+                plain = loads_bounded(self.signer.ecies_decrypt(bytes.fromhex(error.message)))
                 inner = plain.get("providerModelError", plain) if isinstance(plain, dict) else plain
                 if isinstance(inner, dict) and isinstance(inner.get("error"), dict):
                     return str(inner["error"].get("message", inner))
@@ -312,7 +336,7 @@ class ProviderClient:
         finished = False  # a chunk carried a finish_reason: the answer is complete
         try:
             while True:
-                response = await self._read(framed, request_id, eof_ok=got_any)
+                response = await self._read_reply(framed, request_id, eof_ok=got_any, fast=True)
                 if response is None:
                     # EOF after a chunk ends the stream (§5.6.3), but only a finished answer is
                     # a success: a provider that dies mid-answer must trigger failover, not
@@ -326,7 +350,11 @@ class ProviderClient:
                     framed.read_timeout = None  # deadline removed after the first chunk
                 got_any = True
                 try:
-                    chunk = PromptChunk.parse(response.result)
+                    chunk = (
+                        response
+                        if isinstance(response, PromptChunk)
+                        else PromptChunk.parse(response.result)
+                    )
                 except ProtocolError as exc:
                     raise ProviderMisbehaved(exc.reason) from exc
                 digest = keccak256(chunk.signed_bytes())
@@ -334,7 +362,7 @@ class ProviderClient:
                     raise ProviderMisbehaved("chunk signature is not the provider's")
                 try:
                     payload = parse_hex(chunk.message, "message")  # Go tolerates a 0x here
-                    plain = json.loads(self.signer.ecies_decrypt(payload))
+                    plain = loads_bounded(self.signer.ecies_decrypt(payload))
                 except (CryptoError, ProtocolError, ValueError) as exc:
                     raise ProviderMisbehaved(f"chunk could not be decrypted: {exc}") from exc
                 if plain == DONE:

@@ -135,6 +135,11 @@ def loads_bounded(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     """``json.loads`` for one whole document from an untrusted source (an RPC reply, say):
     nesting is checked by the scanner first, so a deep document is refused, never recursed into."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if raw.count(b"[") + raw.count(b"{") <= max_depth:  # cannot nest deeper: skip the scan
+        try:
+            return json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            raise ProtocolError(f"invalid JSON: {exc}") from None
     scanner = FrameScanner(max_depth)
     end = scanner.scan(raw, final=True)
     if end is None:
@@ -178,10 +183,32 @@ class JsonStreamReader:
 
     async def read_frame(self, *, read_timeout: float | None = -1.0) -> tuple[bytes, bool]:
         """The next value's bytes (not decoded) and whether any of its strings had escapes."""
+        frame, escapes, _ = await self.read_frame_or_match(None, read_timeout=read_timeout)
+        return frame, escapes
+
+    async def read_frame_or_match(
+        self, fast: re.Pattern[bytes] | None, *, read_timeout: float | None = -1.0
+    ) -> tuple[bytes, bool, tuple[bytes, ...] | None]:
+        """Like ``read_frame``, but first tries ``fast`` (a pattern for the usual, flat shape of
+        a frame, e.g. a streamed chunk) at the start of the value: a match is the frame, with no
+        scanning, and its groups are returned so the caller can skip generic decoding too."""
         total = self.read_timeout if read_timeout == -1.0 else read_timeout
         deadline = None if total is None else time.monotonic() + total
         scanner = self._scanner
         while True:
+            if fast is not None and scanner.start < 0:
+                pos = scanner.pos
+                buf = self._buffer
+                while pos < len(buf) and buf[pos] in _WHITESPACE:
+                    pos += 1
+                match = fast.match(buf, pos)
+                if match is not None:
+                    groups = tuple(bytes(g) for g in match.groups())  # before buf changes
+                    frame = bytes(buf[pos : match.end()])
+                    del buf[: match.end()]
+                    scanner.reset()
+                    return frame, False, groups
+                fast = None  # one try per value; the scanner takes it from here
             end = scanner.scan(self._buffer, final=self._eof)
             if end is not None:
                 if end - scanner.start > self.max_message_bytes:
@@ -190,7 +217,7 @@ class JsonStreamReader:
                 escapes = scanner.escapes
                 del self._buffer[:end]
                 scanner.reset()
-                return frame, escapes
+                return frame, escapes, None
             if scanner.start >= 0 and len(self._buffer) - scanner.start > self.max_message_bytes:
                 raise MessageTooLarge(f"message exceeds {self.max_message_bytes} bytes")
             if self._eof:

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from app.inference.types import ChatMessage, ChatRequest, CompletionMetrics, Role, SamplingParams
+from app.p2p.gojson import go_json_bytes
 
 DONE = "[DONE]"
 _ROLES: dict[str, Role] = {
@@ -157,6 +158,21 @@ class ChunkBuilder:
         self.model = model
         self.created = int(time.time())
         self._first = True
+        # ``delta_bytes``: the sorted Go-JSON of a delta chunk around its one variable part
+        tail = (
+            b'},"finish_reason":null,"index":0}],"created":%d,"id":%s,"model":%s,'
+            b'"object":"chat.completion.chunk"}'
+        ) % (self.created, go_json_bytes(completion_id), go_json_bytes(model))
+        self._head = b'{"choices":[{"delta":{"content":'
+        self._tail_first = b',"role":"assistant"' + tail
+        self._tail = tail
+
+    def delta_bytes(self, text: str) -> bytes:
+        """``go_json_bytes(self.delta(text), sort_keys=True)`` without building the dict: this
+        runs once per token (tests check the bytes are identical)."""
+        tail = self._tail_first if self._first else self._tail
+        self._first = False
+        return self._head + go_json_bytes(text) + tail
 
     def _base(self, obj: str) -> dict[str, Any]:
         return {"id": self.id, "object": obj, "created": self.created, "model": self.model}

@@ -93,11 +93,14 @@ async def stream_answer(
     builder = ChunkBuilder("chatcmpl-" + os.urandom(12).hex(), model_name)
     id_prefix = b'{"id":%s,"result":' % go_json_bytes(request_id)
 
-    async def send(payload: Any) -> None:
-        ct = recipient.encrypt(go_json_bytes(payload, sort_keys=True)).hex()
+    async def send_plain(plain: bytes) -> None:
+        ct = recipient.encrypt(plain).hex()
         chunk = PromptChunk(message=ct, timestamp=now_ms())
         signed = PromptChunk(ct, chunk.timestamp, sign_message(key, chunk))
         await write(id_prefix + signed.wire_bytes() + b"}")
+
+    async def send(payload: Any) -> None:
+        await send_plain(go_json_bytes(payload, sort_keys=True))
 
     start = time.monotonic()
     first: float | None = None
@@ -116,7 +119,7 @@ async def stream_answer(
                         first = time.monotonic()
                     pieces.append(event.text)
                     if stream:
-                        await send(builder.delta(event.text))
+                        await send_plain(builder.delta_bytes(event.text))
                 elif isinstance(event, CompletionDone):
                     metrics = event.metrics
         finally:

@@ -269,3 +269,15 @@ def test_chunk_fast_path_matches_the_generic_encoder(message: str, ts: int, sig:
     assert gojson.encode_result("a<b", chunk) == gojson.go_json_bytes(
         {"id": "a<b", "result": chunk.to_json()}
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=st.lists(st.text(max_size=12), min_size=1, max_size=4))
+def test_delta_bytes_equal_the_generic_encoding(texts: list[str]) -> None:
+    from app.p2p.openai_codec import ChunkBuilder
+
+    fast = ChunkBuilder("chatcmpl-<&>", "m\u2028odel")
+    slow = ChunkBuilder("chatcmpl-<&>", "m\u2028odel")
+    slow.created = fast.created
+    for text in texts:
+        assert fast.delta_bytes(text) == gojson.go_json_bytes(slow.delta(text), sort_keys=True)
