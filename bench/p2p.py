@@ -4,8 +4,12 @@ server and consumer client over loopback TCP (signing, ECIES, Go-JSON on every c
 Measures, at the consumer: tokens/s after the first token and time to first token (medians of
 several alternating runs), then the aggregate tokens/s of 8 concurrent remote sessions vs. one.
 
-Run: ``.venv/bin/python bench/p2p.py [--runs 6] [--tokens 48] [--threads 1]``. Last line:
-``p2p: ratio <via p2p/direct tok/s> ttft_ms_added <x> concurrency8_ratio <agg/single>``.
+Also the protocol's own CPU per token: this process's CPU time (provider and consumer both live
+here; llama.cpp runs in a child process) on the p2p path minus the direct path, per token.
+
+Run: ``.venv/bin/python bench/p2p.py [--runs 6] [--tokens 48] [--threads <cores>]``. Last line:
+``p2p: ratio <via p2p/direct tok/s> ttft_ms_added <x> concurrency8_ratio <agg/single>
+protocol_us_per_token <z>``.
 """
 
 from __future__ import annotations
@@ -87,8 +91,8 @@ async def main() -> None:
     ap.add_argument(
         "--threads",
         type=int,
-        default=1,
-        help="llama.cpp threads (1 keeps spin-waiting threads from collapsing on a busy machine)",
+        default=os.cpu_count() or 1,
+        help="llama.cpp threads (default: one per core, as a provider would run it)",
     )
     args = ap.parse_args()
 
@@ -139,9 +143,11 @@ async def main() -> None:
         )
         print(f"per run tok/s direct/p2p: {runs_text}")
         n_tok = sum(x.tokens for x in remote)
+        n_direct = sum(x.tokens for x in direct)
+        protocol_us = (cpu["p2p"] / n_tok - cpu["direct"] / n_direct) * 1e6
         print(
             "CPU in this process per token (provider+consumer side): "
-            f"direct {cpu['direct'] / n_tok * 1000:.2f} ms, p2p {cpu['p2p'] / n_tok * 1000:.2f} ms"
+            f"direct {cpu['direct'] / n_direct * 1e6:.0f} us, p2p {cpu['p2p'] / n_tok * 1e6:.0f} us"
         )
         d_rate = statistics.median(x.tok_s for x in direct)
         p_rate = statistics.median(x.tok_s for x in remote)
@@ -176,7 +182,8 @@ async def main() -> None:
         )
         print(
             f"p2p: ratio {p_rate / d_rate:.3f} ttft_ms_added {p_ttft - d_ttft:.1f} "
-            f"concurrency8_ratio {agg_rate / single_rate:.2f}"
+            f"concurrency8_ratio {agg_rate / single_rate:.2f} "
+            f"protocol_us_per_token {protocol_us:.0f}"
         )
     finally:
         await server.stop()

@@ -9,6 +9,7 @@ provider key before it is decrypted. This is stricter than the Go consumer (§8 
 from __future__ import annotations
 
 import asyncio
+import binascii
 import contextlib
 import json
 import os
@@ -42,6 +43,7 @@ from app.p2p.gojson import (
     RpcResponse,
     SessionRequestParams,
     SessionRequestResult,
+    chunk_signed_bytes,
     encode_request,
     hex0x,
     parse_hex,
@@ -58,6 +60,15 @@ _FAST_CHUNK = re.compile(
 )
 _last_timestamp: dict[str, int] = {}
 MAX_RESPONSE_BYTES = 4 << 20
+
+
+@dataclass(frozen=True)
+class _FastChunk:
+    """A streamed chunk read by the fast path: its hex ciphertext as sent (already checked)."""
+
+    hex_message: bytes
+    timestamp: int
+    signature: bytes
 
 
 @dataclass(frozen=True)
@@ -183,14 +194,14 @@ class ProviderClient:
         self, framed: JsonStreamReader, request_id: str, *, eof_ok: bool = False
     ) -> RpcResponse | None:
         reply = await self._read_reply(framed, request_id, eof_ok=eof_ok, fast=False)
-        assert not isinstance(reply, PromptChunk)
+        assert not isinstance(reply, _FastChunk)
         return reply
 
     async def _read_reply(
         self, framed: JsonStreamReader, request_id: str, *, eof_ok: bool, fast: bool
-    ) -> RpcResponse | PromptChunk | None:
+    ) -> RpcResponse | _FastChunk | None:
         """The next reply; with ``fast``, a streamed chunk in its usual canonical shape comes
-        back as a ``PromptChunk`` straight from one regex match (no scan, no generic decode)."""
+        back as a ``_FastChunk`` straight from one regex match (no scan, no generic decode)."""
         try:
             frame, escapes, groups = await framed.read_frame_or_match(
                 _FAST_CHUNK if fast else None
@@ -198,8 +209,7 @@ class ProviderClient:
             if groups is not None:
                 rid, message, signature, stamp = groups
                 if rid == request_id.encode() and int(stamp) <= UINT64_MAX:
-                    sig = bytes.fromhex(signature.decode())
-                    return PromptChunk(message.decode(), int(stamp), sig)
+                    return _FastChunk(message, int(stamp), binascii.unhexlify(signature))
             response = parse_response(decode_frame(frame, escapes=escapes))
         except EOFError:
             if eof_ok:
@@ -350,18 +360,21 @@ class ProviderClient:
                     framed.read_timeout = None  # deadline removed after the first chunk
                 got_any = True
                 try:
-                    chunk = (
-                        response
-                        if isinstance(response, PromptChunk)
-                        else PromptChunk.parse(response.result)
-                    )
+                    if isinstance(response, _FastChunk):
+                        signed = chunk_signed_bytes(response.hex_message, response.timestamp)
+                        signature = response.signature
+                    else:
+                        chunk = PromptChunk.parse(response.result)
+                        signed, signature = chunk.signed_bytes(), chunk.signature
                 except ProtocolError as exc:
                     raise ProviderMisbehaved(exc.reason) from exc
-                digest = keccak256(chunk.signed_bytes())
-                if not crypto.verify_hash(provider_key, digest, chunk.signature):
+                if not crypto.verify_hash(provider_key, keccak256(signed), signature):
                     raise ProviderMisbehaved("chunk signature is not the provider's")
                 try:
-                    payload = parse_hex(chunk.message, "message")  # Go tolerates a 0x here
+                    if isinstance(response, _FastChunk):
+                        payload = binascii.unhexlify(response.hex_message)
+                    else:  # Go tolerates a 0x here
+                        payload = parse_hex(chunk.message, "message")
                     plain = loads_bounded(self.signer.ecies_decrypt(payload))
                 except (CryptoError, ProtocolError, ValueError) as exc:
                     raise ProviderMisbehaved(f"chunk could not be decrypted: {exc}") from exc

@@ -201,6 +201,9 @@ class JsonStreamReader:
                 buf = self._buffer
                 while pos < len(buf) and buf[pos] in _WHITESPACE:
                     pos += 1
+                if pos == len(buf) and not self._eof:
+                    await self._fill(deadline)  # nothing to try the pattern on yet
+                    continue
                 match = fast.match(buf, pos)
                 if match is not None:
                     groups = tuple(bytes(g) for g in match.groups())  # before buf changes

@@ -258,17 +258,27 @@ class PromptChunk(Message):
 
     def signed_bytes(self) -> bytes:
         if self.message and _PLAIN_HEX_RE.match(self.message):
-            return b'{"message":"%s","timestamp":%d}' % (self.message.encode(), self.timestamp)
+            return chunk_signed_bytes(self.message.encode(), self.timestamp)
         return super().signed_bytes()
 
     def wire_bytes(self) -> bytes:
         if self.message and self.signature and _PLAIN_HEX_RE.match(self.message):
-            return b'{"message":"%s","signature":"0x%s","timestamp":%d}' % (
-                self.message.encode(),
-                self.signature.hex().encode(),
-                self.timestamp,
-            )
+            return chunk_wire_bytes(self.message.encode(), self.signature, self.timestamp)
         return super().wire_bytes()
+
+
+def chunk_signed_bytes(hex_message: bytes, timestamp: int) -> bytes:
+    """A chunk's signed Go-JSON when ``hex_message`` is known to be plain hex (no escaping)."""
+    return b'{"message":"%s","timestamp":%d}' % (hex_message, timestamp)
+
+
+def chunk_wire_bytes(hex_message: bytes, signature: bytes, timestamp: int) -> bytes:
+    """A chunk's wire Go-JSON when ``hex_message`` is known to be plain hex and signed."""
+    return b'{"message":"%s","signature":"0x%s","timestamp":%d}' % (
+        hex_message,
+        signature.hex().encode(),
+        timestamp,
+    )
 
 
 @_check_fields

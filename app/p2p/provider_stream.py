@@ -7,6 +7,7 @@ signature; the ECIES ephemeral key is derived once per answer (``EciesRecipient`
 from __future__ import annotations
 
 import asyncio
+import binascii
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -22,7 +23,14 @@ from app.inference.types import (
     TokenDelta,
 )
 from app.p2p.crypto import EciesRecipient, keccak256
-from app.p2p.gojson import Message, PromptChunk, RpcError, encode_error, go_json_bytes
+from app.p2p.gojson import (
+    Message,
+    RpcError,
+    chunk_signed_bytes,
+    chunk_wire_bytes,
+    encode_error,
+    go_json_bytes,
+)
 from app.p2p.keys import NodeKey
 from app.p2p.openai_codec import DONE, ChunkBuilder
 from app.p2p.ports import SessionInfo
@@ -94,10 +102,11 @@ async def stream_answer(
     id_prefix = b'{"id":%s,"result":' % go_json_bytes(request_id)
 
     async def send_plain(plain: bytes) -> None:
-        ct = recipient.encrypt(plain).hex()
-        chunk = PromptChunk(message=ct, timestamp=now_ms())
-        signed = PromptChunk(ct, chunk.timestamp, sign_message(key, chunk))
-        await write(id_prefix + signed.wire_bytes() + b"}")
+        # ``hexlify`` gives plain lowercase hex, so PromptChunk's byte formats apply as is
+        ct = binascii.hexlify(recipient.encrypt(plain))
+        ts = now_ms()
+        sig = key.sign_raw_hash(keccak256(chunk_signed_bytes(ct, ts)))
+        await write(id_prefix + chunk_wire_bytes(ct, sig, ts) + b"}")
 
     async def send(payload: Any) -> None:
         await send_plain(go_json_bytes(payload, sort_keys=True))
