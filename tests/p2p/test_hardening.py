@@ -247,3 +247,52 @@ async def test_agent_and_audio_methods_get_a_signed_refusal(
     assert message == f"{method} is not supported by this provider"
     [stranger] = await exchange(node.server.port, request(other))  # not approved: plain error
     assert stranger["error"]["message"] == "user not found"
+
+
+async def test_consumer_reads_canonical_and_unusual_chunks_alike(
+    consumer: LocalKey, provider_key: LocalKey
+) -> None:
+    """Canonical chunks take the one-regex fast path; the same chunk written differently (key
+    case, order, spacing, as Go's decoder allows) takes the generic one."""
+    from app.p2p.crypto import ecies_encrypt
+    from app.p2p.gojson import PromptChunk, encode_result, go_json_bytes
+
+    def chunk(payload: object, *, odd: bool) -> bytes:
+        ct = ecies_encrypt(consumer.public_key_uncompressed, go_json_bytes(payload)).hex()
+        unsigned = PromptChunk(ct, 1_700_000_000_000)
+        sig = provider_key.sign_raw_hash(keccak256(unsigned.signed_bytes()))
+        if not odd:
+            return encode_result(request_id[0], PromptChunk(ct, unsigned.timestamp, sig))
+        rid, ts = request_id[0], unsigned.timestamp
+        return (
+            f'{{ "ID" : "{rid}", "Result": {{"TimeStamp": {ts}, "MESSAGE": "{ct}", '
+            f'"signature": "0x{sig.hex()}"}}}}'
+        ).encode()
+
+    request_id = [""]
+    pieces = [{"choices": [{"delta": {"content": t}, "index": 0}]} for t in ("a", "b", "c")]
+
+    async def fake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await JsonStreamReader(reader).read_value()
+        request_id[0] = request["id"]
+        for i, p in enumerate(pieces):
+            writer.write(chunk(p, odd=i == 1))
+        writer.write(chunk("[DONE]", odd=False))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(fake, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        client = ProviderClient(
+            f"127.0.0.1:{port}",
+            consumer,
+            provider_key.address,
+            chain_id=CHAIN_ID,
+            provider_key=provider_key.public_key_uncompressed,
+        )
+        got = [c async for c in client.prompt(SESSION, HI)]
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert got == pieces
