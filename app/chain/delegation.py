@@ -65,3 +65,17 @@ class DelegationChecker:
         if data is None or len(data) != 32 or any(data[:12]):
             return None  # an EOA answers "0x"; the contract's check wants exactly 32 bytes
         return "0x" + data[12:].hex()
+
+
+_checkers: dict[int, DelegationChecker] = {}
+
+
+def checker_for(chain: object) -> DelegationChecker | None:
+    """One shared checker per chain client (anything with ``rpc`` and ``diamond``), else None."""
+    rpc, diamond = getattr(chain, "rpc", None), getattr(chain, "diamond", None)
+    if not isinstance(rpc, RpcPool) or not isinstance(diamond, str):
+        return None
+    checker = _checkers.get(id(rpc))
+    if checker is None or checker.rpc is not rpc:
+        checker = _checkers[id(rpc)] = DelegationChecker(rpc, diamond)
+    return checker

@@ -13,7 +13,7 @@ from web3.logs import DISCARD
 
 from app.chain.artifacts import load_artifact
 from app.chain.client import ChainClient
-from app.chain.delegation import PROVIDER_RULE, DelegationChecker
+from app.chain.delegation import PROVIDER_RULE, DelegationChecker, checker_for
 from app.chain.devnet import Devnet
 from app.chain.networks import network_from_dict
 from app.p2p.consumer_client import ProviderClient
@@ -89,6 +89,8 @@ async def test_a_delegated_hot_key_serves_and_an_unauthorised_one_is_refused(w: 
     )
     assert await w.checker(m.provider, hot.address)
     assert not await w.checker(m.provider, stranger.address)
+    shared = checker_for(w.client)  # what the consumer service hands its clients
+    assert shared is checker_for(w.client) and await shared(m.provider, hot.address)
 
     async with _server(w, stranger) as rogue:
         with pytest.raises(ProviderMisbehaved):
