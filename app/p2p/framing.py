@@ -25,7 +25,8 @@ MAX_DEPTH = 512  # Go allows 10 000; no MOR-RPC message needs more than a handfu
 _WHITESPACE = b" \t\r\n"
 _READ_CHUNK = 64 * 1024
 _STRUCTURAL = re.compile(rb'[\[\]{}"]')
-_STRING_STOP = re.compile(rb'["\\]')
+# a string's body up to its closing quote, escape pairs included, in one C-level match
+_STRING_BODY = re.compile(rb'[^"\\]*+(?:\\.[^"\\]*+)*+', re.DOTALL)
 _SCALAR_END = re.compile(rb"[^0-9A-Za-z.+\-]")
 _SCALAR_START = b"-0123456789tfn"
 _OPEN = frozenset(b"[{")
@@ -89,12 +90,14 @@ class FrameScanner:
                         break
                     pos += 1
                     self._escape = False
-                m = _STRING_STOP.search(buf, pos)
-                if m is None:
-                    pos = n
+                end = _STRING_BODY.match(buf, pos).end()  # type: ignore[union-attr]
+                if not self.escapes and buf.find(b"\\", pos, end) >= 0:
+                    self.escapes = True
+                pos = end
+                if pos >= n:
                     break
-                pos = m.end()
-                if buf[pos - 1] == 0x5C:  # backslash: the next byte is escaped, whatever it is
+                pos += 1
+                if buf[pos - 1] == 0x5C:  # a final backslash: its escaped byte is yet to come
                     self.escapes = True
                     self._escape = True
                     continue
