@@ -15,6 +15,8 @@ import asyncio
 import json
 import re
 import time
+from array import array
+from itertools import accumulate
 from typing import Any
 
 from app.p2p.errors import MessageTooLarge, NestingTooDeep, PeerTimeout, ProtocolError
@@ -22,6 +24,10 @@ from app.p2p.gofields import loads_go
 
 DEFAULT_MAX_MESSAGE_BYTES = 1 << 20
 MAX_DEPTH = 512  # Go allows 10 000; no MOR-RPC message needs more than a handful
+# Brackets and strings per frame. A MOR-RPC envelope has a few dozen whatever its size (a prompt's
+# own JSON travels inside one string, skipped at C speed); the cap bounds the Python work one
+# frame can cost (a frame of "[1],[1],..." would otherwise cost about a microsecond a byte).
+MAX_TOKENS = 100_000
 _WHITESPACE = b" \t\r\n"
 _READ_CHUNK = 64 * 1024
 _STRUCTURAL = re.compile(rb'[\[\]{}"]')
@@ -40,10 +46,22 @@ class FrameScanner:
     strings and escapes, which is also all an attacker can use to make parsing expensive.
     """
 
-    __slots__ = ("_escape", "_in_string", "_kind", "depth", "escapes", "max_depth", "pos", "start")
+    __slots__ = (
+        "_escape",
+        "_in_string",
+        "_kind",
+        "depth",
+        "escapes",
+        "max_depth",
+        "max_tokens",
+        "pos",
+        "start",
+        "tokens",
+    )
 
-    def __init__(self, max_depth: int = MAX_DEPTH) -> None:
+    def __init__(self, max_depth: int = MAX_DEPTH, max_tokens: int = MAX_TOKENS) -> None:
         self.max_depth = max_depth
+        self.max_tokens = max_tokens
         self.reset()
 
     def reset(self) -> None:
@@ -51,6 +69,7 @@ class FrameScanner:
         self.start = -1  # index of the value's first byte, -1 before it
         self.depth = 0
         self.escapes = False  # some string of this value had a backslash escape
+        self.tokens = 0  # brackets and strings seen: each costs Python work, so they are capped
         self._kind = 0  # 0 none yet, 1 container, 2 top-level string, 3 top-level scalar
         self._in_string = False
         self._escape = False
@@ -111,6 +130,9 @@ class FrameScanner:
                 pos = n
                 break
             pos = m.end()
+            self.tokens += 1
+            if self.tokens > self.max_tokens:
+                raise MessageTooLarge(f"message has more than {self.max_tokens} JSON tokens")
             c = buf[pos - 1]
             if c == 0x22:
                 self._in_string = True
@@ -134,21 +156,26 @@ def decode_frame(frame: bytes | bytearray, *, escapes: bool = True) -> Any:
     return loads_go(bytes(frame), escapes=escapes)
 
 
+_STRINGS = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"', re.DOTALL)
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
+_DEPTH_STEP = bytes.maketrans(b"[]{}", b"\x01\xff\x01\xff")  # +1 / -1 as signed bytes
+
+
+def max_depth_of(raw: bytes) -> int:
+    """The deepest nesting of a whole JSON document, at C speed: strings removed by one regex
+    substitution, everything but brackets deleted, then a running sum over signed bytes."""
+    brackets = _STRINGS.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    steps = array("b", brackets.translate(_DEPTH_STEP))
+    return max(accumulate(steps), default=0)
+
+
 def loads_bounded(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
-    """``json.loads`` for one whole document from an untrusted source (an RPC reply, say):
-    nesting is checked by the scanner first, so a deep document is refused, never recursed into."""
+    """``json.loads`` for one whole document from an untrusted source (an RPC reply, a decrypted
+    chunk, a prompt's own JSON): nesting is measured first, so a deep document is refused, never
+    recursed into."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    if raw.count(b"[") + raw.count(b"{") <= max_depth:  # cannot nest deeper: skip the scan
-        try:
-            return json.loads(raw)
-        except (ValueError, RecursionError) as exc:
-            raise ProtocolError(f"invalid JSON: {exc}") from None
-    scanner = FrameScanner(max_depth)
-    end = scanner.scan(raw, final=True)
-    if end is None:
-        raise ProtocolError("truncated JSON document")
-    if raw[end:].strip(_WHITESPACE):
-        raise ProtocolError("invalid JSON: extra data after the document")
+    if raw.count(b"[") + raw.count(b"{") > max_depth and max_depth_of(raw) > max_depth:
+        raise NestingTooDeep(f"JSON nested deeper than {max_depth} levels")
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as exc:

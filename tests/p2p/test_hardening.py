@@ -76,6 +76,18 @@ async def test_provider_refuses_deep_nesting_and_keeps_serving(
     assert roomy.engine.calls == 1
 
 
+async def test_provider_refuses_a_flat_frame_of_countless_brackets(
+    roomy: Node, consumer: LocalKey
+) -> None:
+    """Shallow but dense: 4 MiB of "[1]," would cost seconds of Python work; a frame's token
+    budget refuses it within a few milliseconds of CPU."""
+    started = time.process_time()
+    replies = await exchange(roomy.server.port, b"[" + b"[1]," * (1 << 20) + b"[]]")
+    assert "JSON tokens" in replies[0]["error"]["message"]
+    assert time.process_time() - started < 1.0
+    assert await _served(roomy, consumer) == "".join(TOKENS)
+
+
 @pytest.mark.parametrize("payload", [DEEP_ARRAYS, DEEP_OBJECTS], ids=["200KB-of-[", "2MiB-of-{a:"])
 async def test_consumer_refuses_a_provider_answering_deep_nesting(
     node: Node, consumer: LocalKey, payload: bytes
