@@ -65,6 +65,7 @@ from app.p2p.provider_types import (
 )
 
 log = logging.getLogger(__name__)
+_DRAIN_ABOVE = 64 * 1024
 _MAX_KNOWN_USERS = 100_000
 NOT_SUPPORTED = "not supported by this provider"
 
@@ -142,8 +143,10 @@ class ProviderServer(ProviderAuth):
 
     async def _write(self, writer: asyncio.StreamWriter, data: bytes) -> None:
         writer.write(data)
-        async with asyncio.timeout(self.limits.write_timeout_s):
-            await writer.drain()
+        if writer.transport.get_write_buffer_size() > _DRAIN_ABOVE or writer.is_closing():
+            # only a reader that fell behind costs a timer (this runs once per token)
+            async with asyncio.timeout(self.limits.write_timeout_s):
+                await writer.drain()
 
     async def _linger(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Half-close and discard what the peer already sent (bounded), so closing does not
