@@ -166,6 +166,51 @@ def test_session_request_spend_and_timestamp_follow_go(pairs: list[tuple[str, st
         assert ts == stamp
 
 
+def model_fixed_hex(raw: str | None, digits: int) -> str | bool | None:
+    """``common.Address``/``Hash``: a JSON string "0x" + exactly ``digits`` hex, escapes not
+    undone; None = absent (zero value), False = Go's decode fails."""
+    if raw is None:
+        return None
+    if not raw.startswith('"') or "\\" in raw:
+        return False
+    text = raw[1:-1]
+    if len(text) != digits + 2 or text[:2] not in ("0x", "0X"):
+        return False
+    if not all(c in "0123456789abcdefABCDEF" for c in text[2:]):
+        return False
+    return text[2:].lower()
+
+
+addresses = st.sampled_from(
+    [
+        '"0x' + "ab" * 20 + '"',
+        '"0X' + "AB" * 20 + '"',
+        '"' + "ab" * 20 + '"',  # no 0x
+        '"0x' + "a" * 39 + '"',  # short
+        '"\\u0030x' + "ab" * 20 + '"',  # escaped
+        "null",
+        "12",
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(pairs=objects(), user=st.lists(st.tuples(spellings("user"), addresses), max_size=3))
+def test_address_fields_follow_go(
+    pairs: list[tuple[str, str]], user: list[tuple[str, str]]
+) -> None:
+    pairs = pairs + user
+    text = to_text(pairs)
+    value = decode_frame(text, escapes=b"\\" in text)
+    expected = model_fixed_hex(model_pick(pairs, "user"), 40)
+    try:
+        got = gojson.parse_address(gojson.lookup(value, "user"), "user")
+    except ProtocolError:
+        assert expected is False
+    else:
+        assert got == ("0x" + "0" * 40 if expected is None else "0x" + str(expected))
+
+
 def test_known_go_forms() -> None:
     """The forms the spec names, one by one."""
     req = decode_frame(b'{"spend":"+12","SPEND":"+13"}')
