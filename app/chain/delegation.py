@@ -67,15 +67,10 @@ class DelegationChecker:
         return "0x" + data[12:].hex()
 
 
-_checkers: dict[int, DelegationChecker] = {}
-
-
 def checker_for(chain: object) -> DelegationChecker | None:
-    """One shared checker per chain client (anything with ``rpc`` and ``diamond``), else None."""
+    """A checker on a chain client's own RPC pool (anything with ``rpc`` and ``diamond``), else
+    None. Nothing global holds it, so it goes when its client does."""
     rpc, diamond = getattr(chain, "rpc", None), getattr(chain, "diamond", None)
     if not isinstance(rpc, RpcPool) or not isinstance(diamond, str):
         return None
-    checker = _checkers.get(id(rpc))
-    if checker is None or checker.rpc is not rpc:
-        checker = _checkers[id(rpc)] = DelegationChecker(rpc, diamond)
-    return checker
+    return DelegationChecker(rpc, diamond)

