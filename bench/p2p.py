@@ -4,8 +4,15 @@ server and consumer client over loopback TCP (signing, ECIES, Go-JSON on every c
 Measures, at the consumer: tokens/s after the first token and time to first token (medians of
 several alternating runs), then the aggregate tokens/s of 8 concurrent remote sessions vs. one.
 
-Run: ``.venv/bin/python bench/p2p.py [--runs 6] [--tokens 48] [--threads 1]``. Last line:
-``p2p: ratio <via p2p/direct tok/s> ttft_ms_added <x> concurrency8_ratio <agg/single>``.
+Also the protocol's own CPU per token: this process's CPU time (provider and consumer both live
+here; llama.cpp runs in a child process) on the p2p path minus the direct path, per token.
+
+``--protocol-only`` skips the model and reports the protocol's CPU per token with an engine that
+costs nothing (steadier on a busy machine).
+
+Run: ``.venv/bin/python bench/p2p.py [--runs 6] [--tokens 48] [--threads <cores>]``. Last line:
+``p2p: ratio <via p2p/direct tok/s> ttft_ms_added <x> concurrency8_ratio <agg/single>
+protocol_us_per_token <z>``.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from app.inference.types import (
     ChatMessage,
     ChatRequest,
     CompletionDone,
+    CompletionMetrics,
     SamplingParams,
     StreamEvent,
     TokenDelta,
@@ -79,6 +87,43 @@ async def measure(stream: AsyncIterator[StreamEvent]) -> Run:
     return Run(tokens, (first - t0) * 1000, rate, end - t0)
 
 
+class InstantEngine:
+    """Yields tokens as fast as the protocol takes them: what is left is the protocol's cost."""
+
+    def __init__(self, tokens: int) -> None:
+        self.tokens = tokens
+
+    async def model_names(self) -> list[str]:
+        return ["instant"]
+
+    async def chat_stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        for _ in range(self.tokens):
+            yield TokenDelta(" tok")
+            await asyncio.sleep(0)
+        yield CompletionDone(CompletionMetrics(5, self.tokens, 1.0, 1.0, "stop"))
+
+
+async def protocol_only(tokens: int) -> float:
+    """CPU microseconds per token of provider + consumer with an engine that costs nothing."""
+    provider, user, lookup = LocalKey.generate(), LocalKey.generate(), InMemoryLookup()
+    lookup.bids[BID] = BidInfo(BID, provider.address, bytes(32), 1)
+    limits = ProviderLimits(max_tokens=tokens)
+    config = ProviderConfig(CHAIN_ID, limits=limits)
+    server = ProviderServer(provider, lookup, InstantEngine(tokens), config)
+    await server.start()
+    try:
+        client = ProviderClient(server.endpoint, user, provider.address, chain_id=CHAIN_ID)
+        await client.request_session(BID, spend=1)
+        sid = b"\x01" * 32
+        lookup.sessions[sid] = SessionInfo(sid, user.address, BID, int(time.time()) + 3600, 0)
+        remote = RemoteSessionEngine(client, sid)
+        c0 = time.process_time()
+        run = await measure(remote.chat_stream(request(0, tokens)))
+        return (time.process_time() - c0) / max(run.tokens, 1) * 1e6
+    finally:
+        await server.stop()
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=6)
@@ -87,10 +132,19 @@ async def main() -> None:
     ap.add_argument(
         "--threads",
         type=int,
-        default=1,
-        help="llama.cpp threads (1 keeps spin-waiting threads from collapsing on a busy machine)",
+        default=os.cpu_count() or 1,
+        help="llama.cpp threads (default: one per core, as a provider would run it)",
+    )
+    ap.add_argument(
+        "--protocol-only",
+        action="store_true",
+        help="no model: only the protocol's CPU per token, with an engine that costs nothing",
     )
     args = ap.parse_args()
+    if args.protocol_only:
+        us = min([await protocol_only(2000) for _ in range(3)])
+        print(f"p2p: protocol_us_per_token_instant_engine {us:.0f}")
+        return
 
     model = bundled_model_path()
     if model is None:
@@ -139,9 +193,11 @@ async def main() -> None:
         )
         print(f"per run tok/s direct/p2p: {runs_text}")
         n_tok = sum(x.tokens for x in remote)
+        n_direct = sum(x.tokens for x in direct)
+        protocol_us = (cpu["p2p"] / n_tok - cpu["direct"] / n_direct) * 1e6
         print(
             "CPU in this process per token (provider+consumer side): "
-            f"direct {cpu['direct'] / n_tok * 1000:.2f} ms, p2p {cpu['p2p'] / n_tok * 1000:.2f} ms"
+            f"direct {cpu['direct'] / n_direct * 1e6:.0f} us, p2p {cpu['p2p'] / n_tok * 1e6:.0f} us"
         )
         d_rate = statistics.median(x.tok_s for x in direct)
         p_rate = statistics.median(x.tok_s for x in remote)
@@ -176,7 +232,8 @@ async def main() -> None:
         )
         print(
             f"p2p: ratio {p_rate / d_rate:.3f} ttft_ms_added {p_ttft - d_ttft:.1f} "
-            f"concurrency8_ratio {agg_rate / single_rate:.2f}"
+            f"concurrency8_ratio {agg_rate / single_rate:.2f} "
+            f"protocol_us_per_token {protocol_us:.0f}"
         )
     finally:
         await server.stop()

@@ -23,6 +23,8 @@ import aiohttp
 
 from app.chain.errors import RpcUnavailable, WrongChain
 from app.logsetup import safe_url
+from app.p2p.errors import ProtocolError
+from app.p2p.framing import loads_bounded
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +108,9 @@ class RpcPool:
             raise _EndpointFailed(f"{url}: {type(exc).__name__}: {exc}") from exc
         if status == 429 or (status >= 500 and not raw.startswith((b"{", b"["))):
             raise _EndpointFailed(f"{url}: HTTP {status}")
-        try:
-            return json.loads(raw)
-        except ValueError as exc:
+        try:  # depth-checked before decoding: a hostile endpoint must not overflow the C stack
+            return loads_bounded(raw)
+        except ProtocolError as exc:
             raise _EndpointFailed(f"{url}: HTTP {status}, not JSON: {raw[:80]!r}") from exc
 
     @staticmethod

@@ -9,11 +9,13 @@ provider key before it is decrypted. This is stricter than the Go consumer (§8 
 from __future__ import annotations
 
 import asyncio
+import binascii
 import contextlib
 import json
 import os
+import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,8 +29,9 @@ from app.p2p.errors import (
     ProviderRejected,
     ProviderUnreachable,
 )
-from app.p2p.framing import JsonStreamReader
+from app.p2p.framing import JsonStreamReader, decode_frame, loads_bounded
 from app.p2p.gojson import (
+    UINT64_MAX,
     Message,
     PingParams,
     PongResult,
@@ -40,6 +43,7 @@ from app.p2p.gojson import (
     RpcResponse,
     SessionRequestParams,
     SessionRequestResult,
+    chunk_signed_bytes,
     encode_request,
     hex0x,
     parse_hex,
@@ -49,8 +53,22 @@ from app.p2p.keys import NodeKey
 from app.p2p.openai_codec import DONE
 
 CONNECT_TIMEOUT_S = 3.0
+# A streamed chunk exactly as Go and we write it (§5.6.3); anything else takes the generic path.
+_FAST_CHUNK = re.compile(
+    rb'\{"id":"([0-9A-Za-z_.\-]{0,64})","result":\{"message":"([0-9a-f]+)",'
+    rb'"signature":"0x([0-9a-f]{130})","timestamp":([0-9]{1,19})\}\}'
+)
 _last_timestamp: dict[str, int] = {}
 MAX_RESPONSE_BYTES = 4 << 20
+
+
+@dataclass(frozen=True)
+class _FastChunk:
+    """A streamed chunk read by the fast path: its hex ciphertext as sent (already checked)."""
+
+    hex_message: bytes
+    timestamp: int
+    signature: bytes
 
 
 @dataclass(frozen=True)
@@ -116,6 +134,7 @@ class ProviderClient:
         connect_timeout: float = CONNECT_TIMEOUT_S,
         read_timeout: float = 90.0,
         idle_timeout: float = 90.0,
+        delegate_check: Callable[[str, str], Awaitable[bool]] | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.host, self.port = split_endpoint(endpoint)
@@ -126,6 +145,16 @@ class ProviderClient:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.idle_timeout = idle_timeout
+        # (provider, signer) → may signer sign for provider (§4.3; ``app.chain.delegation``)
+        self.delegate_check = delegate_check
+
+    async def _speaks_for_provider(self, address: str) -> bool:
+        """The provider itself, or a key it authorised on chain (a delegate or its owner)."""
+        if address == self.provider_address:
+            return True
+        if self.delegate_check is None:
+            return False
+        return await self.delegate_check(self.provider_address, address)
 
     # ------------------------------------------------------------ transport
 
@@ -164,8 +193,24 @@ class ProviderClient:
     async def _read(
         self, framed: JsonStreamReader, request_id: str, *, eof_ok: bool = False
     ) -> RpcResponse | None:
+        reply = await self._read_reply(framed, request_id, eof_ok=eof_ok, fast=False)
+        assert not isinstance(reply, _FastChunk)
+        return reply
+
+    async def _read_reply(
+        self, framed: JsonStreamReader, request_id: str, *, eof_ok: bool, fast: bool
+    ) -> RpcResponse | _FastChunk | None:
+        """The next reply; with ``fast``, a streamed chunk in its usual canonical shape comes
+        back as a ``_FastChunk`` straight from one regex match (no scan, no generic decode)."""
         try:
-            response = parse_response(await framed.read_value())
+            frame, escapes, groups = await framed.read_frame_or_match(
+                _FAST_CHUNK if fast else None
+            )
+            if groups is not None:
+                rid, message, signature, stamp = groups
+                if rid == request_id.encode() and int(stamp) <= UINT64_MAX:
+                    return _FastChunk(message, int(stamp), binascii.unhexlify(signature))
+            response = parse_response(decode_frame(frame, escapes=escapes))
         except EOFError:
             if eof_ok:
                 return None
@@ -189,8 +234,8 @@ class ProviderClient:
         if self.provider_key and crypto.verify_hash(
             self.provider_key, keccak256(error.signed_bytes()), error.signature
         ):
-            with contextlib.suppress(CryptoError, ValueError):
-                plain = json.loads(self.signer.ecies_decrypt(bytes.fromhex(error.message)))
+            with contextlib.suppress(CryptoError, ProtocolError, ValueError):
+                plain = loads_bounded(self.signer.ecies_decrypt(bytes.fromhex(error.message)))
                 inner = plain.get("providerModelError", plain) if isinstance(plain, dict) else plain
                 if isinstance(inner, dict) and isinstance(inner.get("error"), dict):
                     return str(inner["error"].get("message", inner))
@@ -221,7 +266,7 @@ class ProviderClient:
             raise ProviderMisbehaved(f"bad pong: {exc}") from exc
         if pong.nonce != nonce:
             raise ProviderMisbehaved("pong echoes another nonce")
-        if crypto.address_from_pubkey(key) != self.provider_address:
+        if not await self._speaks_for_provider(crypto.address_from_pubkey(key)):
             raise ProviderMisbehaved("pong is not signed by the provider's address")
         if self.provider_key is None:
             self.provider_key = key
@@ -253,15 +298,15 @@ class ProviderClient:
             raise ProviderMisbehaved(f"bad approval: {exc}") from exc
         if not crypto.verify_hash(res.provider_key, keccak256(res.signed_bytes()), res.signature):
             raise ProviderMisbehaved("received invalid signature from provider")
-        if len(res.provider_key) != 65 or crypto.address_from_pubkey(res.provider_key) != (
-            self.provider_address
+        if len(res.provider_key) != 65 or not await self._speaks_for_provider(
+            crypto.address_from_pubkey(res.provider_key)
         ):
             raise ProviderMisbehaved("the provider answered with a key that is not its own")
         if decoded.bid_id != bid_id or decoded.chain_id != self.chain_id:
             raise ProviderMisbehaved("approval is for another bid or chain")
         if decoded.user != self.signer.address.lower():
             raise ProviderMisbehaved("approval is for another user")
-        if approver != self.provider_address:
+        if not await self._speaks_for_provider(approver):
             raise ProviderMisbehaved("approval is not signed by the bid's provider")
         self.provider_key = res.provider_key
         return SessionApproval(res.approval, res.approval_sig, res.provider_key, decoded)
@@ -301,7 +346,7 @@ class ProviderClient:
         finished = False  # a chunk carried a finish_reason: the answer is complete
         try:
             while True:
-                response = await self._read(framed, request_id, eof_ok=got_any)
+                response = await self._read_reply(framed, request_id, eof_ok=got_any, fast=True)
                 if response is None:
                     # EOF after a chunk ends the stream (§5.6.3), but only a finished answer is
                     # a success: a provider that dies mid-answer must trigger failover, not
@@ -315,15 +360,22 @@ class ProviderClient:
                     framed.read_timeout = None  # deadline removed after the first chunk
                 got_any = True
                 try:
-                    chunk = PromptChunk.parse(response.result)
+                    if isinstance(response, _FastChunk):
+                        signed = chunk_signed_bytes(response.hex_message, response.timestamp)
+                        signature = response.signature
+                    else:
+                        chunk = PromptChunk.parse(response.result)
+                        signed, signature = chunk.signed_bytes(), chunk.signature
                 except ProtocolError as exc:
                     raise ProviderMisbehaved(exc.reason) from exc
-                digest = keccak256(chunk.signed_bytes())
-                if not crypto.verify_hash(provider_key, digest, chunk.signature):
+                if not crypto.verify_hash(provider_key, keccak256(signed), signature):
                     raise ProviderMisbehaved("chunk signature is not the provider's")
                 try:
-                    payload = parse_hex(chunk.message, "message")  # Go tolerates a 0x here
-                    plain = json.loads(self.signer.ecies_decrypt(payload))
+                    if isinstance(response, _FastChunk):
+                        payload = binascii.unhexlify(response.hex_message)
+                    else:  # Go tolerates a 0x here
+                        payload = parse_hex(chunk.message, "message")
+                    plain = loads_bounded(self.signer.ecies_decrypt(payload))
                 except (CryptoError, ProtocolError, ValueError) as exc:
                     raise ProviderMisbehaved(f"chunk could not be decrypted: {exc}") from exc
                 if plain == DONE:
@@ -359,6 +411,6 @@ class ProviderClient:
             raise ProviderMisbehaved("report signature is not the provider's")
         if receipt.session_id != session_id or receipt.chain_id != self.chain_id:
             raise ProviderMisbehaved("receipt is for another session or chain")
-        if signer != self.provider_address:
+        if not await self._speaks_for_provider(signer):
             raise ProviderMisbehaved("receipt is not signed by the provider")
         return res.receipt, res.signed_report

@@ -20,6 +20,10 @@ class MessageTooLarge(ProtocolError):
     """The peer sent more bytes than one message may hold."""
 
 
+class NestingTooDeep(ProtocolError):
+    """The peer nested JSON deeper than our frames allow (refused before any recursion)."""
+
+
 class PeerTimeout(ProtocolError):
     """The peer was silent or too slow."""
 

@@ -14,17 +14,28 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Literal, Self
 
 from app.p2p.errors import ProtocolError
+from app.p2p.gofields import (
+    MISSING,
+    UINT64_MAX,
+    ZERO_ADDRESS,
+    clean_text,
+    field_index,
+    fold,
+    lookup,
+    parse_address,
+    parse_bigint,
+    parse_bool,
+    parse_bytes32,
+    parse_hex,
+    parse_int,
+    parse_string,
+    parse_uint,
+)
 
-Kind = Literal["address", "bytes32", "hex", "bigint", "uint", "int", "string"]
+Kind = Literal["address", "bytes32", "hex", "bigint", "uint", "int", "string", "bool"]
 
-UINT64_MAX = 2**64 - 1
-_HEX_RE = re.compile(r"^(0[xX])?[0-9a-fA-F]*$")
-_ADDRESS_RE = re.compile(r"^0[xX][0-9a-fA-F]{40}$")
-_BYTES32_RE = re.compile(r"^0[xX][0-9a-fA-F]{64}$")
 _SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
-_DECIMAL_RE = re.compile(r"^-?[0-9]+$")
 _PLAIN_HEX_RE = re.compile(r"[0-9a-fA-F]*\Z")
-ZERO_ADDRESS = "0x" + "0" * 40
 
 # Go's HTML-safe escaping plus the two JavaScript line separators; they only occur inside strings.
 _GO_ESCAPES = str.maketrans(
@@ -43,84 +54,11 @@ def go_json_bytes(value: Any, *, sort_keys: bool = False) -> bytes:
         return _SURROGATE_RE.sub("\ufffd", text).encode("utf-8")
 
 
-def clean_text(value: str) -> str:
-    """Lone surrogates (invalid UTF-8/UTF-16 on the wire) become U+FFFD, as in Go's decoder."""
-    return _SURROGATE_RE.sub("\ufffd", value)
-
-
 def hex0x(data: bytes) -> str:
     return "0x" + data.hex()
 
 
 # ---------------------------------------------------------------- field codecs
-
-
-def parse_hex(value: Any, name: str) -> bytes:
-    """``HexString``: optional 0x, any case, odd length left-padded with a zero nibble."""
-    if value is None:
-        return b""
-    if not isinstance(value, str) or not _HEX_RE.match(value):
-        raise ProtocolError(f"{name} is not hex")
-    digits = value[2:] if value[:2] in ("0x", "0X") else value
-    if len(digits) % 2:
-        digits = "0" + digits
-    return bytes.fromhex(digits)
-
-
-def parse_address(value: Any, name: str) -> str:
-    if value is None:
-        return ZERO_ADDRESS
-    if not isinstance(value, str) or not _ADDRESS_RE.match(value):
-        raise ProtocolError(f"{name} is not a 0x-prefixed 20-byte address")
-    return "0x" + value[2:].lower()
-
-
-def parse_bytes32(value: Any, name: str) -> bytes:
-    if value is None:
-        return bytes(32)
-    if not isinstance(value, str) or not _BYTES32_RE.match(value):
-        raise ProtocolError(f"{name} is not a 0x-prefixed 32-byte hex value")
-    return bytes.fromhex(value[2:])
-
-
-def parse_bigint(value: Any, name: str) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, bool):
-        raise ProtocolError(f"{name} is not a number")
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, str) and _DECIMAL_RE.match(value) and len(value) <= 100:
-        number = int(value)
-    else:
-        raise ProtocolError(f"{name} is not a decimal integer")
-    if number < 0:
-        raise ProtocolError(f"{name} is negative")
-    return number
-
-
-def parse_uint(value: Any, name: str, maximum: int = UINT64_MAX) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
-        raise ProtocolError(f"{name} is not an unsigned integer")
-    return value
-
-
-def parse_int(value: Any, name: str) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > 2**63:
-        raise ProtocolError(f"{name} is not an integer")
-    return value
-
-
-def parse_string(value: Any, name: str) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise ProtocolError(f"{name} is not a string")
-    return clean_text(value)
 
 
 def _encode(kind: Kind, value: Any) -> Any:
@@ -148,28 +86,21 @@ def _parse(kind: Kind, value: Any, name: str) -> Any:
         return parse_uint(value, name)
     if kind == "int":
         return parse_int(value, name)
+    if kind == "bool":
+        return parse_bool(value, name)
     return parse_string(value, name)
 
 
 def _is_empty(kind: Kind, value: Any) -> bool:
     if kind in ("hex", "string"):
         return len(value) == 0
+    if kind == "bool":
+        return value is False
     if kind == "bytes32":
         return value == bytes(32)
     if kind == "address":
         return value == ZERO_ADDRESS
     return value == 0
-
-
-def _lookup(obj: dict[str, Any], key: str) -> Any:
-    """Go matches JSON keys to fields exactly first, then case-insensitively."""
-    if key in obj:
-        return obj[key]
-    lowered = key.lower()
-    for k, v in obj.items():
-        if k.lower() == lowered:
-            return v
-    return None
 
 
 # ---------------------------------------------------------------- messages
@@ -212,8 +143,10 @@ class Message:
     def parse(cls, obj: Any) -> Self:
         if not isinstance(obj, dict):
             raise ProtocolError(f"{cls.__name__} must be a JSON object")
+        index = field_index(obj)
         kwargs = {
-            spec.attr: _parse(spec.kind, _lookup(obj, spec.key), spec.key) for spec in cls.FIELDS
+            spec.attr: _parse(spec.kind, index.get(fold(spec.key), MISSING), spec.key)
+            for spec in cls.FIELDS
         }
         msg = cls(**kwargs)
         for spec in cls.FIELDS:
@@ -325,17 +258,27 @@ class PromptChunk(Message):
 
     def signed_bytes(self) -> bytes:
         if self.message and _PLAIN_HEX_RE.match(self.message):
-            return b'{"message":"%s","timestamp":%d}' % (self.message.encode(), self.timestamp)
+            return chunk_signed_bytes(self.message.encode(), self.timestamp)
         return super().signed_bytes()
 
     def wire_bytes(self) -> bytes:
         if self.message and self.signature and _PLAIN_HEX_RE.match(self.message):
-            return b'{"message":"%s","signature":"0x%s","timestamp":%d}' % (
-                self.message.encode(),
-                self.signature.hex().encode(),
-                self.timestamp,
-            )
+            return chunk_wire_bytes(self.message.encode(), self.signature, self.timestamp)
         return super().wire_bytes()
+
+
+def chunk_signed_bytes(hex_message: bytes, timestamp: int) -> bytes:
+    """A chunk's signed Go-JSON when ``hex_message`` is known to be plain hex (no escaping)."""
+    return b'{"message":"%s","timestamp":%d}' % (hex_message, timestamp)
+
+
+def chunk_wire_bytes(hex_message: bytes, signature: bytes, timestamp: int) -> bytes:
+    """A chunk's wire Go-JSON when ``hex_message`` is known to be plain hex and signed."""
+    return b'{"message":"%s","signature":"0x%s","timestamp":%d}' % (
+        hex_message,
+        signature.hex().encode(),
+        timestamp,
+    )
 
 
 @_check_fields
@@ -412,10 +355,11 @@ class RpcError:
     def parse(cls, obj: Any) -> RpcError:
         if not isinstance(obj, dict):
             raise ProtocolError("error must be a JSON object")
-        data = ErrorData.parse(_lookup(obj, "data") or {})
+        raw_data = lookup(obj, "data")
+        data = ErrorData.parse(raw_data if isinstance(raw_data, dict) else {})
         return cls(
-            message=parse_string(_lookup(obj, "message"), "message"),
-            code=parse_int(_lookup(obj, "code"), "code"),
+            message=parse_string(lookup(obj, "message"), "message"),
+            code=parse_int(lookup(obj, "code"), "code"),
             timestamp=data.timestamp,
             signature=data.signature,
         )
@@ -447,16 +391,15 @@ def encode_error(request_id: str, error: RpcError) -> bytes:
 
 
 def parse_request(obj: Any) -> RpcRequest:
-    """Envelope check: the id must be a JSON string (Go fails to decode anything else)."""
+    """Envelope check as Go's ``RPCMessage``: ``id`` and ``method`` are strings (absent or
+    ``null`` leave them empty; any other type fails the decode, and Go then closes)."""
     if not isinstance(obj, dict):
         raise ProtocolError("request must be a JSON object")
-    request_id = _lookup(obj, "id")
-    if not isinstance(request_id, str):
-        raise ProtocolError("id must be a string")
-    method = _lookup(obj, "method")
-    if not isinstance(method, str):
-        raise ProtocolError("method must be a string")
-    return RpcRequest(clean_text(request_id), clean_text(method), _lookup(obj, "params"))
+    index = field_index(obj)
+    request_id = parse_string(index.get("ID", MISSING), "id")
+    method = parse_string(index.get("METHOD", MISSING), "method")
+    params = index.get("PARAMS", MISSING)
+    return RpcRequest(request_id, method, None if params is MISSING else params)
 
 
 @dataclass(frozen=True)
@@ -469,9 +412,23 @@ class RpcResponse:
 def parse_response(obj: Any) -> RpcResponse:
     if not isinstance(obj, dict):
         raise ProtocolError("response must be a JSON object")
-    response_id = _lookup(obj, "id")
-    if not isinstance(response_id, str):
-        raise ProtocolError("id must be a string")
-    raw_error = _lookup(obj, "error")
+    index = field_index(obj)
+    response_id = parse_string(index.get("ID", MISSING), "id")
+    raw_error = index.get("ERROR")
     error = RpcError.parse(raw_error) if raw_error is not None else None
-    return RpcResponse(response_id, _lookup(obj, "result"), error)
+    return RpcResponse(response_id, index.get("RESULT"), error)
+
+
+__all__ = [
+    "UINT64_MAX",
+    "ZERO_ADDRESS",
+    "clean_text",
+    "lookup",
+    "parse_address",
+    "parse_bigint",
+    "parse_bytes32",
+    "parse_hex",
+    "parse_int",
+    "parse_string",
+    "parse_uint",
+]

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from app.inference.types import ChatMessage, ChatRequest, CompletionMetrics, Role, SamplingParams
+from app.p2p.gojson import go_json_bytes
 
 DONE = "[DONE]"
 _ROLES: dict[str, Role] = {
@@ -25,6 +26,15 @@ MAX_MESSAGES = 512
 
 class InvalidInferenceRequest(ValueError):
     """The prompt's JSON is not a chat request we can run."""
+
+
+class UnsupportedRequest(InvalidInferenceRequest):
+    """A valid request of a kind this provider does not serve (embeddings, audio, tools): the
+    answer is a signed "not supported by this provider" error, not a malformed-request one."""
+
+
+UNSUPPORTED_TYPES = frozenset({"embeddings", "audio_transcription", "audio_speech"})
+_TOOL_ROLES = frozenset({"tool", "function"})
 
 
 def _number(obj: dict[str, Any], key: str, lo: float, hi: float, default: float) -> float:
@@ -60,11 +70,18 @@ def parse_chat_request(obj: Any, *, model: str, max_tokens_cap: int) -> tuple[Ch
     """OpenAI ``ChatCompletionRequest`` JSON → (ChatRequest, stream?)."""
     if not isinstance(obj, dict):
         raise InvalidInferenceRequest("request must be a JSON object")
-    if obj.get("type") not in (None, ""):
+    kind = obj.get("type")
+    if kind in UNSUPPORTED_TYPES:
+        raise UnsupportedRequest(f"{kind} requests are not supported by this provider")
+    if kind not in (None, ""):
         raise InvalidInferenceRequest(f"request type {obj.get('type')!r} is not supported")
     raw_messages = obj.get("messages")
     if not isinstance(raw_messages, list) or not raw_messages or len(raw_messages) > MAX_MESSAGES:
         raise InvalidInferenceRequest("messages must be a non-empty list")
+    if obj.get("tools") or obj.get("functions") or any(
+        isinstance(m, dict) and m.get("role") in _TOOL_ROLES for m in raw_messages
+    ):
+        raise UnsupportedRequest("tool calls are not supported by this provider")
     messages = []
     for m in raw_messages:
         if not isinstance(m, dict) or m.get("role") not in _ROLES:
@@ -141,6 +158,21 @@ class ChunkBuilder:
         self.model = model
         self.created = int(time.time())
         self._first = True
+        # ``delta_bytes``: the sorted Go-JSON of a delta chunk around its one variable part
+        tail = (
+            b'},"finish_reason":null,"index":0}],"created":%d,"id":%s,"model":%s,'
+            b'"object":"chat.completion.chunk"}'
+        ) % (self.created, go_json_bytes(completion_id), go_json_bytes(model))
+        self._head = b'{"choices":[{"delta":{"content":'
+        self._tail_first = b',"role":"assistant"' + tail
+        self._tail = tail
+
+    def delta_bytes(self, text: str) -> bytes:
+        """``go_json_bytes(self.delta(text), sort_keys=True)`` without building the dict: this
+        runs once per token (tests check the bytes are identical)."""
+        tail = self._tail_first if self._first else self._tail
+        self._first = False
+        return self._head + go_json_bytes(text) + tail
 
     def _base(self, obj: str) -> dict[str, Any]:
         return {"id": self.id, "object": obj, "created": self.created, "model": self.model}

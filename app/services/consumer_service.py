@@ -18,6 +18,7 @@ from eth_utils import to_checksum_address
 
 from app.chain import abi
 from app.chain.client import ChainClient
+from app.chain.delegation import checker_for
 from app.chain.errors import ChainError, RpcUnavailable, TransactionTimeout
 from app.chain.tx import Receipt, SentTx
 from app.errors import UserFacingError
@@ -182,7 +183,8 @@ class ConsumerService:
         client = self._clients.get(key)
         if client is None:
             client = ProviderClient(endpoint, self.node_key, provider, chain_id=self.chain_id,
-                                    provider_key=provider_key)
+                                    provider_key=provider_key,
+                                    delegate_check=checker_for(self.chain))
             self._clients[key] = client
         elif provider_key is not None:
             client.provider_key = provider_key

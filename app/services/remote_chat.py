@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from app.chain.delegation import checker_for
 from app.errors import UserFacingError
 from app.inference.types import ChatRequest, StreamEvent, TokenDelta
 from app.market.rating import RatedBid
@@ -124,7 +125,8 @@ async def ping_provider(consumer: ConsumerService, provider: str) -> Reachabilit
     try:
         info = await consumer.chain.get_provider(provider)
         client = ProviderClient(info.endpoint, consumer.node_key, provider,
-                                chain_id=consumer.chain_id, read_timeout=5.0, idle_timeout=5.0)
+                                chain_id=consumer.chain_id, read_timeout=5.0, idle_timeout=5.0,
+                                delegate_check=checker_for(consumer.chain))
         start = time.perf_counter()
         await client.ping()
         return Reachability(True, (time.perf_counter() - start) * 1000)

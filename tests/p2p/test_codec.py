@@ -65,9 +65,14 @@ def test_hex_parsing_rules() -> None:
     assert gojson.parse_hex("0xABC", "k") == b"\x0a\xbc"  # odd length left-padded
     assert gojson.parse_hex("abc", "k") == b"\x0a\xbc"  # 0x optional
     assert gojson.parse_hex("0X", "k") == b""
-    for bad in ("0xzz", "0x 1", 12, ["00"]):
-        with pytest.raises(ProtocolError):
-            gojson.parse_hex(bad, "k")
+    # go-ethereum FromHex on the raw JSON text: decoding stops at the first bad pair, a bare
+    # number is hex digits, anything else is empty (a required field then refuses it)
+    assert gojson.parse_hex("0xzz", "k") == b""
+    assert gojson.parse_hex("0x12zz", "k") == b"\x12"
+    assert gojson.parse_hex("0x 1", "k") == b""
+    assert gojson.parse_hex(12, "k") == b"\x12"
+    assert gojson.parse_hex(["00"], "k") == b""
+    assert gojson.parse_hex(None, "k") == b""
     with pytest.raises(ProtocolError):
         gojson.parse_address("f39fd6e51aad88f6f4ce6ab8827279cfffb92266", "user")  # needs 0x
     with pytest.raises(ProtocolError):
@@ -76,7 +81,9 @@ def test_hex_parsing_rules() -> None:
         gojson.parse_bytes32("0x" + "1" * 63, "bidid")
     assert gojson.parse_bigint("0012", "spend") == 12  # re-marshals as "12"
     assert gojson.parse_bigint(12, "spend") == 12
-    for bad in ("1.5", "-1", True, 1.5, "0x10"):
+    assert gojson.parse_bigint("+12", "spend") == 12  # big.Int.SetString takes a sign
+    assert gojson.parse_bigint("-1", "spend") == -1
+    for bad in ("1.5", True, 1.5, "0x10", None, ""):
         with pytest.raises(ProtocolError):
             gojson.parse_bigint(bad, "spend")
     for bad in (1.0, -1, "5", True, 2**64):
@@ -87,7 +94,10 @@ def test_hex_parsing_rules() -> None:
 def test_envelope_requires_string_id() -> None:
     ok = gojson.parse_request({"id": "0", "method": "network.ping", "params": {}})
     assert ok.id == "0" and ok.method == "network.ping"
-    for bad in ({"id": 1, "method": "x"}, {"method": "x"}, {"id": "1", "method": 3}, [1], "x"):
+    # like Go's RPCMessage: an absent or null id is "", any other non-string fails the decode
+    assert gojson.parse_request({"method": "x"}).id == ""
+    assert gojson.parse_request({"id": None, "method": "x"}).id == ""
+    for bad in ({"id": 1, "method": "x"}, {"id": "1", "method": 3}, [1], "x"):
         with pytest.raises(ProtocolError):
             gojson.parse_request(bad)
 
@@ -259,3 +269,15 @@ def test_chunk_fast_path_matches_the_generic_encoder(message: str, ts: int, sig:
     assert gojson.encode_result("a<b", chunk) == gojson.go_json_bytes(
         {"id": "a<b", "result": chunk.to_json()}
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=st.lists(st.text(max_size=12), min_size=1, max_size=4))
+def test_delta_bytes_equal_the_generic_encoding(texts: list[str]) -> None:
+    from app.p2p.openai_codec import ChunkBuilder
+
+    fast = ChunkBuilder("chatcmpl-<&>", "m\u2028odel")
+    slow = ChunkBuilder("chatcmpl-<&>", "m\u2028odel")
+    slow.created = fast.created
+    for text in texts:
+        assert fast.delta_bytes(text) == gojson.go_json_bytes(slow.delta(text), sort_keys=True)
