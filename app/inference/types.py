@@ -37,6 +37,22 @@ class ChatRequest:
 
 
 @dataclass(frozen=True)
+class DeviceInfo:
+    """What the user sees next to the model: where it runs and, if not on a GPU, why."""
+
+    device: str
+    n_gpu_layers: int
+    gpu_fallback_reason: str
+    n_threads: int
+    n_slots: int
+    n_ctx_per_slot: int
+    model: str
+    description: str = ""  # one line: "NVIDIA RTX 4070, 12 GB: all 30 layers on the GPU"
+    mode: str = "fast"  # the ladder rung: fast, extra_bufts, flash_attn, threads, gpu
+    mode_message: str = ""  # "Running in compatibility mode (...): why." or ""
+
+
+@dataclass(frozen=True)
 class TokenDelta:
     """A piece of the answer as soon as it is decoded."""
 
