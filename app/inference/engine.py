@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from app.inference.engine_worker import EV_FATAL, EV_READY, WorkerConfig
-from app.inference.gguf_meta import InvalidModelFile, read_gguf
+from app.inference.gguf_meta import read_gguf
 from app.inference.hardware import estimate_fit, probe, usable_cores
 from app.inference.ladder import Ladder, ProfileStore, default_store, exit_reason, is_crash
 from app.inference.types import (
@@ -124,6 +124,10 @@ class LocalEngine:
     def device_info(self) -> DeviceInfo | None:
         return self._device
 
+    def device_summary(self) -> str:
+        """Where the model runs, in one line for the Share page and the chat ("" before start)."""
+        return self._device.summary if self._device is not None else ""
+
     async def __aenter__(self) -> LocalEngine:
         await self.start()
         return self
@@ -134,10 +138,7 @@ class LocalEngine:
     def _preflight(self) -> None:
         if self.model_path.name.endswith(".part"):
             raise ModelLoadError("This model has not finished downloading yet.")
-        try:
-            info = read_gguf(self.model_path)
-        except InvalidModelFile:
-            raise
+        info = read_gguf(self.model_path)  # InvalidModelFile says what is wrong with it
         hw = probe()
         self.ladder.plan(self.model_path, tuple(g.name for g in hw.gpus))
         fit = estimate_fit(

@@ -51,6 +51,10 @@ class DeviceInfo:
     mode: str = "fast"  # the ladder rung: fast, extra_bufts, flash_attn, threads, gpu
     mode_message: str = ""  # "Running in compatibility mode (...): why." or ""
 
+    @property
+    def summary(self) -> str:
+        return f"{self.description} {self.mode_message}".strip()
+
 
 @dataclass(frozen=True)
 class TokenDelta:
