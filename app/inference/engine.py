@@ -364,9 +364,11 @@ class LocalEngine:
         try:
             await self.start()
         except InferenceError as exc:
+            load = isinstance(exc, ModelLoadError)
             for q in self._waiting.values():
                 for r in q:
-                    r.events.put_nowait({"crash": exc.message, "detail": exc.detail})
+                    r.events.put_nowait({"crash": exc.message, "detail": exc.detail,
+                                         "unusable": load})
             self._waiting.clear()
 
     def _fail_all(self, message: str, kind: type[InferenceError], detail: str = "") -> None:

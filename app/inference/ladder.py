@@ -46,8 +46,16 @@ CRASH_SIGNALS = frozenset(
 )
 
 
+# Windows reports faults as NTSTATUS exit codes: access violation, illegal instruction, abort
+_WINDOWS_FAULTS = frozenset({0xC0000005, 0xC000001D, 0xC0000409, 3})
+
+
 def is_crash(returncode: int | None) -> bool:
-    return returncode is not None and returncode < 0 and -returncode in CRASH_SIGNALS
+    if returncode is None:
+        return False
+    if os.name == "nt":
+        return (returncode & 0xFFFFFFFF) in _WINDOWS_FAULTS
+    return returncode < 0 and -returncode in CRASH_SIGNALS
 
 
 def exit_reason(rc: int | None) -> str:

@@ -124,6 +124,7 @@ async def test_engine_says_where_the_model_runs(engine) -> None:  # type: ignore
     info = engine.device_info()
     assert info is not None
     _, gpus = llama_backends_and_gpus(llama_cpp) or ((), ())
+    assert engine.device_summary() == info.summary and info.description in info.summary
     if not gpus:  # this machine: the installed build is CPU only
         assert info.description.startswith("CPU only: ")
         assert info.description.endswith(info.gpu_fallback_reason)
