@@ -186,18 +186,7 @@ class LocalEngine:
                     f"The engine stopped while loading {self.name}{exit_reason(rc)}.",
                     detail=detail,
                 )
-            self._device = DeviceInfo(
-                device=msg["device"],
-                n_gpu_layers=msg["n_gpu_layers"],
-                gpu_fallback_reason=msg["gpu_reason"],
-                n_threads=msg["n_threads"],
-                n_slots=msg["n_slots"],
-                n_ctx_per_slot=msg["n_ctx_per_slot"],
-                model=msg["model"],
-                description=msg.get("description", ""),
-                mode=self.ladder.mode,
-                mode_message=self.ladder.message,
-            )
+            self._device = DeviceInfo.from_ready(msg, self.ladder.mode, self.ladder.message)
             self._proc = proc
             self._proven = False
             self._tokens_seen = 0
@@ -215,6 +204,7 @@ class LocalEngine:
         """Start a child on the current rung; its first message (or {} when it died first)."""
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
+        env.update(self.ladder.child_env())  # the last rung hides the GPUs from llama.cpp
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

@@ -286,6 +286,15 @@ class Ladder:
     def message(self) -> str:
         return mode_message(self.rung, self.reason)
 
+    def child_env(self) -> dict[str, str]:
+        """Environment for the child: on the last rung every GPU is hidden, so a broken driver
+        that crashes llama.cpp's GPU backend at start-up cannot take the CPU engine down too."""
+        if self.rung < LAST_RUNG:
+            return {}
+        hidden = ("CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES",
+                  "GGML_VK_VISIBLE_DEVICES")
+        return dict.fromkeys(hidden, "")
+
     def step_down(self, maybe_gpu: bool, model_name: str, detail: str = "") -> bool:
         """Move past a crash; False (and the model marked unusable here) when no rung is left."""
         nxt = next_rung(self.base, self.rung, self.usable_threads, maybe_gpu)

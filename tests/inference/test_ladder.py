@@ -4,7 +4,10 @@ safer settings, the request still completes, and the working settings are rememb
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -61,6 +64,11 @@ def test_ladder_skips_rungs_that_change_nothing() -> None:
     assert next_rung(four, 2, 4, maybe_gpu=False) == 3
     assert config_for(four, 3, 4).n_threads == 2
     assert config_for(four, 4, 4).n_gpu_layers == 0
+    lad = Ladder(four, None, 4, cpuinfo=PLAIN_CPUINFO)
+    assert lad.child_env() == {}
+    lad.rung = 4  # CPU only: a broken GPU driver must not be loaded at all
+    assert lad.child_env()["CUDA_VISIBLE_DEVICES"] == ""
+    assert lad.child_env()["GGML_VK_VISIBLE_DEVICES"] == ""
 
 
 def _engine(model_path: Path, store: Path, **kw: object) -> LocalEngine:
@@ -156,3 +164,24 @@ async def test_model_that_crashes_on_every_rung_cannot_run_here(
     with pytest.raises(ModelLoadError) as err:
         await _engine(model_path, store).start()
     assert "cannot run on this computer" in err.value.message
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_request_that_got_no_token_is_retried_on_the_restarted_engine(
+    engine: LocalEngine,
+) -> None:
+    await collect(engine.chat_stream(ask("Say hi.", 4)))  # past the crash-prone start
+    pid = engine.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)  # frozen: it reads nothing and sends no token
+    task = asyncio.create_task(collect(engine.chat_stream(ask("What is 2 + 2?", 8))))
+    deadline = time.monotonic() + 10
+    while engine.active == 0:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    deltas, m = await asyncio.wait_for(task, 120)
+    assert "".join(deltas).strip() and m.completion_tokens > 0
+    assert engine.pid is not None and engine.pid != pid
+    info = engine.device_info()
+    assert info is not None and info.mode_message == ""  # a kill is not the fast path's fault
