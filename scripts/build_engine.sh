@@ -59,7 +59,12 @@ choose_engine_backend() {
   case "$ENGINE_BACKEND" in
     cpu) ENGINE_CMAKE_ARGS="" ;;
     cuda) ENGINE_CMAKE_ARGS="-DGGML_CUDA=on" ;;
-    vulkan) ENGINE_CMAKE_ARGS="-DGGML_VULKAN=on" ;;
+    vulkan) ENGINE_CMAKE_ARGS="-DGGML_VULKAN=on"
+      # Debian 12's Vulkan headers (1.3.239) predate VK_EXT_layer_settings, which ggml uses
+      local core=/usr/include/vulkan/vulkan_core.h
+      if [ -f "$core" ] && ! grep -q VK_EXT_layer_settings "$core"; then
+        ENGINE_CMAKE_ARGS="$ENGINE_CMAKE_ARGS -DCMAKE_CXX_FLAGS=--include=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/vulkan_compat.h"
+      fi ;;
     metal) ENGINE_CMAKE_ARGS="-DGGML_METAL=on" ;;
     rocm) ENGINE_CMAKE_ARGS="-DGGML_HIP=on" ;;
   esac
