@@ -169,11 +169,12 @@ class LocalEngine:
                 if msg.get("ev") == EV_READY:
                     break
                 rc, detail = proc.returncode, msg.get("msg") or "\n".join(self._stderr_tail)
-                if is_crash(rc) or (msg.get("ev") == EV_FATAL and msg.get("gpu")):
-                    log.warning("engine crashed while loading on rung %s%s", self.ladder.mode,
+                gpu_failed = msg.get("ev") == EV_FATAL and bool(msg.get("gpu"))
+                if is_crash(rc) or gpu_failed:
+                    log.warning("engine failed while loading on rung %s%s", self.ladder.mode,
                                 exit_reason(rc))
                     self.restarts += 1
-                    if self.ladder.step_down(True, self.name, detail):
+                    if self.ladder.step_down(True, self.name, detail, gpu_failed):
                         continue
                     raise ModelLoadError(self.ladder.unusable, detail=detail)
                 if msg.get("ev") == EV_FATAL:

@@ -40,6 +40,7 @@ RUNGS: tuple[Rung, ...] = (
 )
 LAST_RUNG = len(RUNGS) - 1
 CRASHED_HERE = "the fast path crashed on this processor"
+GPU_FAILED = "the GPU could not load this model"
 # Signals a bad code path raises; SIGKILL (out of memory) or a clean exit are not the ladder's.
 CRASH_SIGNALS = frozenset(
     {signal.SIGSEGV, signal.SIGILL, signal.SIGBUS, signal.SIGABRT, signal.SIGFPE}
@@ -295,9 +296,15 @@ class Ladder:
                   "GGML_VK_VISIBLE_DEVICES")
         return dict.fromkeys(hidden, "")
 
-    def step_down(self, maybe_gpu: bool, model_name: str, detail: str = "") -> bool:
-        """Move past a crash; False (and the model marked unusable here) when no rung is left."""
-        nxt = next_rung(self.base, self.rung, self.usable_threads, maybe_gpu)
+    def step_down(
+        self, maybe_gpu: bool, model_name: str, detail: str = "", gpu_failed: bool = False
+    ) -> bool:
+        """Move past a crash (``gpu_failed``: straight to CPU only, the GPU could not load the
+        model); False, and the model marked unusable here, when no rung is left."""
+        if gpu_failed:
+            nxt: int | None = LAST_RUNG if self.rung < LAST_RUNG else None
+        else:
+            nxt = next_rung(self.base, self.rung, self.usable_threads, maybe_gpu)
         if nxt is None:
             self.unusable = (
                 f"{model_name} cannot run on this computer: the engine crashed in every mode "
@@ -306,8 +313,9 @@ class Ladder:
             )
             self._save(Profile(-1, self.unusable), detail)
             return False
-        self.rung, self.reason = nxt, CRASHED_HERE
-        self._save(Profile(nxt, CRASHED_HERE), detail)
+        why = GPU_FAILED if gpu_failed else CRASHED_HERE
+        self.rung, self.reason = nxt, why
+        self._save(Profile(nxt, why), detail)
         return True
 
     def _save(self, profile: Profile, detail: str) -> None:

@@ -66,7 +66,13 @@ def test_ladder_skips_rungs_that_change_nothing() -> None:
     assert config_for(four, 4, 4).n_gpu_layers == 0
     lad = Ladder(four, None, 4, cpuinfo=PLAIN_CPUINFO)
     assert lad.child_env() == {}
-    lad.rung = 4  # CPU only: a broken GPU driver must not be loaded at all
+    assert lad.step_down(True, "m", gpu_failed=True)  # the GPU could not load it: CPU at once
+    assert lad.rung == 4 and lad.config().n_gpu_layers == 0
+    assert lad.message == (
+        "Running in compatibility mode (CPU only, safest settings): "
+        "the GPU could not load this model."
+    )
+    # CPU only: a broken GPU driver must not be loaded at all
     assert lad.child_env()["CUDA_VISIBLE_DEVICES"] == ""
     assert lad.child_env()["GGML_VK_VISIBLE_DEVICES"] == ""
 
