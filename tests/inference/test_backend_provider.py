@@ -6,6 +6,7 @@ the chain is the real devnet; the consumer opens, uses and closes a real p2p ses
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from app.services.provider_service import ProviderService
 from tests.devnet_fixture import devnet  # noqa: F401  (fixture)
 from tests.e2e.conftest import CONSUMER_INDEX, PROVIDER_INDEX, make_party
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+ASYNC = pytest.mark.asyncio(loop_scope="session")
 ROOT = Path(__file__).resolve().parents[2]
 PRICE = 10**13
 
@@ -71,6 +72,7 @@ def llama_server(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> 
             proc.wait()
 
 
+@ASYNC
 async def test_p2p_session_served_by_an_openai_compatible_server(
     llama_server: str, devnet, tmp_path: Path  # type: ignore[no-untyped-def]  # noqa: F811
 ) -> None:
@@ -132,6 +134,7 @@ async def not_openai() -> AsyncIterator[str]:
     await runner.cleanup()
 
 
+@ASYNC
 async def test_backend_down_or_not_openai_is_a_plain_error(not_openai: str) -> None:
     with pytest.raises(RemoteEngineError) as down:
         await connect_backend(f"http://127.0.0.1:{_free_port()}/v1")
@@ -146,3 +149,18 @@ async def test_backend_down_or_not_openai_is_a_plain_error(not_openai: str) -> N
     with pytest.raises(RemoteEngineError) as bad:
         await connect_backend("localhost:8080")
     assert "not a server address" in bad.value.message
+
+
+def test_cli_refuses_a_backend_that_is_down(tmp_path: Path) -> None:
+    """`morpheus provider serve --backend URL` stops with the plain message before anything is
+    put on chain."""
+    url = f"http://127.0.0.1:{_free_port()}/v1"
+    r = subprocess.run(
+        [sys.executable, "-m", "app.cli", "provider", "serve", "--network", "devnet",
+         "--dev-account", "5", "--backend", url, "--backend-key", "sk-not-printed-0123456789"],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+        env={**os.environ, "MORPHEUS_HOME": str(tmp_path)},
+    )
+    assert r.returncode == 1
+    assert f"Cannot reach the model server at {url}" in r.stderr
+    assert "sk-not-printed" not in r.stdout + r.stderr
