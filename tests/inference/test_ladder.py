@@ -191,3 +191,15 @@ async def test_request_that_got_no_token_is_retried_on_the_restarted_engine(
     assert engine.pid is not None and engine.pid != pid
     info = engine.device_info()
     assert info is not None and info.mode_message == ""  # a kill is not the fast path's fault
+
+
+def test_a_damaged_profile_file_counts_as_empty(tmp_path: Path) -> None:
+    path = tmp_path / "engine_profiles.json"
+    path.write_text("{not json")
+    store = ProfileStore(path)
+    assert store.get("k") is None
+    lad = Ladder(WorkerConfig(model_path="m.gguf"), store, 2, cpuinfo=PLAIN_CPUINFO)
+    lad.plan(tmp_path / "m.gguf", ())
+    assert lad.rung == 0
+    assert lad.step_down(False, "m")  # and it is rewritten whole
+    assert json.loads(path.read_text())[lad.key]["rung"] == 1
