@@ -1,9 +1,13 @@
 """Benchmark: our engine (child process, streaming) and our HTTP API vs llama-cpp-python called
-directly in-process — same model, prompt, greedy, 128 tokens, same thread count — plus the
-aggregate tokens/s of 8 concurrent requests vs one.
+directly in-process — same model, prompt, greedy, 128 tokens, and exactly the engine's llama.cpp
+settings (threads, flash attention, GPU offload, extra buffer types: whatever rung of the
+fallback ladder the engine runs on) — plus the aggregate tokens/s of 8 concurrent requests vs one,
+and llama.cpp's raw decode speed measured in the same run through the low-level API the way
+``llama-bench``'s tg test does (one token per ``llama_decode``, no sampling, no detokenizing).
 
 Usage: .venv/bin/python bench/engine.py [--runs 5] [--tokens 128] [--threads N]
-Last line: ``engine: ratio <x> ttft_ms_added <x> api_ratio <x> concurrency8_ratio <x>``.
+Last line: ``engine: ratio <x> ttft_ms_added <x> api_ratio <x> concurrency8_ratio <x>
+raw_ratio <ours/raw decode>``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.inference.engine import LocalEngine
+from app.inference.engine_worker import WorkerConfig
 from app.inference.hardware import choose_threads
 from app.inference.library import bundled_model_path
 from app.inference.types import (
@@ -71,6 +76,77 @@ def direct_run(llm: object, n_tokens: int, text: str) -> Run:
             if not t_first:
                 t_first = t_last
     return Run((t_first - t0) * 1000, n, _rate(n, t_first, t_last), time.perf_counter() - t0)
+
+
+def direct_llama(model: Path, cfg: WorkerConfig, threads: int, ngl: int) -> object:
+    """llama-cpp-python's ``Llama`` with the engine's settings. ``Llama`` has no switch for flash
+    attention "auto" or for extra buffer types, so the two params structs are adjusted on their
+    way into llama.cpp (only while this one model loads)."""
+    import llama_cpp.llama_cpp as ll
+    from llama_cpp import Llama
+
+    load, init = ll.llama_model_load_from_file, ll.llama_init_from_model
+
+    def load_same(path: bytes, params: object) -> object:
+        params.use_extra_bufts = cfg.use_extra_bufts  # type: ignore[attr-defined]
+        return load(path, params)
+
+    def init_same(m: object, params: object) -> object:
+        params.flash_attn_type = cfg.flash_attn  # type: ignore[attr-defined]
+        return init(m, params)
+
+    ll.llama_model_load_from_file, ll.llama_init_from_model = load_same, init_same
+    try:
+        return Llama(
+            str(model),
+            n_ctx=2048,
+            n_batch=cfg.n_batch,
+            n_ubatch=cfg.n_batch,
+            n_threads=threads,
+            n_threads_batch=threads,
+            n_gpu_layers=ngl,
+            verbose=False,
+        )
+    finally:
+        ll.llama_model_load_from_file, ll.llama_init_from_model = load, init
+
+
+def raw_decode_tps(
+    llm: object, cfg: WorkerConfig, threads: int, n_prompt: int, n_gen: int
+) -> float:
+    """Tokens/s of bare ``llama_decode`` on one sequence after an ``n_prompt`` prefill: the speed
+    llama.cpp itself reaches with these settings, the ceiling for any engine built on it."""
+    import llama_cpp.llama_cpp as ll
+
+    model = llm._model.model  # type: ignore[attr-defined]
+    cp = ll.llama_context_default_params()
+    cp.n_ctx = 2048
+    cp.n_batch = cp.n_ubatch = cfg.n_batch
+    cp.n_threads = cp.n_threads_batch = threads
+    cp.flash_attn_type = cfg.flash_attn
+    cp.no_perf = True
+    ctx = ll.llama_init_from_model(model, cp)
+    assert ctx, "could not create a context"
+    batch = ll.llama_batch_init(max(n_prompt, 1), 0, 1)
+    tok = 100  # any ordinary token: decode cost does not depend on which
+    try:
+        batch.n_tokens = n_prompt
+        for i in range(n_prompt):
+            batch.token[i], batch.pos[i], batch.n_seq_id[i] = tok, i, 1
+            batch.seq_id[i][0] = 0
+            batch.logits[i] = i == n_prompt - 1
+        assert ll.llama_decode(ctx, batch) == 0
+        batch.n_tokens = 1
+        batch.logits[0] = 1
+        t0 = time.perf_counter()
+        for j in range(n_gen):
+            batch.token[0], batch.pos[0] = tok, n_prompt + j
+            assert ll.llama_decode(ctx, batch) == 0
+            ll.llama_get_logits_ith(ctx, 0)
+        return n_gen / (time.perf_counter() - t0)
+    finally:
+        ll.llama_batch_free(batch)
+        ll.llama_free(ctx)
 
 
 def request(n_tokens: int, text: str = PROMPT) -> ChatRequest:
@@ -143,19 +219,19 @@ async def main() -> None:
     assert model is not None, "the bundled SmolLM2 is not installed"
     print(f"model {model.name}, threads {threads}, runs {args.runs}, tokens {args.tokens}")
 
-    from llama_cpp import Llama
-
-    llm = Llama(
-        str(model),
-        n_ctx=2048,
-        n_batch=512,
-        n_threads=threads,
-        n_threads_batch=threads,
-        verbose=False,
-    )
     engine = LocalEngine(model, n_slots=args.slots, n_ctx=2048, n_threads=threads, name="bench")
     await engine.start()
-    print(f"engine device: {engine.device_info()}")
+    info = engine.device_info()
+    assert info is not None
+    cfg = engine.cfg
+    print(f"engine device: {info}")
+    print(
+        f"same settings for direct and raw: threads {info.n_threads}, n_gpu_layers "
+        f"{info.n_gpu_layers}, flash_attn {cfg.flash_attn}, extra buffer types "
+        f"{cfg.use_extra_bufts}, n_batch {cfg.n_batch} (engine mode: {info.mode})"
+    )
+    llm = direct_llama(model, cfg, info.n_threads, info.n_gpu_layers)
+    n_prompt = len(llm.tokenize(PROMPT.encode()))  # type: ignore[attr-defined]
 
     api_server = None
     session = None
@@ -182,7 +258,10 @@ async def main() -> None:
     direct: list[Run] = []
     ours: list[Run] = []
     api: list[Run] = []
-    for i in range(args.runs):  # interleaved so machine-load drift hits all three alike
+    raws: list[float] = []
+    for i in range(args.runs):  # interleaved so machine-load drift hits all four alike
+        # the chat template adds ~20 tokens around the prompt: decode at the same depth
+        raws.append(raw_decode_tps(llm, cfg, info.n_threads, n_prompt + 20, args.tokens))
         direct.append(direct_run(llm, args.tokens, prompt(f"d{i}")))
         ours.append(await engine_run(engine, args.tokens, prompt(f"e{i}")))
         if api_server is not None:
@@ -193,6 +272,7 @@ async def main() -> None:
         )
         if api:
             line += f" | api {api[-1].tok_s:6.1f} tok/s ttft {api[-1].ttft_ms:6.1f} ms"
+        line += f" | raw {raws[-1]:6.1f} tok/s"
         print(line + f" (tokens {direct[-1].tokens}/{ours[-1].tokens})", flush=True)
 
     d_tps = med([r.tok_s for r in direct])
@@ -215,8 +295,10 @@ async def main() -> None:
         print(f"single {singles[-1]:6.1f} tok/s, 8 concurrent {aggs[-1]:6.1f} tok/s aggregate")
     conc = med(aggs) / med(singles)
 
+    raw = med(raws)
+    print(f"raw llama_decode: {', '.join(f'{x:.1f}' for x in raws)} tok/s")
     print(
-        f"direct {d_tps:.1f} tok/s, engine {o_tps:.1f} tok/s, "
+        f"raw {raw:.1f} tok/s, direct {d_tps:.1f} tok/s, engine {o_tps:.1f} tok/s, "
         f"ttft direct {med([r.ttft_ms for r in direct]):.1f} ms, "
         f"engine {med([r.ttft_ms for r in ours]):.1f} ms"
     )
@@ -227,7 +309,7 @@ async def main() -> None:
     await engine.stop()
     print(
         f"engine: ratio {ratio:.3f} ttft_ms_added {ttft_added:.1f} "
-        f"api_ratio {api_ratio:.3f} concurrency8_ratio {conc:.2f}"
+        f"api_ratio {api_ratio:.3f} concurrency8_ratio {conc:.2f} raw_ratio {o_tps / raw:.3f}"
     )
 
 

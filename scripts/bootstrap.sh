@@ -28,12 +28,25 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "bootstrap: creating virtual environment"
   "$PY" -m venv "$VENV"
 fi
+# The llama.cpp backend (CUDA, Vulkan, Metal, ROCm or CPU) this machine can use: see
+# scripts/build_engine.sh; MORPHEUS_ENGINE_BACKEND=cpu|cuda|vulkan|metal|rocm forces it.
+# shellcheck source=build_engine.sh
+source scripts/build_engine.sh
+choose_engine_backend
+echo "bootstrap: engine backend: $ENGINE_BACKEND ($ENGINE_REASON)"
 if [ ! -f "$VENV/.stamp" ] || [ pyproject.toml -nt "$VENV/.stamp" ]; then
   echo "bootstrap: installing Python dependencies (the first llama-cpp-python build takes a few minutes)"
   "$VENV/bin/python" -m pip install -q --upgrade pip wheel
-  "$VENV/bin/python" -m pip install -q -e ".[test]"
+  had_engine=yes
+  "$VENV/bin/python" -c 'import llama_cpp' >/dev/null 2>&1 || had_engine=no
+  CMAKE_ARGS="$ENGINE_CMAKE_ARGS" "$VENV/bin/python" -m pip install -q -e ".[test]"
+  if [ $had_engine = no ]; then  # just built with the chosen backend
+    printf '%s\n%s\n%s\n' "$ENGINE_BACKEND" "$ENGINE_REASON" "$ENGINE_CMAKE_ARGS" > "$VENV/engine-backend"
+  fi
   touch "$VENV/.stamp"
 fi
+# rebuilds llama-cpp-python only when the recorded backend differs from the choice
+scripts/build_engine.sh --install "$VENV"
 
 if [ ! -f node_modules/.stamp ] || [ package-lock.json -nt node_modules/.stamp ]; then
   echo "bootstrap: installing node tools (anvil, solc)"

@@ -13,6 +13,11 @@ from typing import Any
 
 from app.chain.devnet import dev_account
 from app.commands.jobs import take_env_password
+from app.commands.provider_backend import (
+    add_backend_args,
+    close_provider_engine,
+    open_provider_engine,
+)
 from app.errors import UserFacingError
 from app.inference.types import ChatMessage, ChatRequest, CompletionDone, SamplingParams, TokenDelta
 from app.services.runtime import Runtime
@@ -44,6 +49,7 @@ def register(sub: Any) -> None:
     serve.add_argument("--slots", type=int, default=4, help="sequences decoded together")
     serve.add_argument("--deregister-on-exit", action="store_true",
                        help="return the provider stake when stopping")
+    add_backend_args(serve)
     serve.set_defaults(handler=_provider_serve)
     prov.set_defaults(handler=lambda a: prov.print_help() or 2)
 
@@ -95,27 +101,20 @@ def _mor(wei: int) -> str:
 
 
 async def _provider_serve(args: argparse.Namespace) -> int:
-    from app.inference.engine import LocalEngine
-    from app.inference.library import ModelLibrary
-
     rt = Runtime(network_key=args.network)
     try:
         signer = _signer(rt, args)
-        library = ModelLibrary(rt.paths.models)
-        model = library.get(args.model) if args.model else library.default()
-        engine = LocalEngine(model.path, n_slots=args.slots, name=model.name)
-        print(f"Loading {model.name} ...", flush=True)
-        await engine.start()
+        engine, model_name = await open_provider_engine(args, rt.paths.models)
         # The same job supervisor as the GUI and `morpheus jobs run` (one per data folder).
         from app.services.supervisor import JobSupervisor
 
         supervisor = JobSupervisor(rt, signer, who="`morpheus provider serve`")
         await supervisor.start()
-        provider = await rt.provider(signer, engine, model_name=model.name, host=args.host,
+        provider = await rt.provider(signer, engine, model_name=model_name, host=args.host,
                                      port=args.port, public_endpoint=args.public_endpoint)
         bid = await provider.go_online(args.price, on_step=lambda s: print(f"- {s}", flush=True))
         d = provider.dashboard
-        print(f"Serving {model.name} at {d.endpoint} as {provider.me}", flush=True)
+        print(f"Serving {model_name} at {d.endpoint} as {provider.me}", flush=True)
         print(f"Bid {bid} (model {d.model_id})", flush=True)
         try:
             await provider.serve_forever()
@@ -123,7 +122,7 @@ async def _provider_serve(args: argparse.Namespace) -> int:
             with contextlib.suppress(Exception):
                 await asyncio.shield(provider.go_offline(deregister=args.deregister_on_exit))
             await supervisor.stop()
-            await engine.stop()
+            await close_provider_engine(engine)
         return 0
     finally:
         await rt.close()

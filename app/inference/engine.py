@@ -3,7 +3,8 @@
 Keeps llama.cpp out of the GUI process (a crash or OOM kill costs the in-flight answers, never the
 window), streams tokens back as JSON lines the moment the child decodes them, queues requests
 fairly when every slot is busy (FIFO per client, round robin across clients), and restarts the
-child on the next request after a crash.
+child after a crash. A crash while loading or in the first decodes moves the engine down the
+fallback ladder (``ladder.py``) to safer settings; requests that had no token yet are retried.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import itertools
 import json
 import logging
 import os
-import signal
 import sys
 import time
 from collections import deque
@@ -24,13 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from app.inference.engine_worker import EV_FATAL, EV_READY, WorkerConfig
-from app.inference.gguf_meta import InvalidModelFile, read_gguf
-from app.inference.hardware import estimate_fit, probe
+from app.inference.gguf_meta import read_gguf
+from app.inference.hardware import estimate_fit, probe, usable_cores
+from app.inference.ladder import Ladder, ProfileStore, default_store, exit_reason, is_crash
 from app.inference.types import (
     ChatRequest,
     CompletionDone,
     CompletionMetrics,
     ContextOverflow,
+    DeviceInfo,
     EngineCrashed,
     InferenceError,
     ModelLoadError,
@@ -42,19 +44,6 @@ log = logging.getLogger(__name__)
 _LINE_LIMIT = 16 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class DeviceInfo:
-    """What the user sees next to the model: where it runs and, if not on a GPU, why."""
-
-    device: str
-    n_gpu_layers: int
-    gpu_fallback_reason: str
-    n_threads: int
-    n_slots: int
-    n_ctx_per_slot: int
-    model: str
-
-
 @dataclass(eq=False)
 class _Req:
     rid: int
@@ -64,6 +53,8 @@ class _Req:
     events: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     sent: bool = False
     closed: bool = False
+    got_tokens: bool = False  # the child sent text for it: a crash now cannot be hidden
+    retries: int = 0
 
 
 class LocalEngine:
@@ -80,11 +71,15 @@ class LocalEngine:
         n_gpu_layers: int | None = None,
         name: str | None = None,
         load_timeout_s: float = 300.0,
+        profile_store: ProfileStore | bool | None = True,
+        cpuinfo: str | None = None,
     ) -> None:
+        """``profile_store``: where working settings are remembered (True: the data dir,
+        False: nowhere); ``cpuinfo``: a /proc/cpuinfo text to plan for (tests)."""
         self.model_path = Path(model_path)
         self.name = name or self.model_path.name.removesuffix(".gguf")
         self.n_slots = max(1, n_slots)
-        self.cfg = WorkerConfig(
+        base = WorkerConfig(
             model_path=str(self.model_path),
             n_slots=self.n_slots,
             n_ctx_per_slot=n_ctx,
@@ -93,6 +88,8 @@ class LocalEngine:
             n_gpu_layers=n_gpu_layers,
             model_name=self.name,
         )
+        store = default_store() if profile_store is True else profile_store or None
+        self.ladder = Ladder(base, store, usable_cores(), cpuinfo)
         self.load_timeout_s = load_timeout_s
         self._proc: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -106,7 +103,14 @@ class LocalEngine:
         self._served: dict[str, int] = {}  # client -> tick of its last dispatch
         self._tick = itertools.count()
         self._stopping = False
+        self._proven = False  # the current child finished an answer: past the crash-prone start
+        self._tokens_seen = 0
         self.restarts = 0
+
+    @property
+    def cfg(self) -> WorkerConfig:
+        """The settings of the current ladder rung."""
+        return self.ladder.config()
 
     # ---- lifecycle -----------------------------------------------------------------------
     @property
@@ -120,6 +124,10 @@ class LocalEngine:
     def device_info(self) -> DeviceInfo | None:
         return self._device
 
+    def device_summary(self) -> str:
+        """Where the model runs, in one line for the Share page and the chat ("" before start)."""
+        return self._device.summary if self._device is not None else ""
+
     async def __aenter__(self) -> LocalEngine:
         await self.start()
         return self
@@ -130,12 +138,11 @@ class LocalEngine:
     def _preflight(self) -> None:
         if self.model_path.name.endswith(".part"):
             raise ModelLoadError("This model has not finished downloading yet.")
-        try:
-            info = read_gguf(self.model_path)
-        except InvalidModelFile:
-            raise
+        info = read_gguf(self.model_path)  # InvalidModelFile says what is wrong with it
+        hw = probe()
+        self.ladder.plan(self.model_path, tuple(g.name for g in hw.gpus))
         fit = estimate_fit(
-            info.file_size, info.kv_cache_bytes(self.cfg.n_ctx_per_slot * self.n_slots), probe()
+            info.file_size, info.kv_cache_bytes(self.cfg.n_ctx_per_slot * self.n_slots), hw
         )
         if fit.verdict == "won't fit":
             raise ModelLoadError(
@@ -144,42 +151,32 @@ class LocalEngine:
             )
 
     async def start(self) -> None:
-        """Start the child and wait until the model is loaded (no-op when already running)."""
+        """Start the child and wait until the model is loaded (no-op when already running).
+
+        A crash while loading moves down the ladder and tries again; when no rung is left the
+        model is marked as unable to run here (remembered, so no crash loop)."""
         async with self._start_lock:
             if self.running:
                 return
+            if self.ladder.unusable:
+                raise ModelLoadError(self.ladder.unusable)
             self._stopping = False
             await asyncio.get_running_loop().run_in_executor(None, self._preflight)
-            env = dict(os.environ)
-            env.setdefault("PYTHONUNBUFFERED", "1")
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "app.inference.engine_worker",
-                json.dumps(asdict(self.cfg)),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                limit=_LINE_LIMIT,
-                cwd=str(Path(__file__).resolve().parents[2]),
-                env=env,
-            )
-            self._stderr_tail.clear()
-            self._stderr_task = asyncio.create_task(self._drain_stderr(proc))
-            assert proc.stdout is not None
-            try:
-                line = await asyncio.wait_for(proc.stdout.readline(), self.load_timeout_s)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-                raise ModelLoadError(f"{self.name} took too long to load.") from None
-            msg = json.loads(line) if line.strip() else {}
-            if msg.get("ev") != EV_READY:
-                await proc.wait()
-                if self._stderr_task is not None:
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(self._stderr_task, 5)
-                detail = msg.get("msg") or "\n".join(self._stderr_tail)
+            while True:
+                if self.ladder.unusable:
+                    raise ModelLoadError(self.ladder.unusable)
+                proc, msg = await self._spawn()
+                if msg.get("ev") == EV_READY:
+                    break
+                rc, detail = proc.returncode, msg.get("msg") or "\n".join(self._stderr_tail)
+                gpu_failed = msg.get("ev") == EV_FATAL and bool(msg.get("gpu"))
+                if is_crash(rc) or gpu_failed:
+                    log.warning("engine failed while loading on rung %s%s", self.ladder.mode,
+                                exit_reason(rc))
+                    self.restarts += 1
+                    if self.ladder.step_down(True, self.name, detail, gpu_failed):
+                        continue
+                    raise ModelLoadError(self.ladder.unusable, detail=detail)
                 if msg.get("ev") == EV_FATAL:
                     raise ModelLoadError(
                         f"{self.name} could not be loaded. The file may be damaged or made for a "
@@ -187,27 +184,56 @@ class LocalEngine:
                         detail=detail,
                     )
                 raise ModelLoadError(
-                    f"The engine stopped while loading {self.name}{_exit_reason(proc.returncode)}.",
+                    f"The engine stopped while loading {self.name}{exit_reason(rc)}.",
                     detail=detail,
                 )
-            self._device = DeviceInfo(
-                device=msg["device"],
-                n_gpu_layers=msg["n_gpu_layers"],
-                gpu_fallback_reason=msg["gpu_reason"],
-                n_threads=msg["n_threads"],
-                n_slots=msg["n_slots"],
-                n_ctx_per_slot=msg["n_ctx_per_slot"],
-                model=msg["model"],
-            )
+            self._device = DeviceInfo.from_ready(msg, self.ladder.mode, self.ladder.message)
             self._proc = proc
+            self._proven = False
+            self._tokens_seen = 0
             self._reader = asyncio.create_task(self._read_events(proc))
             log.info(
-                "engine ready: %s on %s (%s)",
+                "engine ready: %s on %s (%s)%s",
                 self.name,
                 self._device.device,
-                self._device.gpu_fallback_reason or "all layers offloaded",
+                self._device.description,
+                f"; {self.ladder.message}" if self.ladder.message else "",
             )
             self._dispatch()
+
+    async def _spawn(self) -> tuple[asyncio.subprocess.Process, dict[str, Any]]:
+        """Start a child on the current rung; its first message (or {} when it died first)."""
+        env = dict(os.environ)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        env.update(self.ladder.child_env())  # the last rung hides the GPUs from llama.cpp
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "app.inference.engine_worker",
+            json.dumps(asdict(self.cfg)),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            limit=_LINE_LIMIT,
+            cwd=str(Path(__file__).resolve().parents[2]),
+            env=env,
+        )
+        self._stderr_tail.clear()
+        self._stderr_task = asyncio.create_task(self._drain_stderr(proc))
+        assert proc.stdout is not None
+        try:
+            line = await asyncio.wait_for(proc.stdout.readline(), self.load_timeout_s)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise ModelLoadError(f"{self.name} took too long to load.") from None
+        msg = json.loads(line) if line.strip() else {}
+        if msg.get("ev") != EV_READY:
+            await proc.wait()
+            if self._stderr_task is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._stderr_task, 5)
+        return proc, msg
 
     async def stop(self) -> None:
         self._stopping = True
@@ -260,7 +286,14 @@ class LocalEngine:
                 req = inflight.get(msg.get("i", -1))
                 if req is None:
                     continue
-                if "t" not in msg:
+                if "t" in msg:
+                    req.got_tokens = True
+                    self._tokens_seen += 1
+                    if self._tokens_seen >= 64:
+                        self._proven = True
+                else:
+                    if msg.get("done", {}).get("completion_tokens"):
+                        self._proven = True
                     del inflight[req.rid]
                     self._dispatch()
                 if not req.closed:
@@ -275,13 +308,45 @@ class LocalEngine:
         if self._stopping:
             return
         self.restarts += 1
-        reason = _exit_reason(rc)
-        log.warning("engine child exited%s; %d request(s) failed", reason, len(inflight))
+        self._after_crash(rc)
+
+    def _after_crash(self, rc: int | None) -> None:
+        """Step down the ladder when the child died young; retry requests that had no token yet
+        (always while stepping down, once otherwise); fail the rest in plain words."""
+        reason = exit_reason(rc)
+        early = is_crash(rc) and not self._proven
+        detail = "\n".join(self._stderr_tail)
+        if early:
+            ngl = self._device.n_gpu_layers if self._device is not None else -1
+            log.warning("engine crashed early on rung %s%s", self.ladder.mode, reason)
+            if not self.ladder.step_down(ngl != 0, self.name, detail):
+                self._fail_all(self.ladder.unusable, ModelLoadError, detail=detail)
+                for q in self._waiting.values():
+                    for r in q:
+                        r.events.put_nowait(
+                            {"crash": self.ladder.unusable, "detail": detail, "unusable": True}
+                        )
+                self._waiting.clear()
+                return
+        retry = [
+            r
+            for r in self._inflight.values()
+            if not r.got_tokens and not r.closed and (early or r.retries < 1)
+        ]
+        for r in reversed(retry):
+            del self._inflight[r.rid]
+            r.retries += 1
+            r.sent = False
+            self._waiting.setdefault(r.client, deque()).appendleft(r)
+        log.warning(
+            "engine child exited%s; %d request(s) failed, %d retried",
+            reason, len(self._inflight), len(retry),
+        )
         self._fail_all(
             f"The model engine stopped unexpectedly{reason}. Your message was not finished; "
             "send it again to restart the engine.",
             EngineCrashed,
-            detail="\n".join(self._stderr_tail),
+            detail=detail,
         )
         if any(self._waiting.values()):
             asyncio.get_running_loop().create_task(self._restart_for_waiting())
@@ -290,14 +355,17 @@ class LocalEngine:
         try:
             await self.start()
         except InferenceError as exc:
+            load = isinstance(exc, ModelLoadError)
             for q in self._waiting.values():
                 for r in q:
-                    r.events.put_nowait({"crash": exc.message, "detail": exc.detail})
+                    r.events.put_nowait({"crash": exc.message, "detail": exc.detail,
+                                         "unusable": load})
             self._waiting.clear()
 
     def _fail_all(self, message: str, kind: type[InferenceError], detail: str = "") -> None:
+        unusable = kind is ModelLoadError
         for req in list(self._inflight.values()):
-            req.events.put_nowait({"crash": message, "detail": detail})
+            req.events.put_nowait({"crash": message, "detail": detail, "unusable": unusable})
         self._inflight.clear()
 
     # ---- queueing ----------------------------------------------------------------------------
@@ -407,7 +475,8 @@ class LocalEngine:
                     return
                 req.closed = True
                 if "crash" in msg:
-                    raise EngineCrashed(msg["crash"], detail=msg.get("detail", ""))
+                    kind = ModelLoadError if msg.get("unusable") else EngineCrashed
+                    raise kind(msg["crash"], detail=msg.get("detail", ""))
                 if msg.get("err") == "overflow":
                     raise ContextOverflow(
                         f"The conversation is too long for this model: it is {msg['n_prompt']} "
@@ -420,16 +489,3 @@ class LocalEngine:
         finally:
             if not req.closed:
                 self._withdraw(req)
-
-
-def _exit_reason(rc: int | None) -> str:
-    if rc is None:
-        return ""
-    if rc == -signal.SIGKILL:
-        return " (it was killed — often because the computer ran out of memory)"
-    if rc < 0:
-        try:
-            return f" (signal {signal.Signals(-rc).name})"
-        except ValueError:
-            return f" (signal {-rc})"
-    return f" (exit code {rc})"

@@ -12,7 +12,6 @@ about one forward pass per token instead of N.
 
 from __future__ import annotations
 
-import codecs
 import ctypes
 import json
 import os
@@ -22,10 +21,14 @@ import threading
 import time
 import traceback
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from app.inference.crash_switch import crash_now, crash_switch
+from app.inference.worker_slot import Slot, hold_back
+
 PROFILE = bool(os.environ.get("MORPHEUS_ENGINE_PROFILE"))
+_TRIED_GPU = False  # the load being attempted offloads layers (a failure may be the GPU's)
 # protocol message kinds (child -> parent)
 EV_READY = "ready"
 EV_FATAL = "fatal"
@@ -43,42 +46,8 @@ class WorkerConfig:
     # one KV stream per slot: attention then scans only that slot's tokens, not every slot's
     kv_unified: bool = False
     flash_attn: int = -1  # -1 auto, 0 off, 1 on
-
-
-@dataclass
-class _Slot:
-    rid: int
-    seq: int
-    sampler: Any
-    prompt: list[int]
-    max_tokens: int
-    stops: tuple[str, ...]
-    t_recv: float
-    n_prefilled: int = 0
-    n_reused: int = 0
-    fed: list[int] = field(default_factory=list)
-    pos: int = 0
-    next_token: int = -1
-    i_batch: int = -1
-    n_gen: int = 0
-    t_first: float = 0.0
-    held: str = ""
-    decoder: Any = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
-
-    @property
-    def prefilling(self) -> bool:
-        return self.n_prefilled < len(self.prompt)
-
-
-def _hold_back(buf: str, stops: tuple[str, ...]) -> int:
-    """Length of the longest suffix of ``buf`` that could still grow into a stop string."""
-    keep = 0
-    for s in stops:
-        for k in range(min(len(s) - 1, len(buf)), keep, -1):
-            if buf.endswith(s[:k]):
-                keep = k
-                break
-    return keep
+    # extra buffer types = CPU weight repacking (AMX, AVX512 layouts); the crash-prone fast path
+    use_extra_bufts: bool = True
 
 
 class Worker:
@@ -95,9 +64,17 @@ class Worker:
         ll.llama_backend_init()
 
         n_threads = choose_threads(cfg.n_threads)
-        ngl, device, reason = self._choose_offload(cfg)
+        off = self._choose_offload(cfg)
+        ngl = off.n_gpu_layers
+        global _TRIED_GPU
+        _TRIED_GPU = ngl != 0
+        self.crash_if = crash_switch(cfg.use_extra_bufts, cfg.flash_attn, n_threads, ngl)
         mparams = ll.llama_model_default_params()
         mparams.n_gpu_layers = ngl
+        if hasattr(mparams, "use_extra_bufts"):
+            mparams.use_extra_bufts = cfg.use_extra_bufts
+        if self.crash_if == "load":
+            crash_now()
         model = ll.llama_model_load_from_file(cfg.model_path.encode(), mparams)
         if not model:
             raise RuntimeError("llama.cpp could not load the model file")
@@ -128,7 +105,7 @@ class Worker:
         # tokens still in the KV cache of each free sequence: a new request that starts with
         # them (the same chat with one more turn, the same system prompt) skips that prefill
         self.cached: dict[int, list[int]] = {i: [] for i in range(n_slots)}
-        self.slots: dict[int, _Slot] = {}
+        self.slots: dict[int, Slot] = {}
         self.waiting: deque[dict[str, Any]] = deque()
         self._piece = ctypes.create_string_buffer(256)
         self.prof_decode = 0.0
@@ -142,11 +119,17 @@ class Worker:
         tmpl = self._meta("tokenizer.chat_template")
         self.template = ChatTemplate(tmpl, bos_token=bos, eos_token=eos)
         self.add_bos = bool(ll.llama_vocab_get_add_bos(self.vocab))
+        from app.inference.devices import describe
+
         self.info = {
             "ev": EV_READY,
-            "device": device,
+            "device": off.device,
             "n_gpu_layers": ngl,
-            "gpu_reason": reason,
+            "gpu_reason": off.reason,
+            "description": describe(off, int(ll.llama_model_n_layer(model))),
+            "backends": list(self.backends),
+            "use_extra_bufts": cfg.use_extra_bufts,
+            "flash_attn": cfg.flash_attn,
             "n_threads": n_threads,
             "n_slots": n_slots,
             "n_ctx_per_slot": self.n_ctx_seq,
@@ -155,32 +138,23 @@ class Worker:
         }
 
     # ---- setup helpers -------------------------------------------------------------------
-    def _choose_offload(self, cfg: WorkerConfig) -> tuple[int, str, str]:
-        """All layers on the GPU when this build can offload and the model fits in free VRAM;
-        otherwise CPU, with the reason in words for the user."""
-        ll = self.ll
-        if cfg.n_gpu_layers is not None:
-            ngl = cfg.n_gpu_layers
-            return ngl, ("GPU" if ngl != 0 else "CPU"), "set by the user"
-        if not ll.llama_supports_gpu_offload():
-            return 0, "CPU", "this llama.cpp build has no GPU support"
+    def _choose_offload(self, cfg: WorkerConfig) -> Any:
+        """llama.cpp's own device list when the binding exposes it, else the vendors' tools."""
+        from app.inference.devices import choose_offload, llama_backends_and_gpus
         from app.inference.hardware import probe_gpus
 
-        gpus = probe_gpus()
-        if not gpus:
-            return 0, "CPU", "no supported GPU was found"
-        best = max(gpus, key=lambda g: g.vram_free)
-        need = os.path.getsize(cfg.model_path) * 1.2 + 300 * 2**20
-        if need > best.vram_free:
-            return (
-                0,
-                "CPU",
-                (
-                    f"the model needs about {need / 2**30:.1f} GB of GPU memory, "
-                    f"{best.name} has {best.vram_free / 2**30:.1f} GB free"
-                ),
-            )
-        return -1, f"GPU ({best.name})", ""
+        ll = self.ll
+        supports = bool(ll.llama_supports_gpu_offload())
+        try:
+            listed = llama_backends_and_gpus(ll)
+        except (AttributeError, OSError, ValueError):
+            listed = None
+        if listed is not None:
+            self.backends, gpus = listed
+        else:
+            self.backends, gpus = (), (probe_gpus() if supports else ())
+        size = os.path.getsize(cfg.model_path)
+        return choose_offload(cfg.n_gpu_layers, size, supports, self.backends, gpus)
 
     def _meta(self, key: str) -> str | None:
         buf = ctypes.create_string_buffer(1 << 16)
@@ -270,7 +244,7 @@ class Worker:
             self.ll.llama_memory_seq_rm(self.mem, seq, -1, -1)
             reuse = 0
         self.cached[seq] = []
-        self.slots[rid] = _Slot(
+        self.slots[rid] = Slot(
             rid=rid,
             seq=seq,
             sampler=self._make_sampler(req),
@@ -297,7 +271,7 @@ class Worker:
                 best, best_n = seq, n
         return best, min(best_n, len(tokens) - 1)
 
-    def _release(self, s: _Slot, *, keep_cache: bool = True) -> None:
+    def _release(self, s: Slot, *, keep_cache: bool = True) -> None:
         self.slots.pop(s.rid, None)
         if keep_cache:
             self.cached[s.seq] = s.prompt[: s.n_prefilled] + s.fed
@@ -307,7 +281,7 @@ class Worker:
         self.ll.llama_sampler_free(s.sampler)
         self.free_seqs.append(s.seq)
 
-    def _finish(self, s: _Slot, reason: str, out: list[dict[str, Any]]) -> None:
+    def _finish(self, s: Slot, reason: str, out: list[dict[str, Any]]) -> None:
         tail = s.held + s.decoder.decode(b"", final=True) if reason != "stop_string" else ""
         if tail and reason != "cancelled":
             out.append({"i": s.rid, "t": tail})
@@ -417,6 +391,8 @@ class Worker:
                 s.i_batch = n - 1
                 s.pos = len(s.prompt)
         b.n_tokens = n
+        if self.crash_if:
+            crash_now()
         t0 = time.perf_counter()
         rc = ll.llama_decode(self.ctx, b)
         if PROFILE:
@@ -452,7 +428,7 @@ class Worker:
                         s.held = ""
                         self._finish(s, "stop_string", out)
                         continue
-                    keep = _hold_back(buf, s.stops)
+                    keep = hold_back(buf, s.stops)
                 else:
                     keep = 0
                 emit = buf[: len(buf) - keep]
@@ -472,7 +448,8 @@ def main(argv: list[str]) -> int:
     try:
         worker = Worker(cfg, out)
     except Exception as exc:
-        out.write(json.dumps({"ev": EV_FATAL, "kind": "load", "msg": str(exc)}).encode() + b"\n")
+        fatal = {"ev": EV_FATAL, "kind": "load", "msg": str(exc), "gpu": _TRIED_GPU}
+        out.write(json.dumps(fatal).encode() + b"\n")
         return 3
     try:
         worker.run()

@@ -1,26 +1,19 @@
-"""What this machine can run: CPU cores, RAM, NVIDIA GPUs with their VRAM, and a plain
+"""What this machine can run: CPU cores, RAM, GPUs with their VRAM, and a plain
 "fits / tight / won't fit" verdict per model so nobody downloads 40 GB that cannot load."""
 
 from __future__ import annotations
 
 import os
 import platform
-import shutil
-import subprocess
 from dataclasses import dataclass, field
 from typing import Literal
 
 import psutil
 
+from app.inference.devices import GpuInfo, probe_tool_gpus
+
 Verdict = Literal["fits", "tight", "won't fit"]
 _OVERHEAD = 300 * 1024 * 1024  # compute buffers, runtime, the program itself
-
-
-@dataclass(frozen=True)
-class GpuInfo:
-    name: str
-    vram_total: int
-    vram_free: int
 
 
 @dataclass(frozen=True)
@@ -73,31 +66,10 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
-def probe_gpus(timeout: float = 5.0) -> tuple[GpuInfo, ...]:
-    """NVIDIA GPUs through ``nvidia-smi`` when it is on PATH; none otherwise."""
-    exe = shutil.which("nvidia-smi")
-    if not exe:
-        return ()
-    try:
-        out = subprocess.run(
-            [exe, "--query-gpu=name,memory.total,memory.free", "--format=csv,noheader,nounits"],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return ()
-    gpus = []
-    for line in out.splitlines():
-        parts = [p.strip() for p in line.split(",")]
-        if len(parts) != 3:
-            continue
-        try:
-            gpus.append(GpuInfo(parts[0], int(parts[1]) << 20, int(parts[2]) << 20))
-        except ValueError:
-            continue
-    return tuple(gpus)
+def probe_gpus() -> tuple[GpuInfo, ...]:
+    """GPUs as the vendors' tools see them (nvidia-smi, rocm-smi, system_profiler, vulkaninfo);
+    the engine itself asks its llama.cpp build, which knows what it can offload to."""
+    return probe_tool_gpus(ram_total=psutil.virtual_memory().total)
 
 
 def probe() -> HardwareInfo:
@@ -117,6 +89,8 @@ def estimate_fit(model_bytes: int, kv_bytes: int, hw: HardwareInfo) -> FitEstima
     """Weights + KV cache for the chosen context + overhead, against free VRAM first, then RAM."""
     need = model_bytes + kv_bytes + _OVERHEAD
     gpu = hw.best_gpu
+    if gpu is not None and not gpu.vram_free:
+        gpu = None  # a GPU whose memory the tools could not tell (vulkaninfo --summary)
     if gpu is not None and need <= gpu.vram_free * 0.9:
         return FitEstimate("fits", "GPU", need, gpu.vram_free, f"fits in {gpu.name} memory")
     avail = hw.ram_available

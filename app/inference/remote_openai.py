@@ -67,6 +67,36 @@ class OpenAICompatEngine:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    def device_summary(self) -> str:
+        """Where the model runs, for the Share page."""
+        return f"the model server at {self.base_url}" + (f" ({self.model})" if self.model else "")
+
+    async def health_check(self) -> list[str]:
+        """The models the server lists; a plain error when it is down, refuses the key, or is
+        not an OpenAI-compatible server (no JSON model list at ``/v1/models``)."""
+        def not_compatible(why: str) -> RemoteEngineError:
+            return RemoteEngineError(
+                f"The server at {self.base_url} is not an OpenAI-compatible model server: {why}.",
+            )
+
+        try:
+            async with self._sess().get(f"{self.base_url}/models", headers=self._headers()) as r:
+                if r.status in (401, 403):
+                    raise RemoteEngineError("The model server rejected the API key.")
+                if r.status >= 400:
+                    raise not_compatible(f"GET /v1/models answered HTTP {r.status}")
+                try:
+                    data = await r.json(content_type=None)
+                except ValueError:
+                    raise not_compatible("GET /v1/models did not answer with JSON") from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._unreachable(exc) from exc
+        models = data.get("data") if isinstance(data, dict) else None
+        ids = [m["id"] for m in models or [] if isinstance(m, dict) and m.get("id")]
+        if not ids:
+            raise not_compatible("it lists no models")
+        return ids
+
     async def model_names(self) -> list[str]:
         try:
             async with self._sess().get(f"{self.base_url}/models", headers=self._headers()) as r:
@@ -164,3 +194,33 @@ class OpenAICompatEngine:
                 finish_reason=finish,  # type: ignore[arg-type]
             )
         )
+
+
+async def connect_backend(url: str, api_key: str = "", model: str = "") -> OpenAICompatEngine:
+    """An engine for an existing OpenAI-compatible server (llama-server, vLLM, Ollama), checked
+    before anything is offered to the network. ``model`` picks one of the server's models; by
+    default the first it lists."""
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise RemoteEngineError(
+            f"{url!r} is not a server address. Use one like http://127.0.0.1:8080/v1."
+        )
+    engine = OpenAICompatEngine(url, api_key)
+    try:
+        ids = await engine.health_check()
+    except BaseException:
+        await engine.close()
+        raise
+    if model and model in ids:
+        engine.model = model
+    elif model and len(ids) > 1:
+        await engine.close()
+        raise RemoteEngineError(
+            f"The model server at {engine.base_url} has no model named {model!r}.",
+            detail="it serves: " + ", ".join(ids),
+        )
+    else:
+        engine.model = ids[0]
+    return engine

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from app.errors import UserFacingError
 
@@ -34,6 +34,42 @@ class ChatRequest:
     messages: tuple[ChatMessage, ...]
     params: SamplingParams = field(default_factory=SamplingParams)
     model: str = ""
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What the user sees next to the model: where it runs and, if not on a GPU, why."""
+
+    device: str
+    n_gpu_layers: int
+    gpu_fallback_reason: str
+    n_threads: int
+    n_slots: int
+    n_ctx_per_slot: int
+    model: str
+    description: str = ""  # one line: "NVIDIA RTX 4070, 12 GB: all 30 layers on the GPU"
+    mode: str = "fast"  # the ladder rung: fast, extra_bufts, flash_attn, threads, gpu
+    mode_message: str = ""  # "Running in compatibility mode (...): why." or ""
+
+    @staticmethod
+    def from_ready(msg: dict[str, Any], mode: str, mode_message: str) -> DeviceInfo:
+        """From the child's "ready" message."""
+        return DeviceInfo(
+            device=msg["device"],
+            n_gpu_layers=msg["n_gpu_layers"],
+            gpu_fallback_reason=msg["gpu_reason"],
+            n_threads=msg["n_threads"],
+            n_slots=msg["n_slots"],
+            n_ctx_per_slot=msg["n_ctx_per_slot"],
+            model=msg["model"],
+            description=msg.get("description", ""),
+            mode=mode,
+            mode_message=mode_message,
+        )
+
+    @property
+    def summary(self) -> str:
+        return f"{self.description} {self.mode_message}".strip()
 
 
 @dataclass(frozen=True)

@@ -256,6 +256,9 @@ class ProviderService:
             tps = await self.benchmark()
             items.append(CheckItem("bench", "Engine benchmarked", CheckStatus.OK,
                                    f"{tps:.1f} tokens/s"))
+            device = getattr(self.engine, "device_summary", None)
+            if callable(device) and device():
+                items.append(CheckItem("device", "Runs on", CheckStatus.OK, str(device())))
         except UserFacingError as exc:
             items.append(CheckItem("model", "Model ready", CheckStatus.FAIL, exc.message))
         items.append(await self._reachability())
