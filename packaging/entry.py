@@ -1,0 +1,38 @@
+"""The frozen program's entry point (PyInstaller runs this as ``__main__``).
+
+The bundle has no ``python`` to run, so its own executable stands in for it: the program starts
+child processes as ``sys.executable -m app.inference.engine_worker ...`` (the llama.cpp engine) and
+``sys.executable -m app.cli ...`` (the demo's provider), and here those ``-m`` arguments are run
+from the frozen modules with :mod:`runpy`, as ``python -m`` would. Started as ``morpheus`` (the
+.deb's link) it is the headless CLI; otherwise the GUI and its flags (``--selftest`` etc.).
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import sys
+
+
+def _run() -> int:
+    args = sys.argv[1:]
+    if len(args) >= 2 and args[0] == "-m":
+        module = args[1]
+        sys.argv = [sys.argv[0], *args[2:]]
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+        return 0
+    if args[:1] == ["-u"] or (len(args) >= 2 and args[0] == "-c"):
+        print("this program is not a Python interpreter", file=sys.stderr)
+        return 2
+    name = os.path.basename(sys.argv[0]).lower().removesuffix(".exe")
+    if name == "morpheus":
+        from app.cli import main as cli
+
+        return cli(args)
+    from app.__main__ import main
+
+    return main(sys.argv)
+
+
+if __name__ == "__main__":
+    sys.exit(_run())
