@@ -23,7 +23,7 @@ bench: bootstrap
 # Installers. Linux here: dist/ gets the bundle, a tarball and a .deb (packaging/build_linux.sh).
 # Windows and macOS are built by .github/workflows/release.yml on their own runners.
 dist: bootstrap
-	@./packaging/build_linux.sh
+	nice -n 10 ./packaging/build_linux.sh
 
 # The bundle's own tests (minutes: they start the frozen program several times): clean
 # environment, non-ASCII and read-only install folder, the unpacked .deb, a window under Xvfb.

@@ -97,6 +97,26 @@ def check_keyring() -> Check:
     return Check("keyring", OK, f"system keyring {type(backend).__name__}")
 
 
+def check_modules() -> Check:
+    """Every module of the program imports: a bundle that missed a library fails here, not when
+    the user first clicks the page that needs it."""
+    import importlib
+    import pkgutil
+
+    import app
+
+    names = [m.name for m in pkgutil.walk_packages(app.__path__, "app.")]
+    broken = []
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            broken.append(f"{name} ({type(exc).__name__}: {exc})")
+    if broken:
+        return Check("modules", FAIL, f"{len(broken)} do not import: " + "; ".join(broken[:3]))
+    return Check("modules", OK, f"all {len(names)} modules of the program import")
+
+
 def check_wallet() -> Check:
     """Wallet cryptography and the contract files: a throwaway key signs a MOR approve call."""
     from eth_account import Account
@@ -108,7 +128,10 @@ def check_wallet() -> Check:
 
     for name in ARTIFACT_NAMES:
         load_artifact(name)
+    from app.wallet.signer import LocalSigner
+
     account = derive_account(generate_mnemonic())
+    LocalSigner(account.key).sign_raw_hash(b"\x01" * 32)  # coincurve (secp256k1) too
     token = Web3().eth.contract(abi=load_artifact("MorpheusToken").abi)
     data = token.encode_abi("approve", args=[account.address, 1])
     tx = {
@@ -235,7 +258,7 @@ def main(argv: Sequence[str] = ()) -> int:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     try:
         setup_logging(verbose=False, console=False)
-        rest = run_checks([check_keyring, check_wallet, check_engine, check_window])
+        rest = run_checks([check_modules, check_keyring, check_wallet, check_engine, check_window])
     finally:
         for k, v in saved.items():
             if v is None:

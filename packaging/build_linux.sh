@@ -53,7 +53,7 @@ sed "s|^Exec=.*|Exec=/opt/$NAME/$NAME|" packaging/$NAME.desktop \
 cp resources/icons/app.svg "$STAGE/usr/share/icons/hicolor/scalable/apps/$NAME.svg"
 SIZE_KB=$(du -sk "$STAGE" | cut -f1)
 # What Qt's X11 plugin and OpenGL need from the system (the bundle carries everything else).
-DEPENDS=$(tr '\n' ' ' < packaging/deb-depends.txt | sed 's/ *$//; s/ /, /g')
+DEPENDS=$(grep -v '^[[:space:]]*$' packaging/deb-depends.txt | paste -sd, - | sed 's/,/, /g')
 cat > "$STAGE/DEBIAN/control" <<EOF
 Package: $NAME
 Version: $VERSION

@@ -14,7 +14,22 @@ import runpy
 import sys
 
 
+def _utf8_locale() -> None:
+    """What ``python`` itself does in a C locale (PEP 538): Qt and file names with accents need
+    UTF-8, and a desktop started with a bare environment (``env -i``, some launchers) has none."""
+    if not sys.platform.startswith("linux"):
+        return
+    for var in ("LC_ALL", "LC_CTYPE", "LANG"):
+        value = os.environ.get(var)
+        if value:
+            if value in ("C", "POSIX"):
+                break
+            return
+    os.environ["LC_CTYPE"] = "C.UTF-8"
+
+
 def _run() -> int:
+    _utf8_locale()
     args = sys.argv[1:]
     if len(args) >= 2 and args[0] == "-m":
         module = args[1]
