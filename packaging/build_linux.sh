@@ -71,6 +71,6 @@ EOF
 DEB="$ROOT/dist/${NAME}_${VERSION}_${DEBARCH}.deb"
 rm -f "$DEB"
 echo "dist: $DEB"
-dpkg-deb --root-owner-group -Zgzip --build "$STAGE" "$DEB" >/dev/null
+dpkg-deb --root-owner-group -Zgzip -z6 --build "$STAGE" "$DEB" >/dev/null
 rm -rf "$STAGE"
 ls -l "$ROOT/dist" | sed 's/^/dist: /'

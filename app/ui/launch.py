@@ -64,7 +64,11 @@ def _platform_problem() -> str | None:
 
     from app.ui.qt_platform_check import check_platform
 
-    problem = check_platform(Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)))
+    # Where Qt will look: QT_PLUGIN_PATH first (the frozen bundle sets it), then its own folder.
+    dirs = [Path(p) for p in os.environ.get("QT_PLUGIN_PATH", "").split(os.pathsep) if p]
+    dirs.append(Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)))
+    plugins = next((d for d in dirs if (d / "platforms").is_dir()), dirs[-1])
+    problem = check_platform(plugins)
     return problem.message if problem is not None else None
 
 

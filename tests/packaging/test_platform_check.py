@@ -114,3 +114,16 @@ def test_the_program_prints_the_reason_and_exits_without_a_display(tmp_path: Pat
     )
     assert proc.returncode == 3, (proc.returncode, proc.stderr)
     assert "needs a graphical desktop" in proc.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the xcb plugin is Linux's")
+def test_launcher_checks_the_plugins_qt_will_load(tmp_path: Path, monkeypatch) -> None:
+    """The frozen bundle points QT_PLUGIN_PATH at its own plugins; the launcher checks those."""
+    from app.ui import launch
+
+    plugins = build_plugin(tmp_path, ["libxcb-keysyms.so.404"])
+    monkeypatch.setenv("QT_PLUGIN_PATH", str(plugins))
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
+    monkeypatch.setenv("DISPLAY", ":0")
+    message = launch._platform_problem()
+    assert message is not None and "sudo apt install libxcb-keysyms1" in message
