@@ -28,9 +28,23 @@ def _utf8_locale() -> None:
     os.environ["LC_CTYPE"] = "C.UTF-8"
 
 
+def _windows_console(args: list[str]) -> None:
+    """The Windows bundle is a GUI program (no console window behind the window); for the
+    flags that print (``--selftest`` etc.) started from a terminal, write to that terminal."""
+    if sys.platform != "win32" or sys.stdout is not None:
+        return  # not Windows, or output already goes somewhere (a pipe, a file)
+    if not any(a in ("--selftest", "--autostart", "--cli", "--version", "--help") for a in args):
+        return
+    import ctypes
+
+    if ctypes.windll.kernel32.AttachConsole(-1):  # type: ignore[attr-defined,unused-ignore]
+        sys.stdout = sys.stderr = open("CONOUT$", "w", encoding="utf-8", buffering=1)  # noqa: SIM115
+
+
 def _run() -> int:
     _utf8_locale()
     args = sys.argv[1:]
+    _windows_console(args)
     if len(args) >= 2 and args[0] == "-m":
         module = args[1]
         sys.argv = [sys.argv[0], *args[2:]]
