@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`. Everything else is a helper.
-.PHONY: demo test bootstrap lint bench clean-devnet
+.PHONY: demo test bootstrap lint bench clean-devnet dist dist-check
 
 bootstrap:
 	@./scripts/bootstrap.sh
@@ -19,3 +19,16 @@ lint: bootstrap
 
 bench: bootstrap
 	for b in bench/*.py; do QT_QPA_PLATFORM=offscreen .venv/bin/python $$b || exit 1; done
+
+# Installers. Linux here: dist/ gets the bundle, a tarball and a .deb (packaging/build_linux.sh).
+# Windows and macOS are built by .github/workflows/release.yml on their own runners.
+dist: bootstrap
+	nice -n 10 ./packaging/build_linux.sh
+
+# The bundle's own tests (minutes: they start the frozen program several times): clean
+# environment, non-ASCII and read-only install folder, the unpacked .deb, a window under Xvfb.
+dist-check: dist
+	@command -v Xvfb >/dev/null && command -v import >/dev/null || { \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; $$SUDO apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq xvfb xauth imagemagick >/dev/null; }
+	MORPHEUS_DIST_CHECK=1 QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest -q -p no:cacheprovider tests/packaging

@@ -1,14 +1,34 @@
-"""``python -m app`` and ``morpheus-desktop``: the GUI."""
+"""``python -m app`` and ``morpheus-desktop``: the GUI, plus a few flags that need no window.
+
+- ``--selftest``: check this installation (engine, window offscreen, keyring) and exit 0 or 1.
+- ``--autostart on|off|status``: start with my computer (off unless turned on).
+- ``--cli ARGS...``: the headless ``morpheus`` command, for installs that ship one executable.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv if argv is None else argv)
+    args = argv[1:]
+    if "--selftest" in args:
+        from app.selftest import main as selftest
+
+        return selftest(args)
+    if args[:1] == ["--autostart"]:
+        from app.autostart import cli as autostart
+
+        return autostart(args[1:])
+    if args[:1] == ["--cli"]:
+        from app.cli import main as cli
+
+        return cli(args[1:])
     from app.ui.launch import run_gui
 
-    return run_gui(sys.argv)
+    return run_gui(argv)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,13 @@ have_pkg() { dpkg -s "$1" >/dev/null 2>&1; }
 if command -v dpkg >/dev/null 2>&1; then
   "$PY" -c 'import ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
   command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
-  # Shared libraries Qt needs even offscreen, plus a compiler for llama-cpp-python when no wheel fits.
-  for p in libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0 build-essential cmake; do
+  # Shared libraries Qt needs even offscreen, those of its X11 (xcb) plugin for a real screen
+  # (read off `ldd libqxcb.so`; a missing one aborts the window), plus a compiler for
+  # llama-cpp-python when no wheel fits.
+  for p in libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0 \
+    libxkbcommon-x11-0 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 \
+    libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-sync1 libxcb-xfixes0 libxcb-xinerama0 \
+    libxcb-xkb1 build-essential cmake; do
     have_pkg "$p" || need_apt+=("$p")
   done
 fi

@@ -52,6 +52,45 @@ def _qt_message(mode: QtMsgType, _context: Any, message: str) -> None:
         QtMsgType.QtWarningMsg: logging.WARNING,
     }.get(mode, logging.ERROR)
     _qt_log.log(level, "%s", message)
+    if mode == QtMsgType.QtFatalMsg:  # Qt aborts right after this: say why where it can be seen
+        print(f"Morpheus Desktop stopped: {message}", file=sys.stderr, flush=True)
+
+
+def _platform_problem() -> str | None:
+    """What would make Qt's platform plugin abort here, in plain words (see qt_platform_check)."""
+    from pathlib import Path
+
+    from PySide6.QtCore import QLibraryInfo
+
+    from app.ui.qt_platform_check import check_platform
+
+    # Where Qt will look: QT_PLUGIN_PATH first (the frozen bundle sets it), then its own folder.
+    dirs = [Path(p) for p in os.environ.get("QT_PLUGIN_PATH", "").split(os.pathsep) if p]
+    dirs.append(Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)))
+    plugins = next((d for d in dirs if (d / "platforms").is_dir()), dirs[-1])
+    problem = check_platform(plugins)
+    return problem.message if problem is not None else None
+
+
+def _tell_without_qt(message: str) -> None:
+    """Print the message; when started from a desktop icon (no terminal), also try a system
+    message box that needs no Qt."""
+    print(message, file=sys.stderr, flush=True)
+    if sys.stderr is not None and sys.stderr.isatty():
+        return
+    import shutil
+    import subprocess
+
+    for tool, args in (
+        ("zenity", ["--error", "--no-wrap", "--text", message]),
+        ("kdialog", ["--error", message]),
+        ("xmessage", ["-center", message]),
+    ):
+        exe = shutil.which(tool)
+        if exe:
+            with contextlib.suppress(OSError):
+                subprocess.Popen([exe, *args], start_new_session=True)
+            return
 
 
 def create_application(argv: Sequence[str]) -> QApplication:
@@ -120,6 +159,11 @@ def run_gui(argv: Sequence[str]) -> int:
     setup_logging(verbose=verbose, console=verbose)
     paths = app_paths().ensure()
     qInstallMessageHandler(_qt_message)
+    problem = _platform_problem()
+    if problem is not None:
+        log.error("the window cannot open: %s", problem)
+        _tell_without_qt(problem)
+        return 3
     app = create_application(argv)
 
     from app.ui.single_instance import SingleInstance
