@@ -40,6 +40,8 @@ from app.inference.types import (
     TokenDelta,
 )
 from app.logsetup import register_secret
+from app.p2p.errors import ProtocolError
+from app.p2p.framing import loads_bounded
 
 log = logging.getLogger(__name__)
 
@@ -231,9 +233,9 @@ class ApiServer:
         except web.HTTPRequestEntityTooLarge:
             raise self._too_large() from None
         try:
-            return json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ApiError(400, f"The request body is not valid JSON: {exc}.") from None
+            return loads_bounded(raw)  # a deeply nested body is refused, never recursed into
+        except ProtocolError as exc:
+            raise ApiError(400, f"The request body is not valid JSON: {exc.message}.") from None
 
     async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
         body = await self._read_json(request)

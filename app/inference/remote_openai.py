@@ -3,7 +3,6 @@ local API), for operators whose model runs on another machine or several of them
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -20,6 +19,8 @@ from app.inference.types import (
     TokenDelta,
 )
 from app.logsetup import register_secret
+from app.p2p.errors import ProtocolError
+from app.p2p.framing import loads_bounded
 
 
 class RemoteEngineError(InferenceError):
@@ -118,8 +119,8 @@ class OpenAICompatEngine:
             return
         text = await r.text()
         try:
-            msg = json.loads(text)["error"]["message"]
-        except (ValueError, KeyError, TypeError):
+            msg = loads_bounded(text)["error"]["message"]
+        except (ProtocolError, KeyError, TypeError):
             msg = text[:300]
         if r.status in (401, 403):
             raise RemoteEngineError(
@@ -163,7 +164,15 @@ class OpenAICompatEngine:
                     data = line[5:].strip()
                     if data == b"[DONE]":
                         break
-                    obj = json.loads(data)
+                    try:
+                        obj = loads_bounded(data)
+                    except ProtocolError as exc:
+                        raise RemoteEngineError(
+                            "The model server sent a reply this program cannot read.",
+                            detail=exc.message,
+                        ) from None
+                    if not isinstance(obj, dict):
+                        continue
                     if "error" in obj:
                         raise RemoteEngineError(
                             "The model server failed while answering.",

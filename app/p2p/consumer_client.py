@@ -59,6 +59,7 @@ _FAST_CHUNK = re.compile(
     rb'"signature":"0x([0-9a-f]{130})","timestamp":([0-9]{1,19})\}\}'
 )
 _last_timestamp: dict[str, int] = {}
+CLOCK_STEP_BACK_MS = 1000
 MAX_RESPONSE_BYTES = 4 << 20
 
 
@@ -160,8 +161,12 @@ class ProviderClient:
 
     def _now_ms(self) -> int:
         """Strictly increasing per signer, so two identical requests never share a signature
-        (the provider refuses replays and RFC 6979 signatures are deterministic)."""
-        now = max(int(time.time() * 1000), _last_timestamp.get(self.signer.address, 0) + 1)
+        (the provider refuses replays and RFC 6979 signatures are deterministic). When the clock
+        was set back by more than a second, follow it instead: a provider checking timestamps
+        would refuse requests dated in the future until the wall clock caught up."""
+        wall = int(time.time() * 1000)
+        last = _last_timestamp.get(self.signer.address, 0)
+        now = wall if wall < last - CLOCK_STEP_BACK_MS else max(wall, last + 1)
         _last_timestamp[self.signer.address] = now
         return now
 

@@ -288,3 +288,13 @@ async def test_client_disconnect_cancels_generation(real_engine: LocalEngine) ->
             ok = await c.chat.completions.create(model=MODEL_NAME, messages=HELLO, max_tokens=3)  # type: ignore[arg-type]
         assert ok.choices[0].message.content
         assert observed.tokens <= produced + 3
+
+
+async def test_deeply_nested_body_is_400_and_the_server_lives(api: ApiServer) -> None:
+    """60 000 brackets fit in the body limit; parsing them recursively would overflow the C stack
+    (py_ecc raises Python's recursion limit), taking the whole program down with it."""
+    status, body = await _raw(api, "POST", "/chat/completions", data=b"[" * 60_000, headers=AUTH)
+    assert status == 400
+    assert "nested deeper" in body["error"]["message"]
+    status, _ = await _raw(api, "GET", "/models", headers=AUTH)
+    assert status == 200

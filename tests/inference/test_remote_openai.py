@@ -59,3 +59,29 @@ async def test_unreachable_server_is_a_clear_error() -> None:
         with pytest.raises(RemoteEngineError) as err:
             await collect(remote.chat_stream(ask("hi", 4)))
     assert "Cannot reach" in err.value.message
+
+
+async def test_hostile_server_reply_is_a_clear_error_not_a_crash() -> None:
+    """A backend answering with deeply nested JSON gets an error, not a stack overflow."""
+    from aiohttp import web
+
+    async def completions(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(b"data: " + b"[" * 200_000 + b"\n\n")
+        return resp
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", completions)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        async with OpenAICompatEngine(f"http://127.0.0.1:{port}", "", "m") as remote:
+            with pytest.raises(RemoteEngineError) as err:
+                await collect(remote.chat_stream(ask("hi", 4)))
+        assert "cannot read" in err.value.message
+    finally:
+        await runner.cleanup()
