@@ -66,7 +66,6 @@ def job_signer(rt: Runtime, args: argparse.Namespace, *, need_unlock: bool) -> A
         if rt.network_key != "devnet":
             raise UserFacingError("--dev-account is only allowed on the local devnet.")
         return LocalSigner(bytes(dev_account(args.dev_account).key))
-    from app.services.supervisor import WalletSigner
     from app.services.wallet_service import WalletService
 
     wallet = WalletService(rt.paths)
@@ -78,7 +77,7 @@ def job_signer(rt: Runtime, args: argparse.Namespace, *, need_unlock: bool) -> A
             password = getpass.getpass("Wallet password: ")
         if password is not None:
             wallet.unlock(password)
-    return WalletSigner(wallet)
+    return wallet.standing_signer()
 
 
 def _job_line(job: Any) -> str:

@@ -104,12 +104,12 @@ class AppServices:
 
     async def start_supervisor(self) -> JobSupervisor | None:
         """Run the money jobs of this network and wallet from now on, whatever page is open."""
-        from app.services.supervisor import JobSupervisor, WalletSigner
+        from app.services.supervisor import JobSupervisor
 
         wallet = self.ctx.wallet
         if self.supervisor is not None or wallet is None or not wallet.address:
             return self.supervisor
-        sup = JobSupervisor(self.runtime, WalletSigner(wallet))
+        sup = JobSupervisor(self.runtime, wallet.standing_signer())
         try:
             runner = await sup.start()
         except UserFacingError as exc:

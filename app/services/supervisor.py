@@ -33,7 +33,6 @@ from app.services.runtime import Runtime
 from app.services.settlement import clock_skew_text
 from app.services.tasks import LOCKED_REASON, TaskRunner
 from app.storage.jobs import JobState
-from app.wallet.errors import WalletLocked
 
 log = logging.getLogger(__name__)
 
@@ -99,46 +98,6 @@ class DataDirLock:
             fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
         self._fh.close()
         self._fh = None
-
-
-class WalletSigner:
-    """The wallet seen as a signer that exists while the wallet is locked: every signature
-    attempt raises ``WalletLocked`` until it is unlocked, so jobs wait instead of failing."""
-
-    def __init__(self, wallet: Any) -> None:
-        self._wallet = wallet
-        address = wallet.address
-        if not address:
-            raise UserFacingError("No wallet yet. Create one with `morpheus wallet create`.")
-        self._address = to_checksum_address(address)
-
-    def __repr__(self) -> str:
-        return f"WalletSigner({self._address})"
-
-    def _live(self) -> Any:
-        if not self._wallet.is_unlocked:
-            raise WalletLocked()
-        return self._wallet.signer
-
-    @property
-    def address(self) -> str:
-        return self._address
-
-    @property
-    def public_key_uncompressed(self) -> bytes:
-        return bytes(self._live().public_key_uncompressed)
-
-    def sign_transaction(self, tx: dict[str, Any]) -> bytes:
-        return bytes(self._live().sign_transaction(tx))
-
-    def sign_message_hash(self, message_hash: bytes) -> bytes:
-        return bytes(self._live().sign_message_hash(message_hash))
-
-    def sign_raw_hash(self, digest: bytes) -> bytes:
-        return bytes(self._live().sign_raw_hash(digest))
-
-    def private_key_bytes(self) -> bytes:
-        return bytes(self._live().private_key_bytes())
 
 
 @dataclass(frozen=True)

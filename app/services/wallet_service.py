@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from eth_utils import to_checksum_address
+
 from app.fileio import make_private
 from app.logsetup import register_secret
 from app.paths import AppPaths
@@ -375,6 +377,15 @@ class WalletService(WalletSends):
         key = self.active_key()
         self.touch()
         return WalletSigner(self, key.address, key.public_key_uncompressed)
+
+    def standing_signer(self) -> WalletSigner:
+        """The active account's signer even while the wallet is locked: background jobs hold it
+        and wait on ``WalletLocked`` until the user unlocks (it never counts as use)."""
+        address = self.address
+        if not address:
+            raise NoWallet()
+        pub = self._signer.public_key_uncompressed if self._signer is not None else None
+        return WalletSigner(self, to_checksum_address(address), pub)
 
     def remember_state(self) -> bool:
         addr = self.address

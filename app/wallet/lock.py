@@ -38,7 +38,9 @@ def _tx_chain_id(tx: dict[str, Any]) -> int | None:
 class WalletSigner:
     """A ``Signer`` (plus ``ecies_decrypt``) that holds an address, never a key."""
 
-    def __init__(self, owner: KeyOwner, address: str, public_key: bytes) -> None:
+    def __init__(self, owner: KeyOwner, address: str, public_key: bytes | None = None) -> None:
+        """``public_key`` may be unknown when the wallet is still locked (a job supervisor
+        started at launch); it is then learnt from the key at first use."""
         self._owner = owner
         self._address = address
         self._pub = public_key
@@ -52,11 +54,13 @@ class WalletSigner:
 
     @property
     def public_key_uncompressed(self) -> bytes:
+        if self._pub is None:
+            self._pub = bytes(self._key(signing=False).public_key_uncompressed)
         return self._pub
 
     def _key(self, chain_id: int | None = None, *, signing: bool = True) -> LocalSigner:
         key = self._owner.active_key()
-        if key.address != self._address:
+        if key.address.lower() != self._address.lower():
             raise WalletError(
                 f"The wallet switched to another account ({key.address}); this work was started "
                 f"with {self._address}. Switch back to that account to go on."

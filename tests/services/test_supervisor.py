@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from app.services.supervisor import DataDirLock, JobsRunElsewhere, WaitingForUnlock, WalletSigner
+from app.paths import AppPaths
+from app.services.supervisor import DataDirLock, JobsRunElsewhere, WaitingForUnlock
 from app.services.tasks import LOCKED_REASON, MAX_ATTEMPTS, Done, RetryAt, TaskRunner
+from app.services.wallet_service import WalletService
 from app.storage.jobs import Job, JobState, JobStore
 from app.wallet.errors import WalletLocked
 from app.wallet.signer import LocalSigner
@@ -79,13 +81,13 @@ async def test_a_locked_wallet_makes_jobs_wait_and_unlock_runs_them(tmp_path: Pa
     clock = Clock()
     runner = TaskRunner(JobStore(tmp_path / "j.sqlite3"), clock=clock)
 
-    class Wallet:
-        is_unlocked = False
-        address = LocalSigner(b"\x01" * 32).address
-        signer = LocalSigner(b"\x01" * 32)
-
-    wallet = Wallet()
-    signer = WalletSigner(wallet)
+    # the real wallet, locked from the start (as at a launch without "remember")
+    paths = AppPaths(tmp_path / "c", tmp_path / "d", tmp_path / "l", tmp_path / "x").ensure()
+    wallet = WalletService(paths, keystore_scrypt_n=2**10, seal_scrypt_n=2**10)
+    wallet.import_private_key("0x" + "01" * 32, "correct horse 42!")
+    wallet.lock()
+    signer = wallet.standing_signer()
+    assert signer.address == LocalSigner(b"\x01" * 32).address
 
     async def close(job: Job, r: TaskRunner) -> Done:
         signer.sign_raw_hash(b"\x07" * 32)  # any signature attempt
@@ -106,7 +108,7 @@ async def test_a_locked_wallet_makes_jobs_wait_and_unlock_runs_them(tmp_path: Pa
     with pytest.raises(WalletLocked):
         _ = signer.public_key_uncompressed
 
-    wallet.is_unlocked = True
+    wallet.unlock("correct horse 42!")
     runner.wallet_unlocked()
     await runner.run_due()
     assert all(runner.store.get(k).state is JobState.DONE  # type: ignore[union-attr]
