@@ -10,6 +10,7 @@ import logging
 import logging.handlers
 import re
 import sys
+from typing import Any
 
 from app.paths import app_paths
 
@@ -80,6 +81,19 @@ class RedactingFormatter(logging.Formatter):
 _configured = False
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to ``sys.stderr`` as it is at each record: whoever swapped it (a test runner's
+    capture, a GUI redirect) may close the old one, and logging must not write to a dead stream."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def setup_logging(*, verbose: bool = False, console: bool = False) -> None:
     global _configured
     if _configured:
@@ -96,7 +110,7 @@ def setup_logging(*, verbose: bool = False, console: bool = False) -> None:
     fh.setLevel(logging.DEBUG if verbose else logging.INFO)
     root.addHandler(fh)
     if console:
-        ch = logging.StreamHandler(sys.stderr)
+        ch = _StderrHandler()
         ch.setFormatter(fmt)
         ch.setLevel(logging.DEBUG if verbose else logging.WARNING)
         root.addHandler(ch)

@@ -226,15 +226,20 @@ async def _closed_on_chain(chain: ChainClient, sid: str) -> bool:
 async def test_clock_minutes_off_never_turns_an_honest_close_into_a_dispute(
     market: Market, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The consumer's clock 6 minutes ahead: the provider refuses the signed report request.
-    The close is not sent self-signed (a dispute); the user is told about the clock, and once
-    it is right the close goes through with the provider's receipt."""
+    """The consumer's clock 6 minutes ahead of a provider that checks request times (a 5-minute
+    window; the Go node's default accepts any clock): the provider refuses the signed report
+    request. The close is not sent self-signed (a dispute); the user is told about the clock, and
+    once it is right the close goes through with the provider's receipt."""
+    import dataclasses
     import time as real_time
     import types
 
     from app.p2p import consumer_client
 
     bid_id = await market.provider.go_online(PRICE)
+    server = market.provider.server
+    assert server is not None
+    server.limits = dataclasses.replace(server.limits, timestamp_window_ms=5 * 60_000)
     consumer = market.consumer
     opened = await consumer.open_session(bid_id, 600)
     sid = opened.record.session_id
@@ -251,10 +256,8 @@ async def test_clock_minutes_off_never_turns_an_honest_close_into_a_dispute(
     job = consumer.runner.store.get(f"close:{sid}")
     assert job is not None and job.state is JobState.PENDING and not job.tx_hashes
 
-    monkeypatch.setattr(consumer_client, "time", real_time)  # the user fixed the clock...
-    # ...and restarted (the client keeps request timestamps increasing within one process, so
-    # a future timestamp once used lingers until then: noted as a p2p follow-up).
-    monkeypatch.setattr(consumer_client, "_last_timestamp", {})
+    # the user fixed the clock; request times follow it at once (no restart needed)
+    monkeypatch.setattr(consumer_client, "time", real_time)
     consumer.runner.retry(f"close:{sid}")
     closed = await consumer.close_session(sid)
     assert closed.status == "closed"
