@@ -78,7 +78,8 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
-_configured = False
+_installed: list[logging.Handler] = []
+_configured_for: tuple[str, bool, bool] | None = None
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -95,11 +96,18 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def setup_logging(*, verbose: bool = False, console: bool = False) -> None:
-    global _configured
-    if _configured:
-        return
-    _configured = True
+    """Once per log folder: a second call for the same folder changes nothing, one for another
+    folder (``MORPHEUS_HOME`` changed) moves the log there instead of writing to the old one."""
+    global _configured_for
     paths = app_paths().ensure()
+    wanted = (str(paths.logs), verbose, console)
+    if _configured_for == wanted:
+        return
+    _configured_for = wanted
+    for old in _installed:
+        logging.getLogger().removeHandler(old)
+        old.close()
+    _installed.clear()
     root = logging.getLogger()
     root.setLevel(logging.DEBUG)
     fmt = RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -109,10 +117,12 @@ def setup_logging(*, verbose: bool = False, console: bool = False) -> None:
     fh.setFormatter(fmt)
     fh.setLevel(logging.DEBUG if verbose else logging.INFO)
     root.addHandler(fh)
+    _installed.append(fh)
     if console:
         ch = _StderrHandler()
         ch.setFormatter(fmt)
         ch.setLevel(logging.DEBUG if verbose else logging.WARNING)
         root.addHandler(ch)
+        _installed.append(ch)
     for noisy in ("web3", "urllib3", "asyncio", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -20,7 +20,7 @@ from app.chain.devnet import Devnet
 from app.chain.errors import RpcUnavailable
 from app.chain.networks import network_from_dict
 from app.chain.rpc import RpcPool
-from app.logsetup import redact, safe_url
+from app.logsetup import redact, safe_url, setup_logging
 from app.paths import app_paths
 
 DEAD_SECRET = "SECRETKEY123"
@@ -77,6 +77,7 @@ def test_safe_url_keeps_scheme_and_host() -> None:
 async def test_failover_between_secret_urls_leaves_no_secret_in_the_log(
     devnet: Devnet, secret_path_rpc: str, tmp_path: Path
 ) -> None:
+    setup_logging()  # into this run's log file, whatever an earlier test pointed it at
     dead = f"http://127.0.0.1:{_closed_port()}/v3/{DEAD_SECRET}"
     network = network_from_dict(devnet.network).with_rpc_urls([dead, secret_path_rpc])
     client = ChainClient(network)
