@@ -61,6 +61,7 @@ class AppServices:
         self.supervisor: JobSupervisor | None = None
         self.supervisor_error = ""  # why background payments do not run here (shown to the user)
         self._wallet_hooked = False
+        self._supervisor_lock = asyncio.Lock()  # two pages connecting at once start one
 
     @property
     def runtime(self) -> Runtime:
@@ -106,10 +107,14 @@ class AppServices:
         """Run the money jobs of this network and wallet from now on, whatever page is open."""
         from app.services.supervisor import JobSupervisor
 
+        async with self._supervisor_lock:
+            return await self._start_supervisor(JobSupervisor)
+
+    async def _start_supervisor(self, make: type[JobSupervisor]) -> JobSupervisor | None:
         wallet = self.ctx.wallet
         if self.supervisor is not None or wallet is None or not wallet.address:
             return self.supervisor
-        sup = JobSupervisor(self.runtime, wallet.standing_signer())
+        sup = make(self.runtime, wallet.standing_signer())
         try:
             runner = await sup.start()
         except UserFacingError as exc:

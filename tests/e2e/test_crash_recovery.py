@@ -54,6 +54,9 @@ async def test_consumer_killed_after_open_recovers_and_gets_stake_back(
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode == -9, err.decode()[-2000:]
     assert b"sent openSession" in out and b"not killed" not in out
+    # the node mines it on its own schedule: a busy machine may not have yet
+    sent = out.decode().split("sent openSession ", 1)[1].split()[0]
+    assert (await chain.wait_for_receipt(sent, 30)).status == 1
 
     # The session is on chain and the stake is gone from the wallet...
     ids = await chain.user_session_ids(user)
