@@ -98,6 +98,8 @@ class ApiServer:
         register_secret(api_key)
         self._runner: web.AppRunner | None = None
         self.active_requests = 0
+        self.requests_served = 0  # answered chat completions (shown in Settings)
+        self.on_served: Callable[[], None] | None = None
 
     @property
     def base_url(self) -> str:
@@ -253,6 +255,12 @@ class ApiServer:
                 return await self._complete(chat.model, events)
         finally:
             self.active_requests -= 1
+            self.requests_served += 1
+            if self.on_served is not None:
+                try:
+                    self.on_served()
+                except Exception:
+                    log.exception("local API: on_served listener failed")
 
     async def _next(self, events: AsyncIterator[StreamEvent]) -> StreamEvent | None:
         try:

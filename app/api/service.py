@@ -7,7 +7,9 @@ Other parts (remote sessions) add models to ``router`` while it runs.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from app.api.keys import load_or_create_api_key
@@ -27,10 +29,53 @@ class LocalApiService:
         self.port = port
         self.router = EngineRouter()
         self.server: ApiServer | None = None
+        self.error = ""  # why the last start failed (shown under the Settings switch)
+        self.served_before = 0  # requests answered by servers stopped earlier this run
+        self._listeners: list[Callable[[], None]] = []
+        self._apply_lock = asyncio.Lock()
 
     @property
     def running(self) -> bool:
         return self.server is not None
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url if self.server is not None else ""
+
+    @property
+    def requests_served(self) -> int:
+        live = self.server.requests_served if self.server is not None else 0
+        return self.served_before + live
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Called after a start, a stop, a failed start and each request served."""
+        self._listeners.append(listener)
+
+    def _emit(self) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener()
+            except Exception:
+                log.exception("local API listener failed")
+
+    async def apply(self, enabled: bool, port: int | None = None) -> None:
+        """Run or stop the server as Settings say; a port change restarts it. A failure to
+        listen is kept in ``error`` (and logged) instead of raised: it comes from a switch."""
+        async with self._apply_lock:
+            if port is not None and port != self.port:
+                self.port = port
+                if self.server is not None and self.server.port != port:
+                    await self.stop()
+            if not enabled:
+                await self.stop()
+                return
+            try:
+                await self.start()
+                self.error = ""
+            except UserFacingError as exc:
+                self.error = exc.message
+                log.warning("local API not started: %s", exc.detail or exc.message)
+            self._emit()
 
     def _register_local_model(self) -> None:
         from app.inference.library import ModelLibrary
@@ -57,11 +102,16 @@ class LocalApiService:
         if port is None:
             port = int(getattr(self.ctx.settings, "api_port", 0) or 0)
         server = ApiServer(self.router, load_or_create_api_key(self.ctx.paths), self.host, port)
+        server.on_served = self._emit
         await server.start()
         self.server = server
+        self.error = ""
+        self._emit()
         return server.base_url
 
     async def stop(self) -> None:
         server, self.server = self.server, None
         if server is not None:
+            self.served_before += server.requests_served
             await server.stop()
+            self._emit()

@@ -23,6 +23,7 @@ from app.inference.types import ChatEngine
 from app.services.context import AppContext
 
 if TYPE_CHECKING:  # web3 and friends cost ~50 MB: loaded on first use, not at window creation
+    from app.api.service import LocalApiService
     from app.chain.client import ChainClient
     from app.services.consumer_service import ConsumerService
     from app.services.provider_service import ProviderService
@@ -61,6 +62,7 @@ class AppServices:
         self.supervisor: JobSupervisor | None = None
         self.supervisor_error = ""  # why background payments do not run here (shown to the user)
         self._wallet_hooked = False
+        self._api: LocalApiService | None = None
 
     @property
     def runtime(self) -> Runtime:
@@ -276,7 +278,25 @@ class AppServices:
                 out.append(svc.runner)
         return out
 
+    # -- the local OpenAI-compatible API ------------------------------------------------------
+
+    @property
+    def api(self) -> LocalApiService:
+        """The window's local API (created on first use, started by ``apply_api_settings``)."""
+        if self._api is None:
+            from app.api.service import LocalApiService
+
+            self._api = LocalApiService(self.ctx)
+            self._api.on_change(lambda: self._emit("api"))
+        return self._api
+
+    async def apply_api_settings(self, settings: Any) -> None:
+        """Run the API if Settings' switch is on (on its port), stop it otherwise."""
+        await self.api.apply(bool(settings.api_enabled), int(settings.api_port))
+
     async def stop(self) -> None:
+        if self._api is not None:
+            await self._api.stop()
         await self._teardown(keep_engine=False)
 
     async def _teardown(self, *, keep_engine: bool = True) -> None:

@@ -6,6 +6,7 @@ a plain explanation under its group and nothing is saved, so a typo never loses 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
     QFormLayout,
@@ -109,9 +111,8 @@ class SettingsPage(QWidget):
         # Local API
         self.api_enabled = QCheckBox("Serve an OpenAI-compatible API on this computer")
         self.api_enabled.setChecked(s.api_enabled)
-        self.api_enabled.toggled.connect(
-            lambda on: self._save(self.api_error, api_enabled=bool(on))
-        )
+        self.api_enabled.setObjectName("apiEnabled")
+        self.api_enabled.toggled.connect(self._api_switched)
         self.api_port = QSpinBox()
         self.api_port.setObjectName("apiPort")
         self.api_port.setRange(1, 65535)
@@ -135,12 +136,29 @@ class SettingsPage(QWidget):
         key_row.addWidget(self.api_key_edit, 1)
         key_row.addWidget(self.show_key)
         key_row.addWidget(self.copy_key)
+        self.api_url_edit = QLineEdit()
+        self.api_url_edit.setObjectName("apiBaseUrl")
+        self.api_url_edit.setReadOnly(True)
+        self.api_url_edit.setToolTip("Paste this as the “base URL” of any OpenAI-compatible tool.")
+        self.copy_url = QPushButton("Copy")
+        self.copy_url.setObjectName("copyApiUrl")
+        self.copy_url.clicked.connect(self._copy_url)
+        url_row = QHBoxLayout()
+        url_row.addWidget(self.api_url_edit, 1)
+        url_row.addWidget(self.copy_url)
+        self.api_state = QLabel()
+        self.api_state.setObjectName("apiState")
+        self.api_state.setWordWrap(True)
         box, form = self._group("Local API", self.api_error)
         form.addRow(self.api_enabled)
         form.addRow("Port (127.0.0.1)", self.api_port)
         form.addRow("API key", key_row)
+        form.addRow("Base URL", url_row)
+        form.addRow("State", self.api_state)
         layout.addWidget(box)
         self._load_api_key()
+        self._api_services: Any = None
+        self._watch_api()
 
         # Background
         self.keep_serving = QCheckBox(
@@ -220,6 +238,10 @@ class SettingsPage(QWidget):
         error.hide()
         return True
 
+    def _api_switched(self, on: bool) -> None:
+        if self._save(self.api_error, api_enabled=bool(on)):
+            self.refresh_api_state()
+
     def save_rpc_urls(self) -> bool:
         lines = [ln.strip() for ln in self.rpc_edit.toPlainText().splitlines() if ln.strip()]
         try:
@@ -242,6 +264,41 @@ class SettingsPage(QWidget):
             self.show_key.setEnabled(False)
             return
         self.api_key_edit.setText(key)
+
+    def _watch_api(self) -> None:
+        """Follow the running API (started by ``app.ui.api_switch`` from the same settings)."""
+        from app.services.app_services import services_of
+
+        self._api_services = services_of(self.ctx)
+        self._api_services.on_change(self._on_services)
+        self.refresh_api_state()
+
+    def _on_services(self, what: str) -> None:
+        if what == "api":
+            # RuntimeError: the page was deleted (window closed) before the services.
+            with contextlib.suppress(RuntimeError):
+                self.refresh_api_state()
+
+    def refresh_api_state(self) -> None:
+        api = self._api_services.api
+        s = self.store.settings
+        url = api.base_url or f"http://127.0.0.1:{s.api_port}/v1"
+        self.api_url_edit.setText(url)
+        if api.running:
+            n = api.requests_served
+            self.api_state.setText(
+                f"Listening on {api.base_url} · {n} request{'s' if n != 1 else ''} served"
+            )
+        elif s.api_enabled and api.error:
+            self.api_state.setText(f"Not running: {api.error}")
+        elif s.api_enabled:
+            self.api_state.setText("Starting…")
+        else:
+            self.api_state.setText("Off: nothing listens.")
+
+    def _copy_url(self) -> None:
+        QApplication.clipboard().setText(self.api_url_edit.text())
+        self.copy_url.setText("Copied")
 
     def _toggle_key(self, shown: bool) -> None:
         self.api_key_edit.setEchoMode(

@@ -1,0 +1,92 @@
+"""Settings' "Serve an OpenAI-compatible API" switch, through the real window and services: on,
+the official ``openai`` client lists the bundled model and gets an answer from it; the page shows
+the base URL and the requests served; off, the port refuses connections."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Callable
+
+import openai
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from app.api.keys import load_or_create_api_key
+from app.inference.library import BUNDLED_NAME
+from app.services.app_services import services_of
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def test_switch_starts_and_stops_the_api(make_window, paths) -> None:
+    window = make_window()
+    window.show()
+    page = window.show_page("settings")
+    services = services_of(window.ctx)
+    port = free_port()
+    page.api_port.setValue(port)
+    page.api_port.editingFinished.emit()
+    assert not services.api.running
+    assert page.api_state.text() == "Off: nothing listens."
+
+    page.api_enabled.setChecked(True)
+    await until(lambda: services.api.running)
+    base_url = f"http://127.0.0.1:{port}/v1"
+    assert page.api_url_edit.text() == base_url
+    page.copy_url.click()
+    assert QApplication.clipboard().text() == base_url
+    key = page.api_key_edit.text()
+    assert key == load_or_create_api_key(paths)
+
+    client = openai.AsyncOpenAI(base_url=page.api_url_edit.text(), api_key=key, max_retries=0)
+    try:
+        models = [m.id async for m in client.models.list()]
+        assert models == [BUNDLED_NAME]
+        reply = await client.chat.completions.create(
+            model=BUNDLED_NAME, max_tokens=4, temperature=0.0,
+            messages=[{"role": "user", "content": "Say hi."}],
+        )
+        assert reply.choices[0].message.content
+        await until(lambda: "1 request served" in page.api_state.text())
+        assert page.api_state.text().startswith(f"Listening on {base_url}")
+
+        page.api_enabled.setChecked(False)
+        await until(lambda: not services.api.running)
+        assert page.api_state.text() == "Off: nothing listens."
+        with pytest.raises(openai.APIConnectionError):
+            await client.models.list()
+    finally:
+        await client.close()
+        await services.stop()
+
+
+async def test_a_busy_port_is_explained_not_raised(make_window) -> None:
+    window = make_window()
+    window.show()
+    page = window.show_page("settings")
+    services = services_of(window.ctx)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        page.api_port.setValue(busy.getsockname()[1])
+        page.api_port.editingFinished.emit()
+        page.api_enabled.setChecked(True)
+        await until(lambda: bool(services.api.error))
+        assert "could not listen" in page.api_state.text()
+        assert not services.api.running
+    page.api_enabled.setChecked(False)
+    await services.stop()
