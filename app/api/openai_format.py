@@ -239,5 +239,5 @@ def model_object(name: str, created: int | None = None) -> dict[str, Any]:
         "id": name,
         "object": "model",
         "created": created if created is not None else int(time.time()),
-        "owned_by": "morpheus-desktop",
+        "owned_by": "morpheus-network" if name.startswith("mor/") else "morpheus-desktop",
     }

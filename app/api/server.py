@@ -218,12 +218,12 @@ class ApiServer:
     # handlers ----------------------------------------------------------------------------------
     async def _models(self, request: web.Request) -> web.Response:
         now = int(time.time())
-        data = [model_object(name, now) for name in self.router.names()]
+        data = [model_object(name, now) for name in await self.router.all_names()]
         return web.json_response({"object": "list", "data": data})
 
     async def _model(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        if name not in self.router:
+        if name not in self.router and name not in await self.router.all_names():
             raise ApiError(404, f"The model '{name}' does not exist.", code="model_not_found")
         return web.json_response(model_object(name))
 

@@ -23,8 +23,14 @@ log = logging.getLogger(__name__)
 class LocalApiService:
     """``svc = LocalApiService(ctx)``; ``url = await svc.start()``; ``await svc.stop()``."""
 
-    def __init__(self, ctx: Any, *, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(
+        self, ctx: Any, *, host: str = "127.0.0.1", port: int | None = None,
+        network: bool = True,
+    ) -> None:
+        """``network``: also offer the Morpheus network's models as ``mor/<name>``."""
         self.ctx = ctx
+        self.with_network = network
+        self.network: Any = None  # app.services.api_network.NetworkApiModels once started
         self.host = host
         self.port = port
         self.router = EngineRouter()
@@ -92,12 +98,27 @@ class LocalApiService:
             engine = LazyEngine(services_of(self.ctx).local_engine, name)
         self.router.register(name, engine)
 
+    def _add_network_models(self) -> None:
+        from app.services.api_network import NetworkApiModels
+        from app.services.api_spend import SpendLedger
+        from app.services.app_services import services_of
+
+        services = services_of(self.ctx)
+        self.network = NetworkApiModels(
+            services.consumer, lambda: self.ctx.settings,
+            SpendLedger(self.ctx.paths.data / "api_spending.json"),
+            ready=lambda: services.chain is not None and services.signer() is not None,
+        )
+        self.router.add_source(self.network)
+
     async def start(self) -> str:
         """Start serving (no-op when running); return the base URL (``http://.../v1``)."""
         if self.server is not None:
             return self.server.base_url
         if not len(self.router):
             self._register_local_model()
+        if self.with_network and self.network is None:
+            self._add_network_models()
         port = self.port
         if port is None:
             port = int(getattr(self.ctx.settings, "api_port", 0) or 0)
@@ -115,3 +136,5 @@ class LocalApiService:
             self.served_before += server.requests_served
             await server.stop()
             self._emit()
+        if self.network is not None:
+            await self.network.close_all()  # sessions it opened close; their stake comes back
