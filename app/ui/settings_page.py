@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -146,6 +147,18 @@ class SettingsPage(QWidget):
         url_row = QHBoxLayout()
         url_row.addWidget(self.api_url_edit, 1)
         url_row.addWidget(self.copy_url)
+        self.api_limit = QDoubleSpinBox()
+        self.api_limit.setObjectName("apiDailyLimit")
+        self.api_limit.setDecimals(2)
+        self.api_limit.setRange(0.0, 1_000_000.0)
+        self.api_limit.setSuffix(" MOR")
+        self.api_limit.setValue(s.api_daily_limit_wei / 10**18)
+        self.api_limit.setToolTip(
+            "The most MOR the API may stake per day (UTC) in sessions it opens on its own for "
+            "network models (mor/…). The stake comes back when a session closes. 0 turns "
+            "network models off in the API."
+        )
+        self.api_limit.editingFinished.connect(self._save_limit)
         self.api_state = QLabel()
         self.api_state.setObjectName("apiState")
         self.api_state.setWordWrap(True)
@@ -154,6 +167,7 @@ class SettingsPage(QWidget):
         form.addRow("Port (127.0.0.1)", self.api_port)
         form.addRow("API key", key_row)
         form.addRow("Base URL", url_row)
+        form.addRow("Network models: daily limit", self.api_limit)
         form.addRow("State", self.api_state)
         layout.addWidget(box)
         self._load_api_key()
@@ -286,15 +300,24 @@ class SettingsPage(QWidget):
         self.api_url_edit.setText(url)
         if api.running:
             n = api.requests_served
-            self.api_state.setText(
-                f"Listening on {api.base_url} · {n} request{'s' if n != 1 else ''} served"
-            )
+            text = f"Listening on {api.base_url} · {n} request{'s' if n != 1 else ''} served"
+            if api.network is not None:
+                from app.services.api_spend import mor
+
+                staked = api.network.ledger.spent_today()
+                text += f" · {mor(staked)} staked today on network models"
+            self.api_state.setText(text)
         elif s.api_enabled and api.error:
             self.api_state.setText(f"Not running: {api.error}")
         elif s.api_enabled:
             self.api_state.setText("Starting…")
         else:
             self.api_state.setText("Off: nothing listens.")
+
+    def _save_limit(self) -> None:
+        wei = round(self.api_limit.value() * 100) * 10**16  # exact cents of MOR, as int wei
+        if self._save(self.api_error, api_daily_limit_wei=wei):
+            self.refresh_api_state()
 
     def _copy_url(self) -> None:
         QApplication.clipboard().setText(self.api_url_edit.text())

@@ -243,7 +243,35 @@ async def test_failover_before_the_first_token_is_silent_and_after_it_ends_with_
         [first.session_id, second.session_id])
 
 
-async def test_a_locked_wallet_is_an_openai_error_and_stakes_nothing(net: Net) -> None:
+async def test_a_session_about_to_end_is_replaced_before_the_request(
+    net: Net, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.services import api_network
+
+    chain = net.services.chain
+    assert chain is not None
+    assert await stream_text(net, "Say hello.")
+    first = net.engine().session
+    assert first is not None
+    # Any session now counts as "about to end" (less left than the margin): it is closed and a
+    # new one opened before the request is sent, never left to run out mid-answer.
+    monkeypatch.setattr(api_network, "REPLACE_MARGIN_S", 10**9)
+    assert await stream_text(net, "Say hello again.")
+    second = net.engine().session
+    assert second is not None and second.session_id != first.session_id
+    assert (await chain.get_session(first.session_id)).closed_at > 0
+    assert (await chain.get_session(second.session_id)).is_active
+    monkeypatch.setattr(api_network, "REPLACE_MARGIN_S", 120)
+    await net.engine().close()
+    assert (await chain.get_session(second.session_id)).closed_at > 0
+
+
+async def test_no_bids_and_a_locked_wallet_are_openai_errors_and_stake_nothing(
+    net: Net,
+) -> None:
+    with pytest.raises(openai.NotFoundError) as missing:
+        await net.client.chat.completions.create(**{**ask("Hi"), "model": "mor/NoSuchModel"})
+    assert missing.value.code == "model_not_found" and "NoSuchModel" in missing.value.message
     assert net.services.ctx.wallet is not None
     net.services.ctx.wallet.lock()
     with pytest.raises(openai.InternalServerError) as err:

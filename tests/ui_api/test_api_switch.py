@@ -63,6 +63,7 @@ async def test_switch_starts_and_stops_the_api(make_window, paths) -> None:
         assert reply.choices[0].message.content
         await until(lambda: "1 request served" in page.api_state.text())
         assert page.api_state.text().startswith(f"Listening on {base_url}")
+        assert "0 MOR staked today on network models" in page.api_state.text()
 
         page.api_enabled.setChecked(False)
         await until(lambda: not services.api.running)
@@ -90,3 +91,17 @@ async def test_a_busy_port_is_explained_not_raised(make_window) -> None:
         assert not services.api.running
     page.api_enabled.setChecked(False)
     await services.stop()
+
+
+def test_daily_limit_is_saved_as_wei(make_window, paths) -> None:
+    import json
+
+    window = make_window()
+    window.show()
+    page = window.show_page("settings")
+    assert page.api_limit.value() == 20.0  # small by default
+    page.api_limit.setValue(2.5)
+    page.api_limit.editingFinished.emit()
+    saved = json.loads(paths.settings_file.read_text())
+    assert saved["api_daily_limit_wei"] == 25 * 10**17
+    assert window.ctx.settings.api_daily_limit_wei == 25 * 10**17
