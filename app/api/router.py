@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from app.errors import UserFacingError
 from app.inference.types import ChatEngine, ChatRequest, StreamEvent
@@ -101,6 +101,17 @@ class LazyEngine:
 
     async def model_names(self) -> list[str]:
         return [self.name]
+
+    async def embed(self, texts: list[str]) -> Any:
+        """The started engine's embeddings (``Embeddings``); a 400 if it has none."""
+        engine = await self._start()
+        embed = getattr(engine, "embed", None)
+        if embed is None:
+            from app.api.openai_format import ApiError
+
+            raise ApiError(400, f"The model '{self.name}' does not provide embeddings.",
+                           param="model", code="unsupported_model")
+        return await embed(texts)
 
     async def chat_stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         engine = await self._start()

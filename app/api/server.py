@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from app.api.embeddings import embeddings_response, parse_embeddings_request
 from app.api.openai_format import (
     ApiError,
     chunk_object,
@@ -123,6 +124,7 @@ class ApiServer:
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/v1/models/{name:.+}", self._model)
         app.router.add_post("/v1/chat/completions", self._chat_completions)
+        app.router.add_post("/v1/embeddings", self._embeddings)
         runner = web.AppRunner(
             app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0
         )
@@ -242,10 +244,13 @@ class ApiServer:
     async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
         body = await self._read_json(request)
         chat, stream, include_usage = parse_chat_request(body)
-        try:
-            engine = self.router.resolve(chat.model)
-        except UnknownModel as exc:
-            raise ApiError(404, exc.message, code="model_not_found", param="model") from None
+        engine = self._engine(chat.model)
+        if chat.params.grammar and self.router.owned(chat.model):
+            raise ApiError(
+                400, "JSON mode (response_format) works on local models only: a network "
+                "provider's answer cannot be held to a grammar here.", param="response_format",
+                code="unsupported_parameter",
+            )
         self.active_requests += 1
         try:
             events = engine.chat_stream(chat)
@@ -261,6 +266,32 @@ class ApiServer:
                     self.on_served()
                 except Exception:
                     log.exception("local API: on_served listener failed")
+
+    def _engine(self, model: str) -> Any:
+        try:
+            return self.router.resolve(model)
+        except UnknownModel as exc:
+            raise ApiError(404, exc.message, code="model_not_found", param="model") from None
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        model, texts, encoding = parse_embeddings_request(await self._read_json(request))
+        engine = self._engine(model)
+        embed = getattr(engine, "embed", None)
+        if embed is None:
+            raise ApiError(
+                400, f"The model '{model}' does not provide embeddings here; use a local model.",
+                param="model", code="unsupported_model",
+            )
+        self.active_requests += 1
+        try:
+            result = await embed(texts)
+        except InferenceError as exc:
+            raise _engine_error(exc) from exc
+        finally:
+            self.active_requests -= 1
+        return web.json_response(
+            embeddings_response(model, result.vectors, result.prompt_tokens, encoding)
+        )
 
     async def _next(self, events: AsyncIterator[StreamEvent]) -> StreamEvent | None:
         try:

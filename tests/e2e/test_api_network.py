@@ -272,6 +272,12 @@ async def test_no_bids_and_a_locked_wallet_are_openai_errors_and_stake_nothing(
     with pytest.raises(openai.NotFoundError) as missing:
         await net.client.chat.completions.create(**{**ask("Hi"), "model": "mor/NoSuchModel"})
     assert missing.value.code == "model_not_found" and "NoSuchModel" in missing.value.message
+    with pytest.raises(openai.BadRequestError) as json_mode:  # a grammar cannot bind a provider
+        await net.client.chat.completions.create(
+            **ask("Hi"), response_format={"type": "json_object"})
+    assert "local models only" in json_mode.value.message
+    with pytest.raises(openai.BadRequestError):  # nor do providers embed through us (yet)
+        await net.client.embeddings.create(model=NET_MODEL, input="Hi")
     assert net.services.ctx.wallet is not None
     net.services.ctx.wallet.lock()
     with pytest.raises(openai.InternalServerError) as err:
