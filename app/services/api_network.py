@@ -20,7 +20,7 @@ from typing import Any
 from app.api.openai_format import ApiError
 from app.errors import UserFacingError
 from app.inference.types import ChatRequest, StreamEvent
-from app.services.api_spend import SpendingLimitReached, SpendLedger
+from app.services.api_spend import SpendingLimitReached, SpendLedger, mor
 from app.services.consumer_service import ConsumerService
 from app.services.remote_chat import (
     FAILOVER_ERRORS,
@@ -40,6 +40,10 @@ PREFIX = "mor/"
 SESSION_S = 600  # each session the API opens runs 10 minutes (closed earlier when idle)
 REPLACE_MARGIN_S = 120  # a session with less left than this is replaced before a request
 LIST_TTL_S = 15.0  # how long the network's model list is reused
+
+
+class NotEnoughMor(SpendingLimitReached):
+    """The wallet cannot cover the stake of a new session."""
 
 
 def _unavailable(message: str, code: str) -> ApiError:
@@ -118,6 +122,12 @@ class NetworkApiModels:
             self.ledger.check(0, limit)
         quote = await consumer.quote(await consumer.chain.get_bid(bid_id), duration_s)
         self.ledger.check(quote.stake, limit)
+        if quote.shortfall:
+            raise NotEnoughMor(
+                f"Your wallet has {mor(quote.balance)}; a session with this provider stakes "
+                f"{mor(quote.stake)} (it comes back when the session closes). Add MOR to the "
+                "wallet in Morpheus Desktop to use network models."
+            )
 
     def record(self, rec: SessionRecord) -> None:
         total = self.ledger.add(rec.stake)

@@ -276,6 +276,35 @@ async def test_a_session_about_to_end_is_replaced_before_the_request(
     await until_closed(chain, second.session_id)
 
 
+async def test_no_mor_is_an_openai_error_and_stopping_the_api_closes_its_sessions(
+    net: Net,
+) -> None:
+    chain = net.services.chain
+    assert chain is not None
+    assert await stream_text(net, "Say hello.")
+    rec = net.engine().session
+    assert rec is not None
+    # Switching the API off closes what it opened: the stake comes back, nothing is stranded.
+    await net.services.apply_api_settings(Settings(api_enabled=False))
+    assert not net.services.api.running
+    await until_closed(chain, rec.session_id)
+    await net.services.apply_api_settings(Settings(api_enabled=True, api_port=0))
+    client = openai.AsyncOpenAI(base_url=net.services.api.base_url,
+                                api_key=net.client.api_key, max_retries=0)
+    # Every MOR leaves the wallet: a new session cannot be staked, and the client is told why.
+    consumer = await net.services.consumer()
+    balance = await chain.mor_balance(net.user)
+    await chain.transfer_mor(consumer.signer, dev_account(0).address, balance)
+    try:
+        with pytest.raises(openai.RateLimitError) as err:
+            await client.chat.completions.create(**ask("Hello?"))
+        assert err.value.code == "insufficient_quota"
+        assert "Your wallet has 0 MOR" in err.value.message
+    finally:
+        await client.close()
+    assert await chain.user_session_ids(net.user) == [rec.session_id]
+
+
 async def test_no_bids_and_a_locked_wallet_are_openai_errors_and_stake_nothing(
     net: Net,
 ) -> None:
