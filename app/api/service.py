@@ -88,7 +88,8 @@ class LocalApiService:
 
         engine = getattr(self.ctx, "engine", None)
         try:
-            name = ModelLibrary(self.ctx.paths.models).default().name
+            chosen = str(getattr(self.ctx.settings, "local_model", "") or "")
+            name = ModelLibrary(self.ctx.paths.models).preferred(chosen).name
         except UserFacingError:
             log.info("local API: no local model installed yet")
             return

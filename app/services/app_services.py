@@ -223,6 +223,10 @@ class AppServices:
                 await self._consumer.reconcile()
         return self._consumer
 
+    def chosen_model_name(self) -> str:
+        """The library model chosen for chat and sharing (Models page); "" for the default."""
+        return str(getattr(self.ctx.settings, "local_model", "") or "")
+
     async def local_engine(self) -> ChatEngine:
         """The bundled (or chosen) model in its child process, shared by chat and provider."""
         async with self._engine_lock:
@@ -230,7 +234,7 @@ class AppServices:
                 from app.inference.engine import LocalEngine
                 from app.inference.library import ModelLibrary
 
-                model = ModelLibrary(self.ctx.paths.models).default()
+                model = ModelLibrary(self.ctx.paths.models).preferred(self.chosen_model_name())
                 engine = LocalEngine(model.path, n_slots=4, name=model.name)
                 await engine.start()
                 self._engine = engine

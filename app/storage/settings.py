@@ -64,6 +64,7 @@ class Settings:
     # MOR (wei) the local API may stake per UTC day on network models on its own; small on purpose.
     api_daily_limit_wei: int = 20 * 10**18
     api_idle_close_s: int = 300  # an API-opened session closes after this long unused
+    local_model: str = ""  # the library model chat and sharing load ("" = the first one)
     provider_port: int = 3333
     provider_public_host: str = ""
     start_minimized: bool = False
@@ -165,6 +166,7 @@ _VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "api_port": _check_port,
     "api_daily_limit_wei": _check_wei,
     "api_idle_close_s": _check_idle,
+    "local_model": _check_str,
     "provider_port": _check_port,
     "provider_public_host": _check_str,
     "start_minimized": _check_bool,

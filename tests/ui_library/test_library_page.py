@@ -163,9 +163,23 @@ async def test_import_refuses_a_non_model_then_imports_and_deletes(
     assert "mine" in page.installed_rows and (paths.models / "mine.gguf").exists()
     assert model.exists()  # imported as a copy
 
+    # Chosen for chat and sharing: saved, and what the program's services load from now on.
+    from app.services.app_services import services_of
+
+    assert page.installed_rows[BUNDLED_NAME].use_button.text() == "Used for chat and sharing"
+    page.installed_rows["mine"].use_button.click()
+    assert window.ctx.settings.local_model == "mine"
+    assert "mine will be used for chat and sharing" in page.notice.text()
+    assert not page.installed_rows["mine"].use_button.isEnabled()
+    assert page.installed_rows[BUNDLED_NAME].use_button.isEnabled()
+    assert page.library.preferred(services_of(window.ctx).chosen_model_name()).name == "mine"
+
     page.confirm = lambda _text: False
     assert not page.delete("mine")
     assert (paths.models / "mine.gguf").exists()
     page.confirm = lambda _text: True
     assert page.delete("mine")
     assert not (paths.models / "mine.gguf").exists() and "mine" not in page.installed_rows
+    # The chosen model is gone: the default is used again, nothing breaks.
+    assert page.library.preferred("mine").name == BUNDLED_NAME
+    assert page.installed_rows[BUNDLED_NAME].use_button.text() == "Used for chat and sharing"

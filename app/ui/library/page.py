@@ -59,6 +59,10 @@ class LibraryPage(QWidget):
         self.error.setProperty("role", "error")
         self.error.setWordWrap(True)
         self.error.hide()
+        self.notice = QLabel()
+        self.notice.setObjectName("libraryNotice")
+        self.notice.setWordWrap(True)
+        self.notice.hide()
 
         self.import_button = QPushButton("Import a GGUF file…")
         self.import_button.setObjectName("importModel")
@@ -87,6 +91,7 @@ class LibraryPage(QWidget):
         layout.setContentsMargins(24, 20, 24, 20)
         layout.addWidget(page_title("Models"))
         layout.addWidget(self.error)
+        layout.addWidget(self.notice)
         layout.addLayout(head)
         layout.addWidget(installed_box)
         layout.addWidget(catalog_box)
@@ -139,6 +144,7 @@ class LibraryPage(QWidget):
     def refresh(self) -> None:
         """Rebuild the installed list and each catalog row's idle state from the disk."""
         models, broken = self.library.scan()
+        chosen = self._chosen(models)
         for old in self.installed_rows.values():
             old.setParent(None)
             old.deleteLater()
@@ -147,6 +153,8 @@ class LibraryPage(QWidget):
             installed = InstalledRow(m)
             installed.delete_button.clicked.connect(
                 lambda _c=False, name=m.name: self.delete(name))
+            installed.use_button.clicked.connect(lambda _c=False, name=m.name: self.choose(name))
+            installed.set_chosen(m.name == chosen.name if chosen is not None else False)
             self.installed_rows[m.name] = installed
             self.installed_layout.addWidget(installed)
         if broken:
@@ -160,6 +168,34 @@ class LibraryPage(QWidget):
             part = self.downloads.dest(row.entry).with_name(row.entry.filename + ".part")
             row.set_idle(installed=row.entry.bundled or row.entry.filename in files,
                          partial=part.stat().st_size if part.exists() else 0)
+
+    def _chosen(self, models: list[Any]) -> Any:
+        """The model chat and sharing load: the one chosen here if still installed, else the
+        first (as ``ModelLibrary.preferred`` picks it)."""
+        name = str(getattr(self.ctx.settings, "local_model", "") or "")
+        return next((m for m in models if m.name == name), models[0] if models else None)
+
+    def choose(self, name: str) -> bool:
+        """Use ``name`` for chat and sharing (saved in the settings)."""
+        from app.ui.app_state import settings_store
+
+        try:
+            settings_store(self.ctx).update(local_model=name)
+        except (UserFacingError, OSError) as exc:
+            self._show_error(f"Could not save your choice: "
+                             f"{exc.message if isinstance(exc, UserFacingError) else exc}")
+            return False
+        engine = self.ctx.engine
+        running = engine is not None and getattr(engine, "name", name) != name
+        self._show_error("")
+        self.notice.setText(
+            f"{name} will be used for chat and sharing"
+            + (" from the next start of the program (another model is loaded now)."
+               if running else ".")
+        )
+        self.notice.show()
+        self.refresh()
+        return True
 
     def _ask(self, text: str) -> bool:
         answer = QMessageBox.question(self, "Delete model", text)

@@ -115,6 +115,7 @@ class InstalledRow(QFrame):
                                                       if model.bundled else ""))
         self.details = _muted(f"{gib(info.file_size)} · {info.architecture} · "
                               f"{info.quantization} · {model.path}")
+        self.use_button = QPushButton("Use for chat and sharing")
         self.delete_button = QPushButton("Delete")
         self.delete_button.setEnabled(not model.bundled)
         row = QHBoxLayout(self)
@@ -122,4 +123,10 @@ class InstalledRow(QFrame):
         text.addWidget(self.title)
         text.addWidget(self.details)
         row.addLayout(text, 1)
+        row.addWidget(self.use_button)
         row.addWidget(self.delete_button)
+
+    def set_chosen(self, chosen: bool) -> None:
+        self.use_button.setEnabled(not chosen)
+        self.use_button.setText("Used for chat and sharing" if chosen
+                                else "Use for chat and sharing")
