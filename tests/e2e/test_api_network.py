@@ -253,6 +253,20 @@ async def test_failover_before_the_first_token_is_silent_and_after_it_ends_with_
         [first.session_id, second.session_id])
 
 
+async def test_concurrent_first_requests_share_one_session(net: Net) -> None:
+    chain = net.services.chain
+    assert chain is not None
+    texts = await asyncio.gather(stream_text(net, "Say hello."), stream_text(net, "Say hi."),
+                                 stream_text(net, "Say hey."))
+    assert all(t.strip() for t in texts)
+    rec = net.engine().session
+    assert rec is not None
+    assert await chain.user_session_ids(net.user) == [rec.session_id]  # one open, not three
+    assert net.services.api.network.ledger.spent_today() == rec.stake
+    await net.engine().close()
+    await until_closed(chain, rec.session_id)
+
+
 async def test_a_session_about_to_end_is_replaced_before_the_request(
     net: Net, monkeypatch: pytest.MonkeyPatch
 ) -> None:
