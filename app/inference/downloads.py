@@ -73,9 +73,16 @@ class DownloadManager:
     """``start(entry)`` (also resumes), ``pause(name)``, ``cancel(name)``; ``on_change(task)``
     is called on every progress step and state change, on the event loop."""
 
-    def __init__(self, models_dir: Path, on_change: Callable[[DownloadTask], None]) -> None:
+    def __init__(
+        self, models_dir: Path, on_change: Callable[[DownloadTask], None], *,
+        timeout_s: float = 60.0, retries: int = 5,
+    ) -> None:
+        """``timeout_s``: a connection silent this long counts as stalled and is retried
+        (``retries`` times, resuming each time) before the download fails."""
         self.dir = Path(models_dir)
         self.on_change = on_change
+        self.timeout_s = timeout_s
+        self.retries = retries
         self.tasks: dict[str, DownloadTask] = {}
 
     def dest(self, entry: CatalogEntry) -> Path:
@@ -91,7 +98,8 @@ class DownloadManager:
         if task is None or task.state in (DownloadState.FAILED, DownloadState.CANCELLED,
                                           DownloadState.DONE):
             dl = ModelDownload(entry.url, self.dest(entry), sha256=entry.sha256,
-                               expected_size=entry.size or None)
+                               expected_size=entry.size or None, timeout_s=self.timeout_s,
+                               retries=self.retries, backoff_s=min(0.5, self.timeout_s))
             task = DownloadTask(entry, dl)
             self.tasks[entry.name] = task
         task.state = DownloadState.DOWNLOADING

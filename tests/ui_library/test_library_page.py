@@ -131,6 +131,41 @@ async def test_checksum_mismatch_and_web_page_are_refused(make_window, server, p
     assert set(page.installed_rows) == {BUNDLED_NAME}
 
 
+class StallingServer(FileServer):
+    """Sends the headers and the first kilobyte of /stall, then nothing (a dead connection that
+    stays open)."""
+
+    async def _respond(self, path, rng, w):
+        if path != "/stall":
+            return await super()._respond(path, rng, w)
+        self.ranges.append(rng)
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(self.data))
+        w.write(self.data[:1024])
+        await w.drain()
+        await asyncio.sleep(30)
+
+
+async def test_a_stalled_download_is_retried_then_reported(make_window, paths, tmp_path) -> None:
+    server = StallingServer(make_gguf(tmp_path / "s.gguf").read_bytes())
+    await server.start()
+    try:
+        window = make_window()
+        page = page_for(window, entry(server, "Stuck", path="/stall"))
+        from app.inference.downloads import DownloadManager
+
+        page.downloads = DownloadManager(paths.models, page._on_task, timeout_s=0.3, retries=1)
+        page.catalog_rows["Stuck"].download_button.click()
+        await until(lambda: page.downloads.tasks["Stuck"].state is DownloadState.FAILED)
+        row = page.catalog_rows["Stuck"]
+        assert "keeps failing" in row.status.text()
+        assert len(server.ranges) == 2  # tried again (resuming) before giving up
+        assert row.download_button.isVisible()
+        assert not (paths.models / "stuck.gguf").exists()
+    finally:
+        await server.stop()
+
+
 async def test_cancel_deletes_the_partial_file(make_window, server, paths) -> None:
     window = make_window()
     page = page_for(window, entry(server))
