@@ -101,13 +101,13 @@ class LocalApiService:
 
     def _add_network_models(self) -> None:
         from app.services.api_network import NetworkApiModels
-        from app.services.api_spend import SpendLedger
+        from app.services.api_spend import api_ledger
         from app.services.app_services import services_of
 
         services = services_of(self.ctx)
         self.network = NetworkApiModels(
             services.consumer, lambda: self.ctx.settings,
-            SpendLedger(self.ctx.paths.data / "api_spending.json"),
+            api_ledger(self.ctx.paths),
             ready=lambda: services.chain is not None and services.signer() is not None,
         )
         self.router.add_source(self.network)

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from app.errors import UserFacingError
 from app.fileio import atomic_write_text
@@ -24,6 +25,11 @@ log = logging.getLogger(__name__)
 
 class SpendingLimitReached(UserFacingError):
     """Opening one more session would pass the API's daily limit."""
+
+
+def api_ledger(paths: Any) -> SpendLedger:
+    """The ledger of the local API in this data folder (read by Settings and Activity too)."""
+    return SpendLedger(paths.data / "api_spending.json")
 
 
 def mor(wei: int) -> str:

@@ -105,3 +105,16 @@ def test_daily_limit_is_saved_as_wei(make_window, paths) -> None:
     saved = json.loads(paths.settings_file.read_text())
     assert saved["api_daily_limit_wei"] == 25 * 10**17
     assert window.ctx.settings.api_daily_limit_wei == 25 * 10**17
+
+
+def test_activity_shows_what_the_api_staked_today(make_window, paths) -> None:
+    from app.services.api_spend import api_ledger
+
+    window = make_window()
+    window.show()
+    page = window.show_page("activity")
+    assert page.api_spent.text().startswith("Local API: 0 MOR staked today on network models")
+    api_ledger(paths).add(15 * 10**17)
+    services_of(window.ctx)._emit("api")  # as the API does after each request
+    assert "1.5 MOR staked today" in page.api_spent.text()
+    assert "daily limit 20 MOR" in page.api_spent.text()
