@@ -253,6 +253,29 @@ async def test_failover_before_the_first_token_is_silent_and_after_it_ends_with_
         [first.session_id, second.session_id])
 
 
+async def test_a_client_that_disconnects_mid_answer_leaves_nothing_behind(net: Net) -> None:
+    import aiohttp
+
+    chain = net.services.chain
+    assert chain is not None
+    body = {**ask("Count from one to fifty, separated by commas.", 64), "stream": True}
+    headers = {"Authorization": f"Bearer {net.client.api_key}"}
+    async with aiohttp.ClientSession() as http, http.post(
+        net.services.api.base_url + "/chat/completions", json=body, headers=headers
+    ) as resp:
+        assert resp.status == 200
+        await resp.content.readline()  # the first event; then the client goes away
+    rec = net.engine().session
+    assert rec is not None
+    await until(lambda: net.engine().active == 0)
+    # The session is still good for the next request, then closes when idle.
+    assert await stream_text(net, "Say hello.")
+    assert net.engine().session is not None
+    assert net.engine().session.session_id == rec.session_id  # type: ignore[union-attr]
+    await until(lambda: net.engine().session is None)
+    await until_closed(chain, rec.session_id)
+
+
 async def test_concurrent_first_requests_share_one_session(net: Net) -> None:
     chain = net.services.chain
     assert chain is not None
