@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 API_KEY = "api_switch"
 _WATCHED = frozenset({"api_enabled", "api_port"})
+EARLY_RETRY_MS = 100
+EARLY_TRIES = 100
 
 
 class ApiSwitch(QObject):
@@ -33,6 +35,7 @@ class ApiSwitch(QObject):
         self.store = store
         self.services = services_of(ctx)
         self.task: asyncio.Future[Any] | None = None
+        self._early_tries = 0
         self._unsubscribe = store.subscribe(self._on_settings)
         register_shutdown(ctx, self._shutdown)
         if store.settings.api_enabled:
@@ -46,8 +49,12 @@ class ApiSwitch(QObject):
         """Start or stop the API to match the current settings (in order: one at a time)."""
         try:
             asyncio.get_running_loop()
-        except RuntimeError:  # no event loop yet (a bare window in a test): nothing can listen
-            log.debug("local API switch: no event loop yet")
+        except RuntimeError:
+            # Called before the asyncio loop runs (the launcher shows the window first): try
+            # again shortly. A bare window in a test never gets a loop; it gives up after a while.
+            self._early_tries += 1
+            if self._early_tries <= EARLY_TRIES:
+                QTimer.singleShot(EARLY_RETRY_MS, self.apply)
             return None
         previous = self.task
 

@@ -118,3 +118,24 @@ def test_activity_shows_what_the_api_staked_today(make_window, paths) -> None:
     services_of(window.ctx)._emit("api")  # as the API does after each request
     assert "1.5 MOR staked today" in page.api_spent.text()
     assert "daily limit 20 MOR" in page.api_spent.text()
+
+
+async def test_switch_on_at_launch_starts_the_api_without_opening_settings(
+    make_window, paths
+) -> None:
+    from app.storage.settings import SettingsStore
+
+    port = free_port()
+    SettingsStore.open(paths.settings_file).update(api_enabled=True, api_port=port)
+    window = make_window()
+    window.show()
+    services = services_of(window.ctx)
+    await until(lambda: services.api.running)
+    assert "settings" not in window.pages  # nobody opened the Settings page
+    client = openai.AsyncOpenAI(base_url=f"http://127.0.0.1:{port}/v1",
+                                api_key=load_or_create_api_key(paths), max_retries=0)
+    try:
+        assert [m.id async for m in client.models.list()] == [BUNDLED_NAME]
+    finally:
+        await client.close()
+        await services.stop()
