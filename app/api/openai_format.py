@@ -102,6 +102,10 @@ def parse_chat_request(body: Any) -> tuple[ChatRequest, bool, bool]:
     """Validate a /v1/chat/completions body; return (request, stream, include_usage)."""
     if not isinstance(body, dict):
         raise _bad("The request body must be a JSON object.")
+    from app.api.json_mode import grammar_for, refuse_tools
+
+    refuse_tools(body)
+    grammar = grammar_for(body)
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise _bad("'model' is required: the name of one of the models from /v1/models.", "model")
@@ -154,6 +158,7 @@ def parse_chat_request(body: Any) -> tuple[ChatRequest, bool, bool]:
         repeat_penalty=repeat_penalty if repeat_penalty is not None else defaults.repeat_penalty,
         stop=stop,
         seed=seed,
+        grammar=grammar,
     )
     return ChatRequest(tuple(messages), params, model.strip()), stream, include_usage
 
@@ -239,5 +244,5 @@ def model_object(name: str, created: int | None = None) -> dict[str, Any]:
         "id": name,
         "object": "model",
         "created": created if created is not None else int(time.time()),
-        "owned_by": "morpheus-desktop",
+        "owned_by": "morpheus-network" if name.startswith("mor/") else "morpheus-desktop",
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol
 
 from app.errors import UserFacingError
 from app.inference.types import ChatEngine, ChatRequest, StreamEvent
@@ -18,9 +19,34 @@ class UnknownModel(UserFacingError):
     """No engine is registered under the requested model name."""
 
 
+class ModelSource(Protocol):
+    """Models whose list changes while the API runs (e.g. the network's ``mor/…`` models)."""
+
+    def owns(self, name: str) -> bool: ...
+
+    async def names(self) -> list[str]: ...
+
+    def engine(self, name: str) -> ChatEngine: ...
+
+
 class EngineRouter:
     def __init__(self) -> None:
         self._engines: dict[str, ChatEngine] = {}
+        self._sources: list[ModelSource] = []
+
+    def add_source(self, source: ModelSource) -> None:
+        self._sources.append(source)
+
+    def owned(self, name: str) -> bool:
+        """A name some source answers for, listed right now or not."""
+        return any(src.owns(name) for src in self._sources)
+
+    async def all_names(self) -> list[str]:
+        """Registered names, then each source's current names."""
+        out = self.names()
+        for src in self._sources:
+            out += [n for n in await src.names() if n not in out]
+        return out
 
     def register(self, name: str, engine: ChatEngine) -> None:
         """Serve ``name`` with ``engine``, replacing any earlier registration of that name."""
@@ -46,6 +72,9 @@ class EngineRouter:
         try:
             return self._engines[name]
         except KeyError:
+            for src in self._sources:
+                if src.owns(name):
+                    return src.engine(name)
             available = ", ".join(self.names()) or "none"
             raise UnknownModel(
                 f"The model '{name}' is not available. Available models: {available}."
@@ -72,6 +101,17 @@ class LazyEngine:
 
     async def model_names(self) -> list[str]:
         return [self.name]
+
+    async def embed(self, texts: list[str]) -> Any:
+        """The started engine's embeddings (``Embeddings``); a 400 if it has none."""
+        engine = await self._start()
+        embed = getattr(engine, "embed", None)
+        if embed is None:
+            from app.api.openai_format import ApiError
+
+            raise ApiError(400, f"The model '{self.name}' does not provide embeddings.",
+                           param="model", code="unsupported_model")
+        return await embed(texts)
 
     async def chat_stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         engine = await self._start()

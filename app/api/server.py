@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from app.api.embeddings import embeddings_response, parse_embeddings_request
 from app.api.openai_format import (
     ApiError,
     chunk_object,
@@ -98,6 +99,8 @@ class ApiServer:
         register_secret(api_key)
         self._runner: web.AppRunner | None = None
         self.active_requests = 0
+        self.requests_served = 0  # answered chat completions (shown in Settings)
+        self.on_served: Callable[[], None] | None = None
 
     @property
     def base_url(self) -> str:
@@ -121,6 +124,7 @@ class ApiServer:
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/v1/models/{name:.+}", self._model)
         app.router.add_post("/v1/chat/completions", self._chat_completions)
+        app.router.add_post("/v1/embeddings", self._embeddings)
         runner = web.AppRunner(
             app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0
         )
@@ -216,12 +220,12 @@ class ApiServer:
     # handlers ----------------------------------------------------------------------------------
     async def _models(self, request: web.Request) -> web.Response:
         now = int(time.time())
-        data = [model_object(name, now) for name in self.router.names()]
+        data = [model_object(name, now) for name in await self.router.all_names()]
         return web.json_response({"object": "list", "data": data})
 
     async def _model(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        if name not in self.router:
+        if name not in self.router and name not in await self.router.all_names():
             raise ApiError(404, f"The model '{name}' does not exist.", code="model_not_found")
         return web.json_response(model_object(name))
 
@@ -240,10 +244,13 @@ class ApiServer:
     async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
         body = await self._read_json(request)
         chat, stream, include_usage = parse_chat_request(body)
-        try:
-            engine = self.router.resolve(chat.model)
-        except UnknownModel as exc:
-            raise ApiError(404, exc.message, code="model_not_found", param="model") from None
+        engine = self._engine(chat.model)
+        if chat.params.grammar and self.router.owned(chat.model):
+            raise ApiError(
+                400, "JSON mode (response_format) works on local models only: a network "
+                "provider's answer cannot be held to a grammar here.", param="response_format",
+                code="unsupported_parameter",
+            )
         self.active_requests += 1
         try:
             events = engine.chat_stream(chat)
@@ -253,6 +260,38 @@ class ApiServer:
                 return await self._complete(chat.model, events)
         finally:
             self.active_requests -= 1
+            self.requests_served += 1
+            if self.on_served is not None:
+                try:
+                    self.on_served()
+                except Exception:
+                    log.exception("local API: on_served listener failed")
+
+    def _engine(self, model: str) -> Any:
+        try:
+            return self.router.resolve(model)
+        except UnknownModel as exc:
+            raise ApiError(404, exc.message, code="model_not_found", param="model") from None
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        model, texts, encoding = parse_embeddings_request(await self._read_json(request))
+        engine = self._engine(model)
+        embed = getattr(engine, "embed", None)
+        if embed is None:
+            raise ApiError(
+                400, f"The model '{model}' does not provide embeddings here; use a local model.",
+                param="model", code="unsupported_model",
+            )
+        self.active_requests += 1
+        try:
+            result = await embed(texts)
+        except InferenceError as exc:
+            raise _engine_error(exc) from exc
+        finally:
+            self.active_requests -= 1
+        return web.json_response(
+            embeddings_response(model, result.vectors, result.prompt_tokens, encoding)
+        )
 
     async def _next(self, events: AsyncIterator[StreamEvent]) -> StreamEvent | None:
         try:

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.inference.embedding import Embeddings, embed_with
 from app.inference.engine_worker import EV_FATAL, EV_READY, WorkerConfig
 from app.inference.gguf_meta import read_gguf
 from app.inference.hardware import estimate_fit, probe, usable_cores
@@ -417,6 +418,9 @@ class LocalEngine:
     async def model_names(self) -> list[str]:
         return [self.name]
 
+    async def embed(self, texts: list[str]) -> Embeddings:
+        return await embed_with(self, texts)  # app/inference/embedding.py
+
     async def chat_stream(
         self, request: ChatRequest, *, client: str = ""
     ) -> AsyncIterator[StreamEvent]:
@@ -439,6 +443,8 @@ class LocalEngine:
             "stop": list(p.stop),
             "seed": p.seed,
         }
+        if p.grammar:
+            payload["grammar"] = p.grammar
         req = _Req(rid, client, payload, t_submit)
         self._enqueue(req)
         self._dispatch()

@@ -112,6 +112,7 @@ class Worker:
         self.prof_steps = 0
         self.prof_tokens = 0
         self.prof_t0 = time.perf_counter()
+        self.embedder: Any = None  # app.inference.worker_embed.Embedder, on first use
 
         bos = self._special_text(ll.llama_vocab_bos(self.vocab))
         eos = self._special_text(ll.llama_vocab_eos(self.vocab))
@@ -191,6 +192,12 @@ class Worker:
             ll.llama_sampler_chain_add(
                 chain, ll.llama_sampler_init_penalties(self.n_vocab, 64, rp, 0.0, 0.0)
             )
+        grammar = req.get("grammar")
+        if grammar:  # e.g. JSON mode: only tokens the grammar allows can be sampled
+            g = ll.llama_sampler_init_grammar(self.vocab, str(grammar).encode(), b"root")
+            if not g:
+                raise ValueError("the grammar could not be parsed")
+            ll.llama_sampler_chain_add(chain, g)
         temp = float(req.get("temperature", 0.0))
         if temp <= 0.0:
             ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_greedy())
@@ -327,9 +334,25 @@ class Worker:
                                 },
                             }
                         )
+        elif op == "embed":
+            out.append(self._embed(msg))
         elif op == "quit":
             return False
         return True
+
+    def _embed(self, msg: dict[str, Any]) -> dict[str, Any]:
+        from app.inference.worker_embed import Embedder
+
+        rid = int(msg["i"])
+        try:
+            if self.embedder is None:
+                self.embedder = Embedder(self.ll, self.model, int(self.info["n_threads"]))
+            vectors, n = self.embedder.embed(
+                [str(t) for t in msg.get("texts", [])], lambda t: self.tokenize(t, self.add_bos)
+            )
+        except Exception as exc:  # one bad request must not end the others
+            return {"i": rid, "err": "embed", "msg": str(exc)}
+        return {"i": rid, "emb": vectors, "n": n}
 
     # ---- the loop ----------------------------------------------------------------------------
     def run(self) -> None:

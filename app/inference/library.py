@@ -116,6 +116,16 @@ class ModelLibrary:
             raise ModelNotFound("No model is installed. Download one from the catalog.")
         return models[0]
 
+    def preferred(self, name: str) -> LocalModel:
+        """The model the user chose in the library, or the default if it is gone (deleted,
+        renamed) or none was chosen."""
+        if name:
+            try:
+                return self.get(name)
+            except ModelNotFound:
+                pass
+        return self.default()
+
     def import_file(self, src: Path, *, move: bool = False) -> LocalModel:
         """Copy a GGUF into the library, verifying it first and again after the copy so a bad
         disk or a file still being written never ends up listed."""

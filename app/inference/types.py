@@ -27,6 +27,7 @@ class SamplingParams:
     repeat_penalty: float = 1.1
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    grammar: str = ""  # a llama.cpp GBNF grammar the answer must follow (JSON mode); local only
 
 
 @dataclass(frozen=True)

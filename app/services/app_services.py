@@ -23,6 +23,7 @@ from app.inference.types import ChatEngine
 from app.services.context import AppContext
 
 if TYPE_CHECKING:  # web3 and friends cost ~50 MB: loaded on first use, not at window creation
+    from app.api.service import LocalApiService
     from app.chain.client import ChainClient
     from app.services.consumer_service import ConsumerService
     from app.services.provider_service import ProviderService
@@ -62,6 +63,7 @@ class AppServices:
         self.supervisor_error = ""  # why background payments do not run here (shown to the user)
         self._wallet_hooked = False
         self._supervisor_lock = asyncio.Lock()  # two pages connecting at once start one
+        self._api: LocalApiService | None = None
 
     @property
     def runtime(self) -> Runtime:
@@ -226,6 +228,10 @@ class AppServices:
                 await self._consumer.reconcile()
         return self._consumer
 
+    def chosen_model_name(self) -> str:
+        """The library model chosen for chat and sharing (Models page); "" for the default."""
+        return str(getattr(self.ctx.settings, "local_model", "") or "")
+
     async def local_engine(self) -> ChatEngine:
         """The bundled (or chosen) model in its child process, shared by chat and provider."""
         async with self._engine_lock:
@@ -233,7 +239,7 @@ class AppServices:
                 from app.inference.engine import LocalEngine
                 from app.inference.library import ModelLibrary
 
-                model = ModelLibrary(self.ctx.paths.models).default()
+                model = ModelLibrary(self.ctx.paths.models).preferred(self.chosen_model_name())
                 engine = LocalEngine(model.path, n_slots=4, name=model.name)
                 await engine.start()
                 self._engine = engine
@@ -281,7 +287,25 @@ class AppServices:
                 out.append(svc.runner)
         return out
 
+    # -- the local OpenAI-compatible API ------------------------------------------------------
+
+    @property
+    def api(self) -> LocalApiService:
+        """The window's local API (created on first use, started by ``apply_api_settings``)."""
+        if self._api is None:
+            from app.api.service import LocalApiService
+
+            self._api = LocalApiService(self.ctx)
+            self._api.on_change(lambda: self._emit("api"))
+        return self._api
+
+    async def apply_api_settings(self, settings: Any) -> None:
+        """Run the API if Settings' switch is on (on its port), stop it otherwise."""
+        await self.api.apply(bool(settings.api_enabled), int(settings.api_port))
+
     async def stop(self) -> None:
+        if self._api is not None:
+            await self._api.stop()
         await self._teardown(keep_engine=False)
 
     async def _teardown(self, *, keep_engine: bool = True) -> None:

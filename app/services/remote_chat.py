@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -163,16 +163,35 @@ class CannotSwitch(UserFacingError):
     """The provider failed and no replacement session could be opened."""
 
 
+class ProviderFailedMidAnswer(UserFacingError):
+    """The provider failed after part of the answer had gone out: that part cannot be taken
+    back, so the answer ends here with this error instead of starting again elsewhere."""
+
+
+#: ``before_open(bid_id, duration_s)``: a last check before staking (e.g. a spending limit);
+#: a ``UserFacingError`` it raises stops the open.
+BeforeOpen = Callable[[str, int], Awaitable[None]]
+
+
 class RemoteChat:
     """The open session (if any) for one network model; its ``chat_stream`` fails over.
 
     ``clock`` is the wall clock; chain time is estimated from it with the offset seen when the
     session opened (a devnet's clock can run ahead after time travel).
+
+    The failover rule: a provider that fails before the first token of an answer is replaced
+    and the request goes to the next-best one. After text went out, ``replay_after_tokens``
+    decides: the chat window (True) drops the partial text on ``ProviderSwitched`` and shows the
+    whole answer again; a client that cannot take text back (the HTTP API, False) gets
+    ``ProviderFailedMidAnswer`` and never a repeat.
     """
 
     def __init__(
         self, consumer: ConsumerService, model: NetworkModel, *,
         clock: Callable[[], float] = time.time,
+        replay_after_tokens: bool = True,
+        before_open: BeforeOpen | None = None,
+        on_opened: Callable[[SessionRecord], None] | None = None,
     ) -> None:
         self.consumer = consumer
         self.model = model
@@ -187,6 +206,9 @@ class RemoteChat:
         self.error = ""
         self._chain_offset = 0.0
         self._listeners: list[Listener] = []
+        self.replay_after_tokens = replay_after_tokens
+        self.before_open = before_open
+        self.on_opened = on_opened
 
     # -- observers ---------------------------------------------------------------------------
 
@@ -247,6 +269,8 @@ class RemoteChat:
         self.record = opened.record
         self.engine = opened.engine
         self.engine.model_name = self.model.name
+        if self.on_opened is not None:
+            self.on_opened(opened.record)
         await self._sync_clock()
 
     async def close(self, *, on_step: StepCallback | None = None) -> SessionRecord:
@@ -292,19 +316,44 @@ class RemoteChat:
                 "to go on."
             )
         failure: UserFacingError | None = None
+        text_sent = False
         try:
             async for event in self.engine.chat_stream(request):
+                if isinstance(event, TokenDelta) and event.text:
+                    text_sent = True
                 yield event
             return
         except FAILOVER_ERRORS as exc:
             failure = exc
         log.warning("provider %s failed mid-conversation: %s (%s)", self.record.provider,
                     failure.message, failure.detail)
+        if text_sent and not self.replay_after_tokens:
+            raise await self._end_mid_answer(failure)
         notice = await self.fail_over()
         yield ProviderSwitched("", notice)
         assert self.engine is not None
         async for event in self.engine.chat_stream(request):
             yield event
+
+    async def _end_mid_answer(self, failure: UserFacingError) -> ProviderFailedMidAnswer:
+        """Close the failed session (the stake comes back); the next request opens another."""
+        failed = self.record
+        assert failed is not None
+        self.failed_providers.add(failed.provider.lower())
+        self._set(RemoteState.SWITCHING)
+        try:
+            self.replaced.append(await self.consumer.close_session(failed.session_id))
+        except UserFacingError as exc:  # the close job keeps retrying on its own
+            log.warning("closing the failed session %s: %s", failed.session_id, exc.message)
+            self.replaced.append(failed)
+        self.record = None
+        self.engine = None
+        message = (f"Provider {short_address(failed.provider)} stopped in the middle of the "
+                   f"answer ({failure.message}). The answer ends here; ask again for a full one "
+                   "from another provider. Its session was closed and the stake comes back.")
+        self.notices.append(message)
+        self._set(RemoteState.CLOSED, message)
+        return ProviderFailedMidAnswer(message)
 
     async def fail_over(self) -> str:
         """Close the failed session (with our own receipt if the provider cannot sign one), then
@@ -340,6 +389,8 @@ class RemoteChat:
         last_error = ""
         for rb in candidates[:MAX_SWITCH_TRIES]:
             try:
+                if self.before_open is not None:
+                    await self.before_open(rb.bid.id, remaining)
                 opened = await self.consumer.open_session(rb.bid.id, remaining)
             except FAILOVER_ERRORS as exc:
                 self.failed_providers.add(rb.bid.provider.lower())
@@ -372,6 +423,7 @@ __all__ = [
     "NetworkModel",
     "NoProviderAvailable",
     "NoSessionOpen",
+    "ProviderFailedMidAnswer",
     "ProviderSwitched",
     "Reachability",
     "RemoteChat",

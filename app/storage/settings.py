@@ -61,6 +61,10 @@ class Settings:
     custom_rpc_urls: list[str] = field(default_factory=list)
     api_enabled: bool = False
     api_port: int = 8082
+    # MOR (wei) the local API may stake per UTC day on network models on its own; small on purpose.
+    api_daily_limit_wei: int = 20 * 10**18
+    api_idle_close_s: int = 300  # an API-opened session closes after this long unused
+    local_model: str = ""  # the library model chat and sharing load ("" = the first one)
     provider_port: int = 3333
     provider_public_host: str = ""
     start_minimized: bool = False
@@ -142,12 +146,27 @@ def _check_urls(value: Any) -> list[str]:
     return [check_rpc_url(u) for u in value if u.strip()]
 
 
+def _check_wei(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidSetting("An amount must be zero or more.")
+    return value
+
+
+def _check_idle(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 86_400:
+        raise InvalidSetting("The idle time must be from 1 second to 1 day.")
+    return value
+
+
 _VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "theme": _check_theme,
     "network": _check_network,
     "custom_rpc_urls": _check_urls,
     "api_enabled": _check_bool,
     "api_port": _check_port,
+    "api_daily_limit_wei": _check_wei,
+    "api_idle_close_s": _check_idle,
+    "local_model": _check_str,
     "provider_port": _check_port,
     "provider_public_host": _check_str,
     "start_minimized": _check_bool,

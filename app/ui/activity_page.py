@@ -106,6 +106,11 @@ class ActivityPage(QWidget):
         lay.addWidget(self.errors)
 
         lay.addWidget(self._build_held())
+        self.api_spent = QLabel()  # what the local API staked today on network models
+        self.api_spent.setObjectName("apiSpent")
+        self.api_spent.setProperty("role", "hint")
+        lay.addWidget(self.api_spent)
+        self.show_api_spent()
         lay.addWidget(QLabel("Background tasks"))
         self.jobs_table = _table(JOB_COLUMNS)
         lay.addWidget(self.jobs_table, 3)
@@ -153,7 +158,19 @@ class ActivityPage(QWidget):
         with contextlib.suppress(RuntimeError):
             self.wallet_event.emit(what)
 
+    def show_api_spent(self) -> None:
+        from app.services.api_spend import api_ledger
+        from app.services.api_spend import mor as mor_text
+
+        spent = api_ledger(self.ctx.paths).spent_today()
+        limit = int(getattr(self.ctx.settings, "api_daily_limit_wei", 0) or 0)
+        self.api_spent.setText(f"Local API: {mor_text(spent)} staked today on network models "
+                               f"(daily limit {mor_text(limit)}; the stake comes back when "
+                               "each session closes).")
+
     def _on_services_event(self, what: str) -> None:
+        if what == "api":
+            self.show_api_spent()
         if what == "jobs":
             self._rebuild_timer.start()  # many changes in a burst → one rebuild
         elif what == "chain" and self.services.chain is not None:

@@ -147,6 +147,9 @@ def build_main_window(
     window = MainWindow(ctx, open_start_page_on_show=open_start_page_on_show)
     ctx.extras["status"] = window.status_model
     ctx.extras["main_window"] = window
+    from app.ui.api_switch import attach_api_switch
+
+    attach_api_switch(ctx, store, window)  # the local API follows Settings' switch from launch
     notice = store.take_notice()
     if notice:
         window.show_notice(notice)

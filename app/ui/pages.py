@@ -42,6 +42,7 @@ def default_pages() -> list[PageSpec]:
     return [
         PageSpec("chat", "Chat", "chat", lazy_factory("app.ui.chat_page", "ChatPage")),
         PageSpec("share", "Share my GPU", "share", lazy_factory("app.ui.share_page", "SharePage")),
+        PageSpec("models", "Models", "library", lazy_factory("app.ui.library", "LibraryPage")),
         PageSpec("wallet", "Wallet", "wallet", lazy_factory("app.ui.wallet_page", "WalletPage")),
         PageSpec(
             "activity", "Activity", "activity", lazy_factory("app.ui.activity_page", "ActivityPage")

@@ -6,6 +6,7 @@ a plain explanation under its group and nothing is saved, so a typo never loses 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -14,8 +15,10 @@ from typing import Any
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -109,9 +112,8 @@ class SettingsPage(QWidget):
         # Local API
         self.api_enabled = QCheckBox("Serve an OpenAI-compatible API on this computer")
         self.api_enabled.setChecked(s.api_enabled)
-        self.api_enabled.toggled.connect(
-            lambda on: self._save(self.api_error, api_enabled=bool(on))
-        )
+        self.api_enabled.setObjectName("apiEnabled")
+        self.api_enabled.toggled.connect(self._api_switched)
         self.api_port = QSpinBox()
         self.api_port.setObjectName("apiPort")
         self.api_port.setRange(1, 65535)
@@ -135,12 +137,42 @@ class SettingsPage(QWidget):
         key_row.addWidget(self.api_key_edit, 1)
         key_row.addWidget(self.show_key)
         key_row.addWidget(self.copy_key)
+        self.api_url_edit = QLineEdit()
+        self.api_url_edit.setObjectName("apiBaseUrl")
+        self.api_url_edit.setReadOnly(True)
+        self.api_url_edit.setToolTip("Paste this as the “base URL” of any OpenAI-compatible tool.")
+        self.copy_url = QPushButton("Copy")
+        self.copy_url.setObjectName("copyApiUrl")
+        self.copy_url.clicked.connect(self._copy_url)
+        url_row = QHBoxLayout()
+        url_row.addWidget(self.api_url_edit, 1)
+        url_row.addWidget(self.copy_url)
+        self.api_limit = QDoubleSpinBox()
+        self.api_limit.setObjectName("apiDailyLimit")
+        self.api_limit.setDecimals(2)
+        self.api_limit.setRange(0.0, 1_000_000.0)
+        self.api_limit.setSuffix(" MOR")
+        self.api_limit.setValue(s.api_daily_limit_wei / 10**18)
+        self.api_limit.setToolTip(
+            "The most MOR the API may stake per day (UTC) in sessions it opens on its own for "
+            "network models (mor/…). The stake comes back when a session closes. 0 turns "
+            "network models off in the API."
+        )
+        self.api_limit.editingFinished.connect(self._save_limit)
+        self.api_state = QLabel()
+        self.api_state.setObjectName("apiState")
+        self.api_state.setWordWrap(True)
         box, form = self._group("Local API", self.api_error)
         form.addRow(self.api_enabled)
         form.addRow("Port (127.0.0.1)", self.api_port)
         form.addRow("API key", key_row)
+        form.addRow("Base URL", url_row)
+        form.addRow("Network models: daily limit", self.api_limit)
+        form.addRow("State", self.api_state)
         layout.addWidget(box)
         self._load_api_key()
+        self._api_services: Any = None
+        self._watch_api()
 
         # Background
         self.keep_serving = QCheckBox(
@@ -220,6 +252,10 @@ class SettingsPage(QWidget):
         error.hide()
         return True
 
+    def _api_switched(self, on: bool) -> None:
+        if self._save(self.api_error, api_enabled=bool(on)):
+            self.refresh_api_state()
+
     def save_rpc_urls(self) -> bool:
         lines = [ln.strip() for ln in self.rpc_edit.toPlainText().splitlines() if ln.strip()]
         try:
@@ -242,6 +278,50 @@ class SettingsPage(QWidget):
             self.show_key.setEnabled(False)
             return
         self.api_key_edit.setText(key)
+
+    def _watch_api(self) -> None:
+        """Follow the running API (started by ``app.ui.api_switch`` from the same settings)."""
+        from app.services.app_services import services_of
+
+        self._api_services = services_of(self.ctx)
+        self._api_services.on_change(self._on_services)
+        self.refresh_api_state()
+
+    def _on_services(self, what: str) -> None:
+        if what == "api":
+            # RuntimeError: the page was deleted (window closed) before the services.
+            with contextlib.suppress(RuntimeError):
+                self.refresh_api_state()
+
+    def refresh_api_state(self) -> None:
+        api = self._api_services.api
+        s = self.store.settings
+        url = api.base_url or f"http://127.0.0.1:{s.api_port}/v1"
+        self.api_url_edit.setText(url)
+        if api.running:
+            n = api.requests_served
+            text = f"Listening on {api.base_url} · {n} request{'s' if n != 1 else ''} served"
+            if api.network is not None:
+                from app.services.api_spend import mor
+
+                staked = api.network.ledger.spent_today()
+                text += f" · {mor(staked)} staked today on network models"
+            self.api_state.setText(text)
+        elif s.api_enabled and api.error:
+            self.api_state.setText(f"Not running: {api.error}")
+        elif s.api_enabled:
+            self.api_state.setText("Starting…")
+        else:
+            self.api_state.setText("Off: nothing listens.")
+
+    def _save_limit(self) -> None:
+        wei = round(self.api_limit.value() * 100) * 10**16  # exact cents of MOR, as int wei
+        if self._save(self.api_error, api_daily_limit_wei=wei):
+            self.refresh_api_state()
+
+    def _copy_url(self) -> None:
+        QApplication.clipboard().setText(self.api_url_edit.text())
+        self.copy_url.setText("Copied")
 
     def _toggle_key(self, shown: bool) -> None:
         self.api_key_edit.setEchoMode(

@@ -1,0 +1,77 @@
+"""Runs the local OpenAI-compatible API as Settings' switch says, from launch on.
+
+Why here and not in the Settings page: the API must run when the program starts with the switch
+on, whichever page is open; the page only flips the setting and shows the state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer
+
+from app.services.context import AppContext
+from app.storage.settings import Settings, SettingsStore
+from app.ui.app_state import register_shutdown
+
+log = logging.getLogger(__name__)
+
+API_KEY = "api_switch"
+_WATCHED = frozenset({"api_enabled", "api_port"})
+EARLY_RETRY_MS = 100
+EARLY_TRIES = 100
+
+
+class ApiSwitch(QObject):
+    def __init__(
+        self, ctx: AppContext, store: SettingsStore, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        from app.services.app_services import services_of
+
+        self.ctx = ctx
+        self.store = store
+        self.services = services_of(ctx)
+        self.task: asyncio.Future[Any] | None = None
+        self._early_tries = 0
+        self._unsubscribe = store.subscribe(self._on_settings)
+        register_shutdown(ctx, self._shutdown)
+        if store.settings.api_enabled:
+            QTimer.singleShot(0, self.apply)  # once the event loop runs
+
+    def _on_settings(self, _settings: Settings, changed: frozenset[str]) -> None:
+        if changed & _WATCHED:
+            self.apply()
+
+    def apply(self) -> asyncio.Future[Any] | None:
+        """Start or stop the API to match the current settings (in order: one at a time)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            # Called before the asyncio loop runs (the launcher shows the window first): try
+            # again shortly. A bare window in a test never gets a loop; it gives up after a while.
+            self._early_tries += 1
+            if self._early_tries <= EARLY_TRIES:
+                QTimer.singleShot(EARLY_RETRY_MS, self.apply)
+            return None
+        previous = self.task
+
+        async def run() -> None:
+            if previous is not None and not previous.done():
+                await asyncio.wait([previous])
+            await self.services.apply_api_settings(self.store.settings)
+
+        self.task = asyncio.ensure_future(run())
+        return self.task
+
+    async def _shutdown(self) -> None:
+        self._unsubscribe()
+        await self.services.api.stop()
+
+
+def attach_api_switch(ctx: AppContext, store: SettingsStore, parent: QObject) -> ApiSwitch:
+    switch = ApiSwitch(ctx, store, parent)
+    ctx.extras[API_KEY] = switch
+    return switch
