@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.api.openai_format import ApiError
+from app.api.errors import ApiError
 
 # Any JSON object (OpenAI's JSON mode asks for an object at the top). Whitespace is bounded so a
 # small model cannot wander into endless blank lines before closing the object.

@@ -10,7 +10,8 @@ import secrets
 import time
 from typing import Any
 
-from app.errors import UserFacingError
+from app.api.errors import ApiError
+from app.api.json_mode import grammar_for, refuse_tools
 from app.inference.types import ChatMessage, ChatRequest, CompletionMetrics, Role, SamplingParams
 
 _ROLES: dict[str, Role] = {
@@ -19,38 +20,6 @@ _ROLES: dict[str, Role] = {
     "user": "user",
     "assistant": "assistant",
 }
-
-
-class ApiError(UserFacingError):
-    """An error answered to an API client as OpenAI-style JSON with an HTTP status."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        type_: str = "invalid_request_error",
-        code: str | None = None,
-        param: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.type = type_
-        self.code = code
-        self.param = param
-
-    def body(self) -> dict[str, Any]:
-        return error_body(self.message, type_=self.type, code=self.code, param=self.param)
-
-
-def error_body(
-    message: str,
-    *,
-    type_: str = "invalid_request_error",
-    code: str | None = None,
-    param: str | None = None,
-) -> dict[str, Any]:
-    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
 def _bad(message: str, param: str | None = None) -> ApiError:
@@ -102,8 +71,6 @@ def parse_chat_request(body: Any) -> tuple[ChatRequest, bool, bool]:
     """Validate a /v1/chat/completions body; return (request, stream, include_usage)."""
     if not isinstance(body, dict):
         raise _bad("The request body must be a JSON object.")
-    from app.api.json_mode import grammar_for, refuse_tools
-
     refuse_tools(body)
     grammar = grammar_for(body)
     model = body.get("model")

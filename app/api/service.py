@@ -30,7 +30,7 @@ class LocalApiService:
         """``network``: also offer the Morpheus network's models as ``mor/<name>``."""
         self.ctx = ctx
         self.with_network = network
-        self.network: Any = None  # app.services.api_network.NetworkApiModels once started
+        self.network: Any = None  # app.api.network_models.NetworkApiModels once started
         self.host = host
         self.port = port
         self.router = EngineRouter()
@@ -100,7 +100,7 @@ class LocalApiService:
         self.router.register(name, engine)
 
     def _add_network_models(self) -> None:
-        from app.services.api_network import NetworkApiModels
+        from app.api.network_models import NetworkApiModels
         from app.services.api_spend import api_ledger
         from app.services.app_services import services_of
 
@@ -139,3 +139,23 @@ class LocalApiService:
             self._emit()
         if self.network is not None:
             await self.network.close_all()  # sessions it opened close; their stake comes back
+
+
+WINDOW_API_KEY = "local_api"
+
+
+def window_api(ctx: Any) -> LocalApiService:
+    """The window's one local API (created on first use; ``app.ui.api_switch`` runs it as
+    Settings say). It stops before the services it uses, and its changes reach their listeners
+    as ``"api"``."""
+    api = ctx.extras.get(WINDOW_API_KEY)
+    if isinstance(api, LocalApiService):
+        return api
+    from app.services.app_services import services_of
+
+    api = LocalApiService(ctx)
+    services = services_of(ctx)
+    api.on_change(lambda: services.emit("api"))
+    services.on_stop(api.stop)
+    ctx.extras[WINDOW_API_KEY] = api
+    return api

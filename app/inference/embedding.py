@@ -7,13 +7,30 @@ Kept out of ``engine.py`` so that file stays about generation.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from app.inference.engine_request import EngineRequest
 from app.inference.types import ContextOverflow, EngineCrashed, InferenceError, ModelLoadError
 
-if TYPE_CHECKING:
-    from app.inference.engine import LocalEngine
+
+class _Queue(Protocol):
+    """What of ``LocalEngine`` an embeddings request needs: its queue to the child."""
+
+    @property
+    def _ids(self) -> Iterator[int]: ...
+
+    @property
+    def running(self) -> bool: ...
+
+    async def start(self) -> None: ...
+
+    def _enqueue(self, req: EngineRequest) -> None: ...
+
+    def _dispatch(self) -> None: ...
+
+    def _withdraw(self, req: EngineRequest) -> None: ...
 
 MAX_INPUTS = 256
 
@@ -24,10 +41,8 @@ class Embeddings:
     prompt_tokens: int
 
 
-async def embed_with(engine: LocalEngine, texts: list[str], *, client: str = "") -> Embeddings:
+async def embed_with(engine: _Queue, texts: list[str], *, client: str = "") -> Embeddings:
     """One unit-length vector per text (mean of the model's hidden states)."""
-    from app.inference.engine import _Req
-
     if not texts:
         return Embeddings([], 0)
     if len(texts) > MAX_INPUTS:
@@ -35,7 +50,7 @@ async def embed_with(engine: LocalEngine, texts: list[str], *, client: str = "")
     if not engine.running:
         await engine.start()
     rid = next(engine._ids)
-    req = _Req(rid, client, {"op": "embed", "i": rid, "texts": texts}, time.perf_counter())
+    req = EngineRequest(rid, client, {"op": "embed", "i": rid, "texts": texts}, time.perf_counter())
     engine._enqueue(req)
     engine._dispatch()
     try:

@@ -19,11 +19,12 @@ import sys
 import time
 from collections import deque
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from app.inference.embedding import Embeddings, embed_with
+from app.inference.engine_request import EngineRequest as _Req
 from app.inference.engine_worker import EV_FATAL, EV_READY, WorkerConfig
 from app.inference.gguf_meta import read_gguf
 from app.inference.hardware import estimate_fit, probe, usable_cores
@@ -43,19 +44,6 @@ from app.inference.types import (
 
 log = logging.getLogger(__name__)
 _LINE_LIMIT = 16 * 1024 * 1024
-
-
-@dataclass(eq=False)
-class _Req:
-    rid: int
-    client: str
-    payload: dict[str, Any]
-    t_submit: float
-    events: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
-    sent: bool = False
-    closed: bool = False
-    got_tokens: bool = False  # the child sent text for it: a crash now cannot be hidden
-    retries: int = 0
 
 
 class LocalEngine:

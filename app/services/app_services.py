@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from app.errors import UserFacingError
@@ -23,7 +23,6 @@ from app.inference.types import ChatEngine
 from app.services.context import AppContext
 
 if TYPE_CHECKING:  # web3 and friends cost ~50 MB: loaded on first use, not at window creation
-    from app.api.service import LocalApiService
     from app.chain.client import ChainClient
     from app.services.consumer_service import ConsumerService
     from app.services.provider_service import ProviderService
@@ -63,7 +62,7 @@ class AppServices:
         self.supervisor_error = ""  # why background payments do not run here (shown to the user)
         self._wallet_hooked = False
         self._supervisor_lock = asyncio.Lock()  # two pages connecting at once start one
-        self._api: LocalApiService | None = None
+        self._stop_hooks: list[Callable[[], Awaitable[None]]] = []
 
     @property
     def runtime(self) -> Runtime:
@@ -287,25 +286,20 @@ class AppServices:
                 out.append(svc.runner)
         return out
 
-    # -- the local OpenAI-compatible API ------------------------------------------------------
+    def emit(self, what: str) -> None:
+        """Tell listeners that ``what`` changed (for parts kept outside, like the local API)."""
+        self._emit(what)
 
-    @property
-    def api(self) -> LocalApiService:
-        """The window's local API (created on first use, started by ``apply_api_settings``)."""
-        if self._api is None:
-            from app.api.service import LocalApiService
-
-            self._api = LocalApiService(self.ctx)
-            self._api.on_change(lambda: self._emit("api"))
-        return self._api
-
-    async def apply_api_settings(self, settings: Any) -> None:
-        """Run the API if Settings' switch is on (on its port), stop it otherwise."""
-        await self.api.apply(bool(settings.api_enabled), int(settings.api_port))
+    def on_stop(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run ``hook`` first when the services stop (the local API: it uses them all)."""
+        self._stop_hooks.append(hook)
 
     async def stop(self) -> None:
-        if self._api is not None:
-            await self._api.stop()
+        for hook in self._stop_hooks:
+            try:
+                await hook()
+            except Exception:
+                log.exception("stop hook failed")
         await self._teardown(keep_engine=False)
 
     async def _teardown(self, *, keep_engine: bool = True) -> None:

@@ -29,11 +29,8 @@ class ApiSwitch(QObject):
         self, ctx: AppContext, store: SettingsStore, parent: QObject | None = None
     ) -> None:
         super().__init__(parent)
-        from app.services.app_services import services_of
-
         self.ctx = ctx
         self.store = store
-        self.services = services_of(ctx)
         self.task: asyncio.Future[Any] | None = None
         self._early_tries = 0
         self._unsubscribe = store.subscribe(self._on_settings)
@@ -61,14 +58,19 @@ class ApiSwitch(QObject):
         async def run() -> None:
             if previous is not None and not previous.done():
                 await asyncio.wait([previous])
-            await self.services.apply_api_settings(self.store.settings)
+            from app.api.service import window_api
+
+            s = self.store.settings
+            await window_api(self.ctx).apply(bool(s.api_enabled), int(s.api_port))
 
         self.task = asyncio.ensure_future(run())
         return self.task
 
     async def _shutdown(self) -> None:
         self._unsubscribe()
-        await self.services.api.stop()
+        from app.api.service import window_api
+
+        await window_api(self.ctx).stop()
 
 
 def attach_api_switch(ctx: AppContext, store: SettingsStore, parent: QObject) -> ApiSwitch:

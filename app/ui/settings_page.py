@@ -294,7 +294,9 @@ class SettingsPage(QWidget):
                 self.refresh_api_state()
 
     def refresh_api_state(self) -> None:
-        api = self._api_services.api
+        from app.api.service import window_api
+
+        api = window_api(self.ctx)
         s = self.store.settings
         url = api.base_url or f"http://127.0.0.1:{s.api_port}/v1"
         self.api_url_edit.setText(url)

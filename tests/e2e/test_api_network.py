@@ -21,11 +21,12 @@ import pytest
 import pytest_asyncio
 
 from app.api.keys import load_or_create_api_key
+from app.api.network_models import AutoSessionEngine
+from app.api.service import LocalApiService, window_api
 from app.chain.devnet import Devnet, dev_account, network_file
 from app.inference.engine import LocalEngine
 from app.inference.library import BUNDLED_NAME
 from app.paths import app_paths
-from app.services.api_network import AutoSessionEngine
 from app.services.app_services import SERVICES_KEY, AppServices
 from app.services.context import AppContext
 from app.services.node_identity import WalletNodeKey
@@ -73,11 +74,12 @@ async def until_closed(chain: object, session_id: str, timeout: float = 60.0) ->
 class Net:
     providers: list[ProviderService]
     services: AppServices
+    api: LocalApiService
     client: openai.AsyncOpenAI
     user: str
 
     def engine(self) -> AutoSessionEngine:
-        network = self.services.api.network
+        network = self.api.network
         assert network is not None
         return network.engine(NET_MODEL)
 
@@ -128,11 +130,12 @@ async def net(
         ctx.extras[SERVICES_KEY] = services
         assert await services.connect() is not None
         assert services.supervisor is not None  # the money jobs run as in the program
-        await services.apply_api_settings(Settings(api_enabled=True, api_port=0))
-        assert services.api.running, services.api.error
-        client = openai.AsyncOpenAI(base_url=services.api.base_url,
+        api = window_api(ctx)  # the window's API, as Settings' switch runs it
+        await api.apply(True, 0)
+        assert api.running, api.error
+        client = openai.AsyncOpenAI(base_url=api.base_url,
                                     api_key=load_or_create_api_key(paths), max_retries=0)
-        yield Net(providers, services, client, dev_account(CONSUMER).address)
+        yield Net(providers, services, api, client, dev_account(CONSUMER).address)
     finally:
         if client is not None:
             await client.close()
@@ -173,7 +176,7 @@ async def test_network_model_session_opens_is_reused_idles_out_and_respects_the_
     assert rec is not None and rec.provider == net.providers[0].me  # the best-rated bid
     assert (await chain.get_session(rec.session_id)).is_active
     assert await chain.mor_balance(net.user) == before - rec.stake
-    assert net.services.api.network.ledger.spent_today() == rec.stake
+    assert net.api.network.ledger.spent_today() == rec.stake
 
     reply = await net.client.chat.completions.create(**ask("Say hello again."))
     assert reply.choices[0].message.content and reply.model == NET_MODEL
@@ -183,7 +186,7 @@ async def test_network_model_session_opens_is_reused_idles_out_and_respects_the_
 
     # Unused for IDLE_S: closed through the consumer's close job; the stake comes back (all of
     # it but today's share, which is held until the next UTC midnight).
-    sessions = net.services.api.network
+    sessions = net.api.network
     consumer = await net.services.consumer()
 
     def closed() -> bool:
@@ -261,7 +264,7 @@ async def test_a_client_that_disconnects_mid_answer_leaves_nothing_behind(net: N
     body = {**ask("Count from one to fifty, separated by commas.", 64), "stream": True}
     headers = {"Authorization": f"Bearer {net.client.api_key}"}
     async with aiohttp.ClientSession() as http, http.post(
-        net.services.api.base_url + "/chat/completions", json=body, headers=headers
+        net.api.base_url + "/chat/completions", json=body, headers=headers
     ) as resp:
         assert resp.status == 200
         await resp.content.readline()  # the first event; then the client goes away
@@ -285,7 +288,7 @@ async def test_concurrent_first_requests_share_one_session(net: Net) -> None:
     rec = net.engine().session
     assert rec is not None
     assert await chain.user_session_ids(net.user) == [rec.session_id]  # one open, not three
-    assert net.services.api.network.ledger.spent_today() == rec.stake
+    assert net.api.network.ledger.spent_today() == rec.stake
     await net.engine().close()
     await until_closed(chain, rec.session_id)
 
@@ -293,7 +296,7 @@ async def test_concurrent_first_requests_share_one_session(net: Net) -> None:
 async def test_a_session_about_to_end_is_replaced_before_the_request(
     net: Net, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.services import api_network
+    from app.api import network_models as api_network
 
     chain = net.services.chain
     assert chain is not None
@@ -322,11 +325,11 @@ async def test_no_mor_is_an_openai_error_and_stopping_the_api_closes_its_session
     rec = net.engine().session
     assert rec is not None
     # Switching the API off closes what it opened: the stake comes back, nothing is stranded.
-    await net.services.apply_api_settings(Settings(api_enabled=False))
-    assert not net.services.api.running
+    await net.api.apply(False)
+    assert not net.api.running
     await until_closed(chain, rec.session_id)
-    await net.services.apply_api_settings(Settings(api_enabled=True, api_port=0))
-    client = openai.AsyncOpenAI(base_url=net.services.api.base_url,
+    await net.api.apply(True, 0)
+    client = openai.AsyncOpenAI(base_url=net.api.base_url,
                                 api_key=net.client.api_key, max_retries=0)
     # Every MOR leaves the wallet: a new session cannot be staked, and the client is told why.
     consumer = await net.services.consumer()

@@ -14,6 +14,7 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 from app.api.keys import load_or_create_api_key
+from app.api.service import window_api
 from app.inference.library import BUNDLED_NAME
 from app.services.app_services import services_of
 
@@ -40,11 +41,11 @@ async def test_switch_starts_and_stops_the_api(make_window, paths) -> None:
     port = free_port()
     page.api_port.setValue(port)
     page.api_port.editingFinished.emit()
-    assert not services.api.running
+    assert not window_api(window.ctx).running
     assert page.api_state.text() == "Off: nothing listens."
 
     page.api_enabled.setChecked(True)
-    await until(lambda: services.api.running)
+    await until(lambda: window_api(window.ctx).running)
     base_url = f"http://127.0.0.1:{port}/v1"
     assert page.api_url_edit.text() == base_url
     page.copy_url.click()
@@ -66,7 +67,7 @@ async def test_switch_starts_and_stops_the_api(make_window, paths) -> None:
         assert "0 MOR staked today on network models" in page.api_state.text()
 
         page.api_enabled.setChecked(False)
-        await until(lambda: not services.api.running)
+        await until(lambda: not window_api(window.ctx).running)
         assert page.api_state.text() == "Off: nothing listens."
         with pytest.raises(openai.APIConnectionError):
             await client.models.list()
@@ -86,9 +87,9 @@ async def test_a_busy_port_is_explained_not_raised(make_window) -> None:
         page.api_port.setValue(busy.getsockname()[1])
         page.api_port.editingFinished.emit()
         page.api_enabled.setChecked(True)
-        await until(lambda: bool(services.api.error))
+        await until(lambda: bool(window_api(window.ctx).error))
         assert "could not listen" in page.api_state.text()
-        assert not services.api.running
+        assert not window_api(window.ctx).running
     page.api_enabled.setChecked(False)
     await services.stop()
 
@@ -130,7 +131,7 @@ async def test_switch_on_at_launch_starts_the_api_without_opening_settings(
     window = make_window()
     window.show()
     services = services_of(window.ctx)
-    await until(lambda: services.api.running)
+    await until(lambda: window_api(window.ctx).running)
     assert "settings" not in window.pages  # nobody opened the Settings page
     client = openai.AsyncOpenAI(base_url=f"http://127.0.0.1:{port}/v1",
                                 api_key=load_or_create_api_key(paths), max_retries=0)
