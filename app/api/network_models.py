@@ -209,7 +209,7 @@ class AutoSessionEngine:
                     f"'{self.model_name}' right now.", code="model_not_found", param="model",
                 )
             remote = RemoteChat(
-                consumer, model, replay_after_tokens=False, on_opened=self.source.record,
+                consumer, model, mid_answer="close", on_opened=self.source.record,
                 before_open=lambda bid, s: self.source.check_budget(consumer, bid, s),
             )
             tried: list[str] = []

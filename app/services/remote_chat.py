@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
 from app.chain.delegation import checker_for
 from app.errors import UserFacingError
@@ -180,16 +181,16 @@ class RemoteChat:
     session opened (a devnet's clock can run ahead after time travel).
 
     The failover rule: a provider that fails before the first token of an answer is replaced
-    and the request goes to the next-best one. After text went out, ``replay_after_tokens``
-    decides: the chat window (True) drops the partial text on ``ProviderSwitched`` and shows the
-    whole answer again; a client that cannot take text back (the HTTP API, False) gets
-    ``ProviderFailedMidAnswer`` and never a repeat.
+    and the request goes to the next-best one. After text went out the answer is never
+    repeated: it ends with ``ProviderFailedMidAnswer``. ``mid_answer`` says what happens to the
+    session: the chat window ("switch") moves to the next-best provider at once, so asking again
+    just works; the HTTP API ("close") closes it and opens one on the next request.
     """
 
     def __init__(
         self, consumer: ConsumerService, model: NetworkModel, *,
         clock: Callable[[], float] = time.time,
-        replay_after_tokens: bool = True,
+        mid_answer: Literal["switch", "close"] = "switch",
         before_open: BeforeOpen | None = None,
         on_opened: Callable[[SessionRecord], None] | None = None,
     ) -> None:
@@ -206,7 +207,7 @@ class RemoteChat:
         self.error = ""
         self._chain_offset = 0.0
         self._listeners: list[Listener] = []
-        self.replay_after_tokens = replay_after_tokens
+        self.mid_answer = mid_answer
         self.before_open = before_open
         self.on_opened = on_opened
 
@@ -327,9 +328,14 @@ class RemoteChat:
             failure = exc
         log.warning("provider %s failed mid-conversation: %s (%s)", self.record.provider,
                     failure.message, failure.detail)
-        if text_sent and not self.replay_after_tokens:
+        if text_sent and self.mid_answer == "close":
             raise await self._end_mid_answer(failure)
         notice = await self.fail_over()
+        if text_sent:
+            message = (f"The provider stopped in the middle of the answer ({failure.message}). "
+                       f"{notice} Ask again for a full answer.")
+            self.notices.append(message)
+            raise ProviderFailedMidAnswer(message)
         yield ProviderSwitched("", notice)
         assert self.engine is not None
         async for event in self.engine.chat_stream(request):
