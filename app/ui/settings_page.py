@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import QSignalBlocker, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QApplication,
@@ -193,7 +193,15 @@ class SettingsPage(QWidget):
         self.autostart_sharing.toggled.connect(
             lambda on: self._save(self.background_error, autostart_sharing=bool(on))
         )
+        from app.autostart import Autostart
+
+        self.autostart = Autostart()
+        self.start_at_login = QCheckBox("Start Morpheus Desktop when I log in to this computer")
+        self.start_at_login.setObjectName("startAtLogin")
+        self.start_at_login.setChecked(self.autostart.enabled())
+        self.start_at_login.toggled.connect(self._start_at_login)
         box, form = self._group("Background", self.background_error)
+        form.addRow(self.start_at_login)
         form.addRow(self.keep_serving)
         form.addRow(self.start_minimized)
         form.addRow(self.autostart_sharing)
@@ -251,6 +259,21 @@ class SettingsPage(QWidget):
             return False
         error.hide()
         return True
+
+    def _start_at_login(self, on: bool) -> None:
+        """Off by default; the entry runs this very program (the installed one when frozen)."""
+        try:
+            self.autostart.enable() if on else self.autostart.disable()
+        except OSError as exc:
+            log.error("autostart %s failed: %s", "on" if on else "off", exc)
+            self.background_error.setText(
+                f"Could not change starting at login ({exc.strerror or exc}).")
+            self.background_error.show()
+            with QSignalBlocker(self.start_at_login):
+                self.start_at_login.setChecked(self.autostart.enabled())
+            return
+        self.background_error.hide()
+        self.start_at_login.setToolTip(f"Entry: {self.autostart.location()}" if on else "")
 
     def _api_switched(self, on: bool) -> None:
         if self._save(self.api_error, api_enabled=bool(on)):

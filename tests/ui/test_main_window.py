@@ -207,3 +207,21 @@ def test_notice_bar_can_be_dismissed(make_window, qtbot):
     assert window.notice_bar.label.text() == "Hello once"
     qtbot.mouseClick(window.notice_bar.close_button, Qt.MouseButton.LeftButton, pos=QPoint(3, 3))
     assert not window.notice_bar.isVisible()
+
+
+def test_start_at_login_is_off_by_default_and_writes_the_autostart_entry(
+    make_window, qtbot, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    entry = tmp_path / "xdg" / "autostart" / "morpheus-desktop.desktop"
+    window = make_window()
+    page = window.show_page("settings")
+    assert not page.start_at_login.isChecked() and not entry.exists()
+
+    page.start_at_login.setChecked(True)
+    text = entry.read_text()
+    assert "Exec=" in text and "X-GNOME-Autostart-enabled=true" in text
+    assert make_window().show_page("settings").start_at_login.isChecked()  # read back
+
+    page.start_at_login.setChecked(False)
+    assert not entry.exists()
