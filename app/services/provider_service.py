@@ -27,7 +27,6 @@ from app.chain.tx import SentTx
 from app.errors import UserFacingError
 from app.fileio import atomic_write_text
 from app.inference.types import ChatEngine, ChatMessage, ChatRequest, CompletionDone, SamplingParams
-from app.market.economics import DAY, claimable_for_provider, start_of_day
 from app.market.types import Bid, id_bytes, id_hex
 from app.p2p.keys import NodeKey
 from app.p2p.provider_server import (
@@ -39,9 +38,12 @@ from app.p2p.provider_server import (
     ReceiptIssued,
 )
 from app.services.chain_lookup import ChainSessionLookup
+from app.services.provider_cap import CHECK_EVERY_S, CapStatus, CapWatch
+from app.services.provider_claims import KIND as CLAIM_KIND
+from app.services.provider_claims import TITLE as CLAIM_TITLE
+from app.services.provider_claims import ProviderClaims, claim_key
 from app.services.settlement import simulate_with_allowance
-from app.services.tasks import Done, RetryAt, TaskRunner, recorded_txs, wait_for_pending
-from app.storage.jobs import Job
+from app.services.tasks import TaskRunner
 from app.storage.sessions import SessionRecord, SessionStore
 from app.wallet.signer import Signer
 
@@ -105,6 +107,7 @@ class ProviderDashboard:
     prompts_served: int = 0
     tokens_served: int = 0
     tokens_per_s: float = 0.0
+    cap: CapStatus | None = None  # the earnings cap, read from the chain while online
 
     @property
     def uptime_s(self) -> float:
@@ -132,6 +135,9 @@ class ProviderService:
         public_endpoint: str | None = None,
         auto_claim: bool = True,
         state_dir: Path | None = None,
+        provider_stake: int | None = None,
+        keep_serving_free: bool = False,
+        cap_check_s: float = CHECK_EVERY_S,
     ) -> None:
         self.chain = chain
         self.signer = signer
@@ -144,6 +150,8 @@ class ProviderService:
         self.port = port
         self.public_endpoint = public_endpoint
         self.auto_claim = auto_claim
+        self.provider_stake = provider_stake  # the total stake wanted (None: the minimum)
+        self.keep_serving_free = keep_serving_free
         # Consumers' public keys (from their handshakes) survive a restart of the node, so open
         # sessions keep working: a public key is not a secret.
         self._keys_file = state_dir / "provider_user_keys.json" if state_dir else None
@@ -152,7 +160,11 @@ class ProviderService:
         self.server: ProviderServer | None = None
         self._listeners: list[Callable[[ProviderDashboard], None]] = []
         self._benchmark_tps: float | None = None
-        runner.register("provider.claim", self._claim_job)
+        self.claims = ProviderClaims(chain, signer, runner, auto_claim=lambda: self.auto_claim)
+        self.cap_watch = CapWatch(self.claims, withdraw_bids=self._withdraw_for_cap,
+                                  report=lambda c: self._changed(cap=c),
+                                  keep_serving_free=lambda: self.keep_serving_free,
+                                  every=cap_check_s)
 
     # -- observers ---------------------------------------------------------------------------
 
@@ -181,8 +193,18 @@ class ProviderService:
         guess = int(statistics.median(prices)) if prices else lo * 10
         return max(lo, min(hi, guess))
 
-    async def plan(self, price_per_second: int | None = None) -> ProviderPlan:
+    async def plan(
+        self, price_per_second: int | None = None, stake: int | None = None
+    ) -> ProviderPlan:
+        """``stake`` is the total provider stake wanted (it caps yearly earnings); None keeps
+        what is staked, topped up to the network's minimum."""
         params = await self.chain.market_params()
+        stake = self.provider_stake if stake is None else stake
+        if stake is not None and stake < params.provider_min_stake:
+            raise UserFacingError(
+                f"The provider stake must be at least {params.provider_min_stake / 1e18:g} MOR "
+                "on this network."
+            )
         provider = await self.chain.get_provider(self.me)
         mid = derive_model_id(self.me, base_model_id_for(self.model_name))
         model = await self.chain.get_model(mid)
@@ -198,7 +220,8 @@ class ProviderService:
                 if bid.model_id == mid and bid.price_per_second == price:
                     existing = bid.id
         return ProviderPlan(
-            provider_stake_to_add=max(0, params.provider_min_stake - provider.stake),
+            provider_stake_to_add=max(0, max(params.provider_min_stake, stake or 0)
+                                      - provider.stake),
             model_stake_to_add=0 if model.is_active else params.model_min_stake,
             bid_fee=params.bid_fee,
             price_per_second=price,
@@ -338,6 +361,7 @@ class ProviderService:
                 state=ProviderState.WAITING, step="", endpoint=endpoint, bid_id=bid_id,
                 model_id=plan.model_id, started_at=time.time(),
             )
+            self.cap_watch.start()
             return bid_id
         except BaseException as exc:
             if self.server is not None:
@@ -367,6 +391,7 @@ class ProviderService:
         """Delete our bid (so nobody opens a session we won't serve), stop serving, and
         optionally deregister to get the provider stake back."""
         self._changed(state=ProviderState.STOPPING)
+        await self.cap_watch.stop()
         try:
             for bid in await self._my_active_bids():
                 await self.chain.delete_model_bid(self.signer, bid.id)
@@ -377,6 +402,15 @@ class ProviderService:
                 await self.server.stop()
                 self.server = None
             self._changed(state=ProviderState.OFF, bid_id="", step="")
+
+    async def _withdraw_for_cap(self) -> int:
+        """The cap is reached: delete our bids so nobody opens a session we would not be paid
+        for. Sessions already open are still served (their users paid for them)."""
+        bids = await self._my_active_bids()
+        for bid in bids:
+            await self.chain.delete_model_bid(self.signer, bid.id)
+        self._changed(bid_id="")
+        return len(bids)
 
     async def _my_active_bids(self) -> list[Bid]:
         ids = await self.chain.provider_active_bid_ids(self.me)
@@ -423,8 +457,8 @@ class ProviderService:
                 opened_at=rec.opened_at if rec else 0, ends_at=rec.ends_at if rec else 0,
             ))
             if rec is None:
-                self.runner.schedule(f"claim:{sid}", "provider.claim", {"session_id": sid},
-                                     title="Claim provider earnings")
+                self.runner.schedule(claim_key(sid), CLAIM_KIND, {"session_id": sid},
+                                     title=CLAIM_TITLE)
             self._changed(state=ProviderState.SERVING)
         elif isinstance(event, ReceiptIssued):
             d.active_sessions.discard(sid)
@@ -435,55 +469,17 @@ class ProviderService:
     # -- earnings ----------------------------------------------------------------------------
 
     async def earnings(self) -> dict[str, int]:
-        """Earned (paid out to us so far), claimable now, and claimed by our own claim jobs."""
-        ids = await self.chain.provider_session_ids(self.me)
-        sessions = await self.chain.get_sessions(ids) if ids else []
-        now = await self.chain.latest_timestamp()
-        earned = sum(s.provider_withdrawn_amount for s in sessions)
-        claimable = 0
-        for s in sessions:
-            bid = await self.chain.get_bid(s.bid_id)
-            with contextlib.suppress(ArithmeticError):
-                claimable += claimable_for_provider(
-                    price=bid.price_per_second, opened_at=s.opened_at, ends_at=s.ends_at,
-                    closed_at=s.closed_at, withdrawn=s.provider_withdrawn_amount, now=now,
-                )
-        claimed = sum(int(j.result.get("claimed", 0)) for j in self.runner.store.all()
-                      if j.kind == "provider.claim")
-        return {"earned": earned, "claimable": claimable, "claimed": claimed}
-
-    async def _claim_job(self, job: Job, runner: TaskRunner) -> Done | RetryAt:
-        """Collect what the contract owes for one session: sessions that expired without a close,
-        and earnings held back on a disputed early close once their day is over."""
-        sid = job.payload["session_id"]
-        if (await recorded_txs(self.chain.tx, job))[0] == "pending":
-            return wait_for_pending(runner.clock, "The claim")
-        s = await self.chain.get_session(sid)
-        bid = await self.chain.get_bid(s.bid_id)
-        now = await self.chain.latest_timestamp()
-        end = s.ends_at if s.closed_at == 0 else min(s.closed_at, s.ends_at)
-        if now < end:
-            return RetryAt(time.time() + (end - now) + 5, "session still running")
-        try:
-            amount = claimable_for_provider(
-                price=bid.price_per_second, opened_at=s.opened_at, ends_at=s.ends_at,
-                closed_at=s.closed_at, withdrawn=s.provider_withdrawn_amount, now=now,
-            )
-        except ArithmeticError:
-            wait = start_of_day(s.closed_at) + DAY - now + 5
-            return RetryAt(time.time() + wait, "earnings held until the next UTC midnight")
-        if amount == 0:
-            return Done({"claimed": "0"})
-        if not self.auto_claim:
-            return RetryAt(time.time() + 3600, "auto-claim is off")
-
-        async def sent(tx: SentTx) -> None:
-            runner.store.add_tx(job.key, tx.tx_hash)
-
-        before = await self.chain.mor_balance(self.me)
-        r = await self.chain.claim_for_provider(self.signer, id_bytes(sid), on_sent=sent)
-        got = await self.chain.mor_balance(self.me) - before
-        return Done({"claimed": str(got), "tx": r.tx_hash})
+        """All from the chain, in wei: ``earned`` (paid to us over all sessions), ``claimable``
+        (what claims sent now would pay, after the cap), ``claimed`` (by our own claim
+        transactions), ``earned_period``, ``cap`` (the stake), ``held_back`` (owed beyond the
+        cap), ``period_end`` (chain time) and ``cap_reached`` (0/1)."""
+        st = await self.claims.state()
+        return {
+            "earned": st.paid, "claimable": st.claimable, "claimed": self.claims.claimed_by_jobs(),
+            "earned_period": st.limit.earned_now, "cap": st.limit.stake,
+            "held_back": st.held_back, "unpaid": st.unpaid, "period_end": st.limit.until,
+            "cap_reached": int(st.cap_reached),
+        }
 
     async def serve_forever(self) -> None:
         """For the headless CLI: serve until cancelled."""
