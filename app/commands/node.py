@@ -40,6 +40,12 @@ def _mor_amount(text: str) -> int:
         raise argparse.ArgumentTypeError(exc.message) from None
 
 
+def _port(text: str) -> int:
+    if not text.strip().isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError("the port is a number from 0 to 65535")
+    return int(text)
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--network", type=_network_key,
                    help="network key (base-mainnet, base-sepolia, arbitrum-one, "
@@ -57,9 +63,14 @@ def register(sub: Any) -> None:
                        "(default: the bundled SmolLM2)")
     serve.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1;"
                        " use 0.0.0.0 to accept other machines)")
-    serve.add_argument("--port", type=int, default=3333, help="listen port (default 3333)")
-    serve.add_argument("--public-endpoint", help="host:port other people dial (published on "
-                       "chain); default: the listen address")
+    serve.add_argument("--port", type=_port, default=3333, help="listen port (default 3333; "
+                       "0 picks a free one)")
+    serve.add_argument("--public-endpoint", help="host:port or name:port other people dial "
+                       "(published on chain); default: the router's mapping with --upnp, or "
+                       "the listen address on the devnet")
+    serve.add_argument("--upnp", action="store_true",
+                       help="open the port on your router (UPnP IGD, then NAT-PMP) and publish "
+                       "the router's public address")
     serve.add_argument("--price", type=int, help="price in wei per second (default: suggested "
                        "from current bids)")
     serve.add_argument("--stake", type=_mor_amount, metavar="MOR",
@@ -136,6 +147,12 @@ async def _provider_serve(args: argparse.Namespace) -> int:
     with contextlib.suppress(NotImplementedError, RuntimeError):  # no signal handlers on Windows
         loop.add_signal_handler(signal.SIGTERM, on_sigterm)
     try:
+        from app.services.provider_reach import ReachPlan
+
+        # Typing --host is the user's yes to listening beyond this computer. Refused endpoints
+        # are refused here, before the wallet, the model or any MOR.
+        ReachPlan(args.host, args.public_endpoint, args.upnp,
+                  listen_consent=True).check_before_listening(rt.network().key)
         signer = _signer(rt, args)
         engine, model_name = await open_provider_engine(args, rt.paths.models)
         # The same job supervisor as the GUI and `morpheus jobs run` (one per data folder).
@@ -146,6 +163,7 @@ async def _provider_serve(args: argparse.Namespace) -> int:
         provider = await rt.provider(signer, engine, model_name=model_name, host=args.host,
                                      port=args.port, public_endpoint=args.public_endpoint)
         provider.provider_stake = args.stake
+        provider.upnp, provider.listen_consent = args.upnp, True
         provider.keep_serving_free = args.keep_serving_free
         try:
             bid = await provider.go_online(args.price,

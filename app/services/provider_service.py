@@ -42,6 +42,7 @@ from app.services.provider_cap import CHECK_EVERY_S, CapStatus, CapWatch
 from app.services.provider_claims import KIND as CLAIM_KIND
 from app.services.provider_claims import TITLE as CLAIM_TITLE
 from app.services.provider_claims import ProviderClaims, claim_key
+from app.services.provider_reach import ReachPlan, reach_detail
 from app.services.settlement import simulate_with_allowance
 from app.services.tasks import TaskRunner
 from app.storage.sessions import SessionRecord, SessionStore
@@ -149,6 +150,9 @@ class ProviderService:
         self.host = host
         self.port = port
         self.public_endpoint = public_endpoint
+        self.upnp = False  # open the port on the router (UPnP IGD, then NAT-PMP)
+        self.listen_consent = False  # the user agreed to listen on a non-loopback address
+        self.reach = ReachPlan()
         self.auto_claim = auto_claim
         self.provider_stake = provider_stake  # the total stake wanted (None: the minimum)
         self.keep_serving_free = keep_serving_free
@@ -287,16 +291,16 @@ class ProviderService:
         items.append(await self._reachability())
         return items
 
+    def _reach_plan(self) -> ReachPlan:
+        plan = self.reach
+        plan.host, plan.public_endpoint = self.host, self.public_endpoint
+        plan.upnp, plan.listen_consent = self.upnp, self.listen_consent
+        return plan
+
     async def _reachability(self) -> CheckItem:
-        endpoint = self.public_endpoint or f"{self.host}:{self.port or 3333}"
-        host = endpoint.rpartition(":")[0].strip("[]")
-        if host in ("127.0.0.1", "localhost", "::1"):
-            return CheckItem(
-                "reach", "Reachable by other people", CheckStatus.WARN,
-                f"{endpoint} is only reachable from this computer. To serve the network, listen "
-                "on 0.0.0.0, forward the port on your router, and publish your public address.",
-            )
-        return CheckItem("reach", "Reachable by other people", CheckStatus.OK, endpoint)
+        status, text = reach_detail(self._reach_plan(), self.port or 3333,
+                                    self.chain.network.key)
+        return CheckItem("reach", "Reachable by other people", CheckStatus(status), text)
 
     # -- going online ------------------------------------------------------------------------
 
@@ -313,6 +317,8 @@ class ProviderService:
 
         self._changed(state=ProviderState.STARTING, error="", step="")
         try:
+            reach = self._reach_plan()
+            reach.check_before_listening(self.chain.network.key)
             progress("Starting the provider node")
             self.server = ProviderServer(
                 self.node_key, ChainSessionLookup(self.chain), self.engine,
@@ -323,7 +329,10 @@ class ProviderService:
                 user_keys=self._load_user_keys(),
             )
             await self.server.start()
-            endpoint = self.public_endpoint or self.server.endpoint
+            if reach.upnp:
+                progress("Opening the port on your router")
+            endpoint = await reach.endpoint_to_publish(
+                self.server.endpoint, self.server.port, self.chain.network.key)
             await self._settle_earlier_setup(progress)
             setup_key = f"setup:{self.me}:{time.time():.3f}"
             self.runner.store.schedule(setup_key, "provider.setup", {},
@@ -367,6 +376,7 @@ class ProviderService:
             if self.server is not None:
                 await self.server.stop()
                 self.server = None
+            await self.reach.release()
             msg = exc.message if isinstance(exc, UserFacingError) else str(exc)
             self._changed(state=ProviderState.ERROR, error=msg)
             raise
@@ -401,6 +411,7 @@ class ProviderService:
             if self.server is not None:
                 await self.server.stop()
                 self.server = None
+            await self.reach.release()
             self._changed(state=ProviderState.OFF, bid_id="", step="")
 
     async def _withdraw_for_cap(self) -> int:
