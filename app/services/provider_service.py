@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -25,7 +24,6 @@ from app.chain.client import ChainClient
 from app.chain.ids import model_id as derive_model_id
 from app.chain.tx import SentTx
 from app.errors import UserFacingError
-from app.fileio import atomic_write_text
 from app.inference.types import ChatEngine, ChatMessage, ChatRequest, CompletionDone, SamplingParams
 from app.market.types import Bid, id_bytes, id_hex
 from app.p2p.keys import NodeKey
@@ -42,6 +40,7 @@ from app.services.provider_cap import CHECK_EVERY_S, CapStatus, CapWatch
 from app.services.provider_claims import KIND as CLAIM_KIND
 from app.services.provider_claims import TITLE as CLAIM_TITLE
 from app.services.provider_claims import ProviderClaims, claim_key
+from app.services.provider_keys import UserKeyFile
 from app.services.provider_reach import ReachPlan, reach_detail
 from app.services.settlement import simulate_with_allowance
 from app.services.tasks import TaskRunner
@@ -52,6 +51,10 @@ log = logging.getLogger(__name__)
 
 GAS_PER_SETUP_TX = 400_000
 SETUP_TXS = 6  # approve + register, approve + model, approve + bid
+
+
+class GoOnlineCancelled(UserFacingError):
+    """The user declined the costs: nothing was sent."""
 
 
 class ProviderState(StrEnum):
@@ -158,7 +161,7 @@ class ProviderService:
         self.keep_serving_free = keep_serving_free
         # Consumers' public keys (from their handshakes) survive a restart of the node, so open
         # sessions keep working: a public key is not a secret.
-        self._keys_file = state_dir / "provider_user_keys.json" if state_dir else None
+        self._keys = UserKeyFile(state_dir / "provider_user_keys.json" if state_dir else None)
         self.me = to_checksum_address(signer.address)
         self.dashboard = ProviderDashboard()
         self.server: ProviderServer | None = None
@@ -305,9 +308,11 @@ class ProviderService:
     # -- going online ------------------------------------------------------------------------
 
     async def go_online(
-        self, price_per_second: int | None = None, *, on_step: Callable[[str], None] | None = None
+        self, price_per_second: int | None = None, *, on_step: Callable[[str], None] | None = None,
+        confirm: Callable[[ProviderPlan], Awaitable[bool]] | None = None,
     ) -> str:
         """Register (or update) the provider, register or reuse the model, bid, and serve.
+        ``confirm`` sees the plan (read from chain) before any MOR is spent; False cancels.
         Returns the bid id."""
         step = on_step or (lambda s: None)
 
@@ -326,7 +331,7 @@ class ProviderService:
                                model_name=self.model_name, host=self.host, port=self.port,
                                contract_timestamp_unit="ms"),
                 on_event=self._on_event,
-                user_keys=self._load_user_keys(),
+                user_keys=self._keys.load(),
             )
             await self.server.start()
             if reach.upnp:
@@ -334,6 +339,9 @@ class ProviderService:
             endpoint = await reach.endpoint_to_publish(
                 self.server.endpoint, self.server.port, self.chain.network.key)
             await self._settle_earlier_setup(progress)
+            plan = await self.plan(price_per_second)
+            if confirm is not None and plan.mor_needed and not await confirm(plan):
+                raise GoOnlineCancelled("Cancelled: nothing was sent.")
             setup_key = f"setup:{self.me}:{time.time():.3f}"
             self.runner.store.schedule(setup_key, "provider.setup", {},
                                        title="Go online (register, model, bid)")
@@ -341,7 +349,6 @@ class ProviderService:
             async def sent(tx: SentTx) -> None:  # recorded before the broadcast
                 self.runner.store.add_tx(setup_key, tx.tx_hash)
 
-            plan = await self.plan(price_per_second)
             provider = await self.chain.get_provider(self.me)
             stale = not provider.is_active or provider.endpoint != endpoint
             if plan.provider_stake_to_add or stale:
@@ -378,7 +385,10 @@ class ProviderService:
                 self.server = None
             await self.reach.release()
             msg = exc.message if isinstance(exc, UserFacingError) else str(exc)
-            self._changed(state=ProviderState.ERROR, error=msg)
+            if isinstance(exc, GoOnlineCancelled):
+                self._changed(state=ProviderState.OFF, error="", step="")
+            else:
+                self._changed(state=ProviderState.ERROR, error=msg)
             raise
 
     async def _settle_earlier_setup(self, progress: Callable[[str], None]) -> None:
@@ -429,27 +439,10 @@ class ProviderService:
 
     # -- serving -----------------------------------------------------------------------------
 
-    def _load_user_keys(self) -> dict[str, bytes]:
-        if self._keys_file is None or not self._keys_file.exists():
-            return {}
-        try:
-            raw = json.loads(self._keys_file.read_text())
-            return {str(u): bytes.fromhex(k) for u, k in raw.items()}
-        except (ValueError, OSError, AttributeError):
-            log.warning("ignoring unreadable %s", self._keys_file)
-            return {}
-
-    def _save_user_key(self, user: str, key: bytes) -> None:
-        if self._keys_file is None or not key:
-            return
-        keys = {u: k.hex() for u, k in self._load_user_keys().items()}
-        keys[user.lower()] = key.hex()
-        atomic_write_text(self._keys_file, json.dumps(keys))
-
     def _on_event(self, event: ProviderEvent) -> None:
         d = self.dashboard
         if isinstance(event, ApprovalIssued):
-            self._save_user_key(event.user, event.user_key)
+            self._keys.save(event.user, event.user_key)
             return
         sid = id_hex(event.session_id)
         if isinstance(event, PromptServed):
