@@ -162,8 +162,8 @@ async def reconcile_served(chain: ChainClient, store: SessionStore, provider: st
     for due in st.sessions:
         s = due.session
         rec = store.get(s.id, "provider")
-        status = ("closed" if s.closed_at else "expired" if st.limit.now >= s.ends_at
-                  else "open")
+        status = ("disputed" if s.closed_at and s.disputed else "closed" if s.closed_at
+                  else "expired" if st.limit.now >= s.ends_at else "open")
         store.upsert(SessionRecord(
             session_id=s.id, role="provider", user=s.user, provider=me, bid_id=id_hex(s.bid_id),
             model_id=rec.model_id if rec else "", price_per_second=due.price, stake=s.stake,

@@ -34,6 +34,7 @@ from app.p2p.provider_server import (
     ProviderEvent,
     ProviderServer,
     ReceiptIssued,
+    SessionFailed,
 )
 from app.services.chain_lookup import ChainSessionLookup
 from app.services.provider_cap import CHECK_EVERY_S, CapStatus, CapWatch
@@ -109,6 +110,7 @@ class ProviderDashboard:
     sessions_served: int = 0
     active_sessions: set[str] = field(default_factory=set)
     prompts_served: int = 0
+    sessions_failed: int = 0  # receipts refused because the model failed (closed as disputes)
     tokens_served: int = 0
     tokens_per_s: float = 0.0
     cap: CapStatus | None = None  # the earnings cap, read from the chain while online
@@ -464,7 +466,9 @@ class ProviderService:
                 self.runner.schedule(claim_key(sid), CLAIM_KIND, {"session_id": sid},
                                      title=CLAIM_TITLE)
             self._changed(state=ProviderState.SERVING)
-        elif isinstance(event, ReceiptIssued):
+        elif isinstance(event, ReceiptIssued | SessionFailed):
+            if isinstance(event, SessionFailed):
+                d.sessions_failed += 1
             d.active_sessions.discard(sid)
             self._changed(
                 state=ProviderState.SERVING if d.active_sessions else ProviderState.WAITING

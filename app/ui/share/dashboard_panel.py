@@ -51,7 +51,10 @@ class DashboardPanel(QGroupBox):
         self.state_label.setStyleSheet("color: #c62828;" if d.state is ProviderState.ERROR else "")
         self.endpoint_label.setText(d.endpoint or "—")
         self.bid_label.setText(d.bid_id or "—")
-        self.sessions_label.setText(f"{d.sessions_served} ({len(d.active_sessions)} active now)")
+        failed = (f", {d.sessions_failed} failed: no receipt signed, closed as disputes"
+                  if d.sessions_failed else "")
+        self.sessions_label.setText(
+            f"{d.sessions_served} ({len(d.active_sessions)} active now){failed}")
         self.tokens_label.setText(f"{d.tokens_served:,} in {d.prompts_served:,} answers")
         self.uptime_label.setText(uptime_text(d.uptime_s))
         cap = d.cap
