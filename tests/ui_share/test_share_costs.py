@@ -124,3 +124,38 @@ async def test_a_stake_below_the_minimum_is_refused_before_anything(
     assert "The provider stake must be at least" in page.errors.text()
     assert page.cost_dialog is None and not page.toggle.isChecked()
     assert not await headless_consumer.chain.is_provider_active(gui.address)
+
+
+async def test_publishing_an_address_asks_before_listening_beyond_this_computer(
+    qtbot: QtBot, make_gui: GuiFactory, headless_consumer: HeadlessConsumer,
+    chain_snapshot: Devnet,
+) -> None:
+    gui = await make_gui(PROVIDER_INDEX)
+    page = await ready_page(qtbot, gui.ctx)
+    chain = headless_consumer.chain
+    assert "this computer only" in page.reach.addresses.text()
+    page.reach.public_endpoint.setText("192.168.1.20:3333")  # a LAN address: devnet only
+    nonce = await chain.w3.eth.get_transaction_count(gui.address)
+
+    page.toggle.click()
+    await wait_until(lambda: page.listen_dialog is not None and page.listen_dialog.isVisible())
+    assert "listens on 0.0.0.0" in page.listen_dialog.label.text()  # type: ignore[union-attr]
+    page.listen_dialog.reject()  # type: ignore[union-attr]
+    await page.toggle_task  # type: ignore[misc]
+    assert not page.toggle.isChecked() and not page.errors.isVisible()
+    assert await chain.w3.eth.get_transaction_count(gui.address) == nonce
+    assert page.provider is not None and page.provider.server is None
+
+    page.toggle.click()
+    await wait_until(lambda: page.listen_dialog is not None and page.listen_dialog.isVisible())
+    page.listen_dialog.allow_button.click()  # type: ignore[union-attr]
+    await wait_until(lambda: page.cost_dialog is not None and page.cost_dialog.isVisible())
+    page.cost_dialog.confirm_button.click()  # type: ignore[union-attr]
+    await page.toggle_task  # type: ignore[misc]
+    assert not page.errors.isVisible(), page.errors.text()
+    assert page.provider.server is not None
+    assert page.provider.server.config.host == "0.0.0.0"
+    assert (await chain.get_provider(gui.address)).endpoint == "192.168.1.20:3333"
+    assert page.endpoint_label.text() == "192.168.1.20:3333"
+    page.toggle.click()
+    await page.toggle_task  # type: ignore[misc]

@@ -43,6 +43,7 @@ from app.ui.share.cost_dialog import CostDialog, CostLines
 from app.ui.share.dashboard_panel import DashboardPanel
 from app.ui.share.offboard_panel import OffboardPanel
 from app.ui.share.offer_panel import OfferPanel
+from app.ui.share.reach_panel import ListenDialog, ReachPanel, needs_listen_consent
 from app.ui.share.texts import uptime_text
 from app.ui.wallet_page import TaskHost, error_label
 from app.wallet.units import format_amount
@@ -71,6 +72,7 @@ class SharePage(QWidget):
         self.earnings_task: asyncio.Task[Any] | None = None
         self.deregister_task: asyncio.Task[Any] | None = None
         self.cost_dialog: CostDialog | None = None
+        self.listen_dialog: ListenDialog | None = None
         self.steps: list[str] = []
         self.earnings: dict[str, int] = {}
 
@@ -115,6 +117,9 @@ class SharePage(QWidget):
         self.check_button = self.checklist_panel.check_button
         self.check_button.clicked.connect(self.refresh)
         lay.addWidget(self.checklist_panel)
+
+        self.reach = ReachPanel()
+        lay.addWidget(self.reach)
 
         self.offer = OfferPanel()
         self.price, self.price_hint = self.offer.price, self.offer.price_hint
@@ -220,6 +225,7 @@ class SharePage(QWidget):
             self.checklist_status.setText("Checking… (the first check runs the model once)")
             provider = await self.services.provider()
             self._attach(provider)
+            self.reach.apply(provider)
             if not self.price.text().strip():
                 self.offer.set_price(await provider.suggested_price())
             await self._read_stake(provider)
@@ -248,6 +254,7 @@ class SharePage(QWidget):
         if self.provider is provider:
             return
         self.provider = provider
+        self.reach.load(provider)
         self.auto_claim.blockSignals(True)
         self.auto_claim.setChecked(provider.auto_claim)
         self.auto_claim.blockSignals(False)
@@ -316,6 +323,17 @@ class SharePage(QWidget):
             provider = self.provider or await self.services.provider()
             self._attach(provider)
             provider.provider_stake = stake
+            self.reach.apply(provider)
+            if needs_listen_consent(provider):
+                self.listen_dialog = ListenDialog(provider.host, provider.port, self)
+                allowed = await self.listen_dialog.answer()
+                self.listen_dialog.deleteLater()
+                self.listen_dialog = None
+                if not allowed:
+                    self._set_toggle(False)
+                    self.progress.addItem("✗ Cancelled: nothing was sent")
+                    return
+                provider.listen_consent = True
             try:
                 await provider.go_online(price, on_step=self._on_step,
                                          confirm=lambda plan: self._confirm_costs(provider, plan))
