@@ -171,6 +171,12 @@ async def _provider_serve(args: argparse.Namespace) -> int:
             d = provider.dashboard
             print(f"Serving {model_name} at {d.endpoint} as {provider.me}", flush=True)
             print(f"Bid {bid} (model {d.model_id})", flush=True)
+            m = provider.reach.mapping
+            if m is not None:
+                print(f"Router port mapped with {m.method}: {m.endpoint} -> {m.internal_ip}:"
+                      f"{m.internal_port} (renewed while serving, removed at exit)", flush=True)
+            if d.cap is not None:
+                print(d.cap.text, flush=True)
             provider.on_change(_print_cap_changes())
             await provider.serve_forever()
         finally:

@@ -7,8 +7,13 @@ nothing), and the same rules serve the checklist, the Share page and ``provider 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
+from app.errors import UserFacingError
 from app.p2p.endpoints import (
     DEVNET_KEY,
     EndpointError,
@@ -17,7 +22,10 @@ from app.p2p.endpoints import (
     lan_address,
     local_addresses,
 )
-from app.p2p.portmap import PortMapping, map_port, unmap_port
+from app.p2p.portmap import DEFAULT_LEASE_S, PortMapping, map_port, unmap_port
+
+log = logging.getLogger(__name__)
+RENEW_EVERY_S = DEFAULT_LEASE_S / 2
 
 
 @dataclass
@@ -29,6 +37,8 @@ class ReachPlan:
     upnp: bool = False
     listen_consent: bool = False  # the user agreed to accept connections from other computers
     mapping: PortMapping | None = None
+    network_key: str = ""
+    _renewal: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def check_before_listening(self, network_key: str) -> None:
         """Refuse what can be refused before the node even starts."""
@@ -52,6 +62,7 @@ class ReachPlan:
     async def endpoint_to_publish(self, listening: str, port: int, network_key: str) -> str:
         """The endpoint registered on chain, once the node listens on ``port``: the one given,
         else the router's mapping, else the listen address (devnet only)."""
+        self.network_key = network_key
         if self.upnp and self.mapping is None:
             lan = self.host if not self.host.startswith("0.") and ":" not in self.host \
                 and not is_loopback_host(self.host) else lan_address()
@@ -61,7 +72,50 @@ class ReachPlan:
         endpoint = self.public_endpoint or (self.mapping.endpoint if self.mapping else listening)
         return str(check_publishable(endpoint, network_key))
 
+    async def renew(self) -> str | None:
+        """Renew the router's mapping (its lease runs out) and return the new public endpoint
+        when the router's public address changed (None when it did not)."""
+        old = self.mapping
+        if old is None or self.public_endpoint:
+            return None
+        upnp = old.method == "UPnP"
+        if upnp:  # routers refuse to add a mapping that exists (718): take it down first
+            await unmap_port(old)
+        self.mapping = await map_port(
+            old.internal_ip, old.internal_port, external_port=old.external_port,
+            location=old.gateway if upnp else None, gateway=None if upnp else old.gateway)
+        new = self.mapping.endpoint
+        if new == old.endpoint:
+            return None
+        return str(check_publishable(new, self.network_key or DEVNET_KEY))
+
+    def start_renewal(self, publish: Callable[[str], Awaitable[None]],
+                      every: float = RENEW_EVERY_S) -> None:
+        """Keep the mapping alive while online; a changed public address is published again
+        (``providerRegister`` with no new stake only updates the endpoint, spec §2.3)."""
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(every)
+                try:
+                    new = await self.renew()
+                    if new is not None:
+                        await publish(new)
+                except asyncio.CancelledError:
+                    raise
+                except UserFacingError as exc:
+                    log.warning("port mapping renewal: %s", exc.message)
+                except Exception as exc:  # the router rebooting must not stop serving
+                    log.warning("port mapping renewal: %s: %s", type(exc).__name__, exc)
+
+        if self.mapping is not None and self._renewal is None:
+            self._renewal = asyncio.ensure_future(loop())
+
     async def release(self) -> None:
+        if self._renewal is not None:
+            self._renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewal
+            self._renewal = None
         if self.mapping is not None:
             await unmap_port(self.mapping)
             self.mapping = None

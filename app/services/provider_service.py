@@ -42,7 +42,7 @@ from app.services.provider_claims import KIND as CLAIM_KIND
 from app.services.provider_claims import TITLE as CLAIM_TITLE
 from app.services.provider_claims import ProviderClaims, claim_key
 from app.services.provider_keys import UserKeyFile
-from app.services.provider_reach import ReachPlan, reach_detail
+from app.services.provider_reach import ReachPlan
 from app.services.settlement import simulate_with_allowance
 from app.services.tasks import TaskRunner
 from app.storage.sessions import SessionRecord, SessionStore
@@ -253,59 +253,16 @@ class ProviderService:
         return self._benchmark_tps
 
     async def checklist(self, price_per_second: int | None = None) -> list[CheckItem]:
-        items = [CheckItem("wallet", "Wallet unlocked", CheckStatus.OK, self.me)]
-        eth = await self.chain.eth_balance(self.me)
-        _, max_fee = await self.chain.tx.fees()
-        gas_needed = GAS_PER_SETUP_TX * SETUP_TXS * max_fee
-        items.append(CheckItem(
-            "gas", "ETH for gas",
-            CheckStatus.OK if eth >= gas_needed else CheckStatus.FAIL,
-            f"{eth / 1e18:.6f} ETH" if eth >= gas_needed
-            else f"{(gas_needed - eth) / 1e18:.6f} ETH missing for the setup transactions",
-        ))
-        try:
-            plan = await self.plan(price_per_second)
-            mor = await self.chain.mor_balance(self.me)
-            ok = mor >= plan.mor_needed
-            items.append(CheckItem(
-                "mor", "MOR for provider stake and bid fee",
-                CheckStatus.OK if ok else CheckStatus.FAIL,
-                f"needs {plan.mor_needed / 1e18:.4f} MOR"
-                f" (stake {plan.provider_stake_to_add / 1e18:g}"
-                f" + model {plan.model_stake_to_add / 1e18:g} + fee {plan.bid_fee / 1e18:g})"
-                + ("" if ok else f"; {(plan.mor_needed - mor) / 1e18:.4f} MOR missing"),
-            ))
-            items.append(CheckItem(
-                "price", "Price per second", CheckStatus.OK,
-                f"{plan.price_per_second} wei/s (suggested from current bids)",
-            ))
-        except UserFacingError as exc:
-            items.append(CheckItem("mor", "MOR for provider stake and bid fee", CheckStatus.FAIL,
-                                   exc.message))
-        try:
-            names = await self.engine.model_names()
-            items.append(CheckItem("model", "Model ready", CheckStatus.OK, ", ".join(names)))
-            tps = await self.benchmark()
-            items.append(CheckItem("bench", "Engine benchmarked", CheckStatus.OK,
-                                   f"{tps:.1f} tokens/s"))
-            device = getattr(self.engine, "device_summary", None)
-            if callable(device) and device():
-                items.append(CheckItem("device", "Runs on", CheckStatus.OK, str(device())))
-        except UserFacingError as exc:
-            items.append(CheckItem("model", "Model ready", CheckStatus.FAIL, exc.message))
-        items.append(await self._reachability())
-        return items
+        """What is missing before going online, each with a plain detail."""
+        from app.services.provider_checklist import run_checklist
 
-    def _reach_plan(self) -> ReachPlan:
+        return await run_checklist(self, price_per_second)
+
+    def reach_plan(self) -> ReachPlan:
         plan = self.reach
         plan.host, plan.public_endpoint = self.host, self.public_endpoint
         plan.upnp, plan.listen_consent = self.upnp, self.listen_consent
         return plan
-
-    async def _reachability(self) -> CheckItem:
-        status, text = reach_detail(self._reach_plan(), self.port or 3333,
-                                    self.chain.network.key)
-        return CheckItem("reach", "Reachable by other people", CheckStatus(status), text)
 
     # -- going online ------------------------------------------------------------------------
 
@@ -324,7 +281,7 @@ class ProviderService:
 
         self._changed(state=ProviderState.STARTING, error="", step="")
         try:
-            reach = self._reach_plan()
+            reach = self.reach_plan()
             reach.check_before_listening(self.chain.network.key)
             progress("Starting the provider node")
             self.server = ProviderServer(
@@ -380,6 +337,7 @@ class ProviderService:
                 model_id=plan.model_id, started_at=time.time(),
             )
             self.cap_watch.start()
+            reach.start_renewal(self.publish_endpoint)
             return bid_id
         except BaseException as exc:
             if self.server is not None:
@@ -425,6 +383,11 @@ class ProviderService:
                 self.server = None
             await self.reach.release()
             self._changed(state=ProviderState.OFF, bid_id="", step="")
+
+    async def publish_endpoint(self, endpoint: str) -> None:
+        """The router's public address changed: register the new endpoint (no new stake)."""
+        await self.chain.provider_register(self.signer, 0, endpoint)
+        self._changed(endpoint=endpoint)
 
     async def _withdraw_for_cap(self) -> int:
         """The cap is reached: delete our bids so nobody opens a session we would not be paid

@@ -22,6 +22,7 @@ from aiohttp import web
 from app.cli import main
 from app.p2p.endpoints import EndpointError, check_publishable, parse_endpoint
 from app.p2p.portmap import PortMappingError, map_port, natpmp_map, unmap_port, upnp_map
+from app.services.provider_reach import ReachPlan
 from tests.e2e.conftest import Market
 
 RECORDED = Path(__file__).parent / "data" / "igd_miniupnpd"
@@ -91,7 +92,15 @@ async def test_devnet_accepts_a_private_endpoint_and_registers_it(market: Market
     provider = market.provider
     provider.public_endpoint = "192.168.1.20:3333"
     await provider.go_online(10**13)
-    assert (await market.p.chain.get_provider(provider.me)).endpoint == "192.168.1.20:3333"
+    chain = market.p.chain
+    assert (await chain.get_provider(provider.me)).endpoint == "192.168.1.20:3333"
+    # A new public address (the router's changed) is published without staking again.
+    mor, stake = await chain.mor_balance(provider.me), (await chain.get_provider(provider.me)).stake
+    await provider.publish_endpoint("11.22.33.45:3333")
+    info = await chain.get_provider(provider.me)
+    assert (info.endpoint, info.stake) == ("11.22.33.45:3333", stake)
+    assert await chain.mor_balance(provider.me) == mor
+    assert provider.dashboard.endpoint == "11.22.33.45:3333"
     await provider.go_offline()
 
 
@@ -223,6 +232,20 @@ async def test_natpmp_maps_and_unmaps_on_miniupnpd(router: dict[str, str]) -> No
     assert f"{router['me']}:3334" in _dnat_rules(router["ns"])
     await unmap_port(m)
     assert _dnat_rules(router["ns"]) == ""
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_renewal_finds_a_changed_public_address_on_miniupnpd(
+    router: dict[str, str]
+) -> None:
+    plan = ReachPlan(host=router["me"], upnp=True, listen_consent=True, network_key="base")
+    plan.mapping = await upnp_map(router["me"], 3335, external_port=43335)
+    assert await plan.renew() is None  # same address: the lease is only renewed
+    _run("ip", "-n", router["ns"], "addr", "del", "11.22.33.44/24", "dev", "wan0")
+    _run("ip", "-n", router["ns"], "addr", "add", "11.22.33.45/24", "dev", "wan0")
+    assert await plan.renew() == "11.22.33.45:43335"
+    await plan.release()
+    assert plan.mapping is None and _dnat_rules(router["ns"]) == ""
 
 
 @pytest.mark.asyncio(loop_scope="session")
