@@ -71,8 +71,11 @@ def register(sub: Any) -> None:
     serve.add_argument("--upnp", action="store_true",
                        help="open the port on your router (UPnP IGD, then NAT-PMP) and publish "
                        "the router's public address")
-    serve.add_argument("--price", type=int, help="price in wei per second (default: suggested "
-                       "from current bids)")
+    price = serve.add_mutually_exclusive_group()
+    price.add_argument("--price-per-hour", type=_mor_amount, metavar="MOR",
+                       help="price in MOR per hour (default: suggested from current bids)")
+    price.add_argument("--price", type=int, metavar="WEI_PER_SECOND",
+                       help="advanced: the exact price in wei per second the bid carries")
     serve.add_argument("--stake", type=_mor_amount, metavar="MOR",
                        help="total provider stake in MOR (default: the network's minimum); the "
                        "contract pays you at most your stake per 365-day period")
@@ -152,7 +155,7 @@ async def _provider_serve(args: argparse.Namespace) -> int:
         # Typing --host is the user's yes to listening beyond this computer. Refused endpoints
         # are refused here, before the wallet, the model or any MOR.
         ReachPlan(args.host, args.public_endpoint, args.upnp,
-                  listen_consent=True).check_before_listening(rt.network().key)
+                  listen_consent=True).check_before_listening(rt.network_key)
         signer = _signer(rt, args)
         engine, model_name = await open_provider_engine(args, rt.paths.models)
         # The same job supervisor as the GUI and `morpheus jobs run` (one per data folder).
@@ -166,7 +169,13 @@ async def _provider_serve(args: argparse.Namespace) -> int:
         provider.upnp, provider.listen_consent = args.upnp, True
         provider.keep_serving_free = args.keep_serving_free
         try:
-            bid = await provider.go_online(args.price,
+            price = args.price
+            if args.price_per_hour is not None:
+                price = args.price_per_hour // 3600
+                if price <= 0:
+                    raise UserFacingError("--price-per-hour is too small: the contract counts "
+                                          "whole units of MOR per second.")
+            bid = await provider.go_online(price,
                                            on_step=lambda s: print(f"- {s}", flush=True))
             d = provider.dashboard
             print(f"Serving {model_name} at {d.endpoint} as {provider.me}", flush=True)

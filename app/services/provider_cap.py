@@ -99,7 +99,7 @@ class CapWatch:
         """Read the cap from the chain, queue claims for every session of ours (prompted or
         not), and withdraw the bid once the cap is reached."""
         st = await self.claims.state()
-        await self.claims.schedule_claims(st)
+        await self.claims.schedule_claims(st, reopen_failed=False)
         free = self.keep_serving_free()
         if st.cap_reached and not free and not self._withdrawn:
             self.report(CapStatus.of(st))

@@ -46,7 +46,8 @@ async def run_checklist(self: ProviderService, price_per_second: int | None) -> 
         per_hour = format_amount(plan.price_per_second * 3600, 18, 6)
         items.append(CheckItem(
             "price", "Price", CheckStatus.OK,
-            f"{per_hour} MOR/hour ({plan.price_per_second} wei/s)",
+            f"{per_hour} MOR/hour ({plan.price_per_second} wei/s); "
+            + await market_range(self),
         ))
     except UserFacingError as exc:
         items.append(CheckItem("mor", "MOR for provider stake and bid fee", CheckStatus.FAIL,
@@ -67,3 +68,17 @@ async def run_checklist(self: ProviderService, price_per_second: int | None) -> 
     items.append(CheckItem("reach", "Reachable by other people", CheckStatus(status), text))
     return items
 
+
+
+async def market_range(svc: ProviderService) -> str:
+    """What other providers ask for a model of the same name, per hour (the market's range)."""
+    market = await svc.chain.load_market()
+    names = {m.id: m.name for m in market.models}
+    prices = sorted(b.price_per_second for b in market.bids
+                    if names.get(b.model_id) == svc.model_name and b.provider != svc.me)
+    if not prices:
+        return "nobody else offers this model right now"
+    lo, hi = (format_amount(p * 3600, 18, 6) for p in (prices[0], prices[-1]))
+    n = len(prices)
+    return (f"{n} other offer{'s' if n != 1 else ''} for this model: {lo}"
+            + (f" to {hi}" if hi != lo else "") + " MOR/hour")

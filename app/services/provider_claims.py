@@ -66,24 +66,26 @@ class ProviderClaims:
     async def state(self) -> EarningsState:
         return await read_earnings(self.chain, self.me)
 
-    async def schedule_claims(self, state: EarningsState | None = None) -> int:
+    async def schedule_claims(self, state: EarningsState | None = None, *,
+                              reopen_failed: bool = True) -> int:
         """A claim job for every session of ours the chain still owes (or will owe) us, prompted
-        or not; a finished job is re-opened when the chain says something is owed again (after
-        the cap held it back, say). Returns how many jobs were added or re-opened."""
+        or not; a finished job is re-opened when the chain says something is owed again, and a
+        failed one too unless ``reopen_failed`` is False (the frequent cap check leaves those to
+        the supervisor's reconcile). Returns how many jobs were added or re-opened."""
         st = state or await self.state()
         changed = 0
         for due in st.sessions:
             if due.session.ends_at > st.limit.now or due.unpaid(st.limit.now) > 0:
-                changed += self._ensure_job(due)
+                changed += self._ensure_job(due, reopen_failed)
         return changed
 
-    def _ensure_job(self, due: SessionDue) -> int:
+    def _ensure_job(self, due: SessionDue, reopen_failed: bool) -> int:
         key = claim_key(due.id)
         job = self.runner.store.get(key)
         if job is None:
             self.runner.schedule(key, KIND, {"session_id": due.id}, title=TITLE)
             return 1
-        if job.state in (JobState.DONE, JobState.FAILED):
+        if job.state is JobState.DONE or (reopen_failed and job.state is JobState.FAILED):
             self.runner.retry(key)
             return 1
         return 0

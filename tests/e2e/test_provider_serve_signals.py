@@ -33,6 +33,13 @@ def _bid_active(devnet: Devnet, bid_id: str) -> bool:
     return bool(bid[4] != 0 and bid[5] == 0)  # createdAt set, deletedAt not
 
 
+def _bid_price(devnet: Devnet, bid_id: str) -> int:
+    fn = DIAMOND["getBid"]
+    out = devnet.w3.eth.call({"to": devnet.network["diamond"],
+                              "data": fn.encode(id_bytes(bid_id))})  # type: ignore[typeddict-item]
+    return int(fn.decode(bytes(out))[0][2])
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_stopping_provider_serve_deletes_its_bid(
     chain: Devnet, tmp_path: Path, sig: signal.Signals,  # noqa: F811
@@ -45,7 +52,8 @@ def test_stopping_provider_serve_deletes_its_bid(
     env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "provider", "serve", "--network", "devnet",
-         "--dev-account", str(INDEX), "--port", "0", "--price", str(PRICE), "--slots", "1"],
+         "--dev-account", str(INDEX), "--port", "0", "--price-per-hour", "0.036",
+         "--slots", "1"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     lines: list[str] = []
@@ -63,6 +71,7 @@ def test_stopping_provider_serve_deletes_its_bid(
                 bid_id = m.group(1)
         assert bid_id, "provider serve never came online:\n" + "".join(lines)
         assert _bid_active(chain, bid_id)
+        assert _bid_price(chain, bid_id) == PRICE  # 0.036 MOR per hour = 1e13 wei per second
         proc.send_signal(sig)
         rest, _ = proc.communicate(timeout=60)
     finally:
