@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import signal
 import sys
 import time
 from typing import Any
@@ -21,12 +22,33 @@ from app.commands.provider_backend import (
 from app.errors import UserFacingError
 from app.inference.types import ChatMessage, ChatRequest, CompletionDone, SamplingParams, TokenDelta
 from app.services.runtime import Runtime
+from app.storage.settings import NETWORK_ALIASES
 from app.wallet.lock import WalletSigner
 from app.wallet.signer import LocalSigner
+from app.wallet.units import parse_amount
+
+
+def _network_key(text: str) -> str:
+    """Every name ``--help`` lists (and the chain module's own keys) means the same network."""
+    return NETWORK_ALIASES.get(text.strip(), text.strip())
+
+
+def _mor_amount(text: str) -> int:
+    try:
+        return parse_amount(text, 18, "MOR")
+    except UserFacingError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def _port(text: str) -> int:
+    if not text.strip().isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError("the port is a number from 0 to 65535")
+    return int(text)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--network", help="network key (base-mainnet, base-sepolia, arbitrum-one, "
+    p.add_argument("--network", type=_network_key,
+                   help="network key (base-mainnet, base-sepolia, arbitrum-one, "
                    "arbitrum-sepolia, devnet); default: the one in settings")
     p.add_argument("--dev-account", type=int, metavar="N",
                    help="devnet only: use test-mnemonic account N instead of the wallet")
@@ -41,11 +63,24 @@ def register(sub: Any) -> None:
                        "(default: the bundled SmolLM2)")
     serve.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1;"
                        " use 0.0.0.0 to accept other machines)")
-    serve.add_argument("--port", type=int, default=3333, help="listen port (default 3333)")
-    serve.add_argument("--public-endpoint", help="host:port other people dial (published on "
-                       "chain); default: the listen address")
-    serve.add_argument("--price", type=int, help="price in wei per second (default: suggested "
-                       "from current bids)")
+    serve.add_argument("--port", type=_port, default=3333, help="listen port (default 3333; "
+                       "0 picks a free one)")
+    serve.add_argument("--public-endpoint", help="host:port or name:port other people dial "
+                       "(published on chain); default: the router's mapping with --upnp, or "
+                       "the listen address on the devnet")
+    serve.add_argument("--upnp", action="store_true",
+                       help="open the port on your router (UPnP IGD, then NAT-PMP) and publish "
+                       "the router's public address")
+    price = serve.add_mutually_exclusive_group()
+    price.add_argument("--price-per-hour", type=_mor_amount, metavar="MOR",
+                       help="price in MOR per hour (default: suggested from current bids)")
+    price.add_argument("--price", type=int, metavar="WEI_PER_SECOND",
+                       help="advanced: the exact price in wei per second the bid carries")
+    serve.add_argument("--stake", type=_mor_amount, metavar="MOR",
+                       help="total provider stake in MOR (default: the network's minimum); the "
+                       "contract pays you at most your stake per 365-day period")
+    serve.add_argument("--keep-serving-free", action="store_true",
+                       help="keep the bid when the earnings cap is reached (serve for free)")
     serve.add_argument("--slots", type=int, default=4, help="sequences decoded together")
     serve.add_argument("--deregister-on-exit", action="store_true",
                        help="return the provider stake when stopping")
@@ -102,7 +137,25 @@ def _mor(wei: int) -> str:
 
 async def _provider_serve(args: argparse.Namespace) -> int:
     rt = Runtime(network_key=args.network)
+    # systemd and Docker stop a service with SIGTERM: delete the bid then too, as on Ctrl-C.
+    terminated: list[int] = []
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+
+    def on_sigterm() -> None:
+        terminated.append(signal.SIGTERM)
+        if task is not None:
+            task.cancel()
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # no signal handlers on Windows
+        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
     try:
+        from app.services.provider_reach import ReachPlan
+
+        # Typing --host is the user's yes to listening beyond this computer. Refused endpoints
+        # are refused here, before the wallet, the model or any MOR.
+        ReachPlan(args.host, args.public_endpoint, args.upnp,
+                  listen_consent=True).check_before_listening(rt.network_key)
         signer = _signer(rt, args)
         engine, model_name = await open_provider_engine(args, rt.paths.models)
         # The same job supervisor as the GUI and `morpheus jobs run` (one per data folder).
@@ -112,20 +165,65 @@ async def _provider_serve(args: argparse.Namespace) -> int:
         await supervisor.start()
         provider = await rt.provider(signer, engine, model_name=model_name, host=args.host,
                                      port=args.port, public_endpoint=args.public_endpoint)
-        bid = await provider.go_online(args.price, on_step=lambda s: print(f"- {s}", flush=True))
-        d = provider.dashboard
-        print(f"Serving {model_name} at {d.endpoint} as {provider.me}", flush=True)
-        print(f"Bid {bid} (model {d.model_id})", flush=True)
+        provider.provider_stake = args.stake
+        provider.upnp, provider.listen_consent = args.upnp, True
+        provider.keep_serving_free = args.keep_serving_free
         try:
+            price = args.price
+            if args.price_per_hour is not None:
+                price = args.price_per_hour // 3600
+                if price <= 0:
+                    raise UserFacingError("--price-per-hour is too small: the contract counts "
+                                          "whole units of MOR per second.")
+            bid = await provider.go_online(price,
+                                           on_step=lambda s: print(f"- {s}", flush=True))
+            d = provider.dashboard
+            print(f"Serving {model_name} at {d.endpoint} as {provider.me}", flush=True)
+            print(f"Bid {bid} (model {d.model_id})", flush=True)
+            m = provider.reach.mapping
+            if m is not None:
+                print(f"Router port mapped with {m.method}: {m.endpoint} -> {m.internal_ip}:"
+                      f"{m.internal_port} (renewed while serving, removed at exit)", flush=True)
+            if d.cap is not None:
+                print(d.cap.text, flush=True)
+            provider.on_change(_print_cap_changes())
             await provider.serve_forever()
         finally:
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.shield(provider.go_offline(deregister=args.deregister_on_exit))
+                print("Stopped: the bid is deleted.", flush=True)
+            except Exception as exc:
+                msg = exc.message if isinstance(exc, UserFacingError) else str(exc)
+                print(f"Could not delete the bid while stopping: {msg}. Run `morpheus provider "
+                      "serve` again and stop it, or delete it in the app.", file=sys.stderr,
+                      flush=True)
             await supervisor.stop()
             await close_provider_engine(engine)
         return 0
+    except asyncio.CancelledError:
+        if not terminated:
+            raise
+        return 0
     finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGTERM)
         await rt.close()
+
+
+def _print_cap_changes() -> Any:
+    """Say once on the console when the earnings cap state changes (warned, reached)."""
+    last: list[str] = [""]
+
+    def listener(d: Any) -> None:
+        cap = d.cap
+        if cap is None:
+            return
+        key = "reached" if cap.cap_reached else "near" if cap.near_cap else ""
+        if key and key != last[0]:
+            print(cap.text, flush=True)
+        last[0] = key
+
+    return listener
 
 
 async def _chat(args: argparse.Namespace) -> int:
@@ -195,6 +293,8 @@ async def _chat(args: argparse.Namespace) -> int:
 
 
 async def _sessions(args: argparse.Namespace) -> int:
+    from app.services.provider_claims import reconcile_served
+
     rt = Runtime(network_key=args.network)
     try:
         signer = _signer(rt, args)
@@ -203,36 +303,60 @@ async def _sessions(args: argparse.Namespace) -> int:
             new = await consumer.reconcile()
             print(f"{new} session(s) found on chain that were not tracked here. Their closes "
                   "run in the app or `morpheus jobs run`; `morpheus close` closes them now.")
+        # Sessions served with our bids: the chain says whether they are closed, their stake
+        # and what they paid us.
+        served = await reconcile_served(consumer.chain, consumer.sessions, consumer.user)
         recs = consumer.sessions.list()
         if not recs:
             print("No sessions yet.")
         for r in recs:
             when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(r.opened_at)) if r.opened_at else "?"
+            if r.role == "provider":
+                print(f"{r.session_id}  {r.role:8} {r.status:7} opened {when}  stake "
+                      f"{_mor(r.stake)}  earned {_mor(r.spent)}  prompts {r.prompts}")
+                continue
             print(f"{r.session_id}  {r.role:8} {r.status:7} opened {when}  stake {_mor(r.stake)}"
                   f"  returned {_mor(r.refunded)}  held {_mor(r.on_hold)}")
         avail, hold = await consumer.held_stake()
         print(f"Held stake: {_mor(hold)} locked, {_mor(avail)} withdrawable now.")
+        if served is not None:
+            print(f"Provider earnings: {_mor(served.earnings.paid)} paid to you; "
+                  f"{_mor(served.earnings.unpaid)} owed or accruing.")
+            print(served.cap.text)
+            if not served.active_bids:
+                print("No active bid: new sessions are not accepted.")
         return 0
     finally:
         await rt.close()
 
 
 async def _claim(args: argparse.Namespace) -> int:
+    from app.chain.provider_limits import read_earnings
+    from app.services.provider_cap import CapStatus
+    from app.services.provider_claims import KIND
     from app.services.supervisor import JobSupervisor
 
     rt = Runtime(network_key=args.network)
+    signer = _signer(rt, args)
     # The job supervisor: it re-queues a claim a killed run left behind, asks the chain about
-    # any claim transaction already sent, and schedules a claim for every served session.
-    sup = JobSupervisor(rt, _signer(rt, args), who="`morpheus claim`")
+    # any claim transaction already sent, and (re)opens a claim for every session the chain
+    # still owes us, whatever the local jobs say.
+    sup = JobSupervisor(rt, signer, who="`morpheus claim`")
     try:
+        chain = await rt.chain()
+        before = await read_earnings(chain, signer.address)
         runner = await sup.start()
         runner.store.recover_after_crash()
+        if sup.claims is not None:
+            await sup.claims.claims.schedule_claims()
         runner.poke_all()
         await runner.run_due()
-        claims = [j for j in runner.store.all() if j.kind == "provider.claim"]
-        total = sum(int(j.result.get("claimed", 0)) for j in claims)
-        waiting = [j for j in claims if j.state.value == "pending"]
-        print(f"Claimed so far: {_mor(total)}")
+        after = await read_earnings(chain, signer.address)
+        print(f"Claimed now: {_mor(after.paid - before.paid)}")
+        print(f"Paid to you over all sessions: {_mor(after.paid)}")
+        if after.sessions:
+            print(CapStatus.of(after).text)
+        waiting = [j for j in runner.store.open_jobs() if j.kind == KIND]
         if waiting:
             print(f"{len(waiting)} claim(s) not possible yet ({waiting[0].last_error}); "
                   "`morpheus jobs run` or the app collects them when they are.")

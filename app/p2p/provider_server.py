@@ -62,6 +62,7 @@ from app.p2p.provider_types import (
     ProviderLimits,
     ProviderStats,
     ReceiptIssued,
+    SessionFailed,
 )
 
 log = logging.getLogger(__name__)
@@ -340,8 +341,14 @@ class ProviderServer(ProviderAuth):
             state.lock.release()
 
     def _record(self, state: SessionState, served: Served) -> None:
-        state.ttfts.append(served.ttft_ms)
-        state.tps.append(served.tps_scaled1000)
+        # Like the reference node, only answers actually given count in the receipt's speed.
+        if served.failed:
+            state.failed_prompts += 1
+            state.last_failed = True
+        else:
+            state.ttfts.append(served.ttft_ms)
+            state.tps.append(served.tps_scaled1000)
+            state.last_failed = state.last_failed and not served.completed
         state.input_tokens += served.prompt_tokens
         state.output_tokens += served.completion_tokens
         info = state.info
@@ -391,6 +398,15 @@ class ProviderServer(ProviderAuth):
             session_id, req, req.signature, req.timestamp, conn
         )
         state = self._sessions.get(session_id) or SessionState(info)
+        if state.last_failed:
+            # An honest receipt cannot say "served": refuse to sign one. The consumer then closes
+            # with its own signature, which the contract records as a dispute (closeoutType 1,
+            # spec §4.2), exactly as when a Go provider cannot answer the report.
+            self._emit(SessionFailed(session_id, info.user.lower(), info.bid_id,
+                                     state.failed_prompts))
+            raise Reject("session failed: the model could not answer its last request, so the "
+                         "provider does not sign a receipt of service; close it with your own "
+                         "(recorded as disputed)")
         state.reported = True
         n = len(state.tps)
         receipt = Receipt(
@@ -424,4 +440,5 @@ __all__ = [
     "ProviderServer",
     "ProviderStats",
     "ReceiptIssued",
+    "SessionFailed",
 ]

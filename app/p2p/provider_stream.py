@@ -49,6 +49,8 @@ class SessionState:
     input_tokens: int = 0
     output_tokens: int = 0
     reported: bool = False  # a receipt was issued: the consumer is closing it
+    failed_prompts: int = 0  # answers the engine could not give (crash, out of memory)
+    last_failed: bool = False  # the latest answer failed: the session is not served well
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class Served:
     ttft_ms: int
     tps_scaled1000: int
     completed: bool
+    failed: bool = False  # the engine failed (not the client leaving)
 
 
 def sign_message(key: NodeKey, msg: Message | RpcError) -> bytes:
@@ -116,6 +119,7 @@ async def stream_answer(
     pieces: list[str] = []
     metrics: CompletionMetrics | None = None
     completed = False
+    failed = False
     try:
         if client is not None:
             gen = engine.chat_stream(chat, client=client)  # type: ignore[call-arg]
@@ -144,6 +148,7 @@ async def stream_answer(
             await send(builder.full("".join(pieces), metrics))
         completed = True
     except InferenceError as exc:
+        failed = True
         await send_signed_error(
             key, write, request_id, recipient, exc.message, "upstream_error", now_ms()
         )
@@ -153,7 +158,7 @@ async def stream_answer(
         in_tokens = metrics.prompt_tokens if metrics else 0
         ttft_ms = min(STAT_CAP, int(((first or end) - start) * 1000))
         tps = min(STAT_CAP, int(out_tokens * 1000 / max(end - start, 1e-3)))
-        record(Served(in_tokens, out_tokens, ttft_ms, tps, completed))
+        record(Served(in_tokens, out_tokens, ttft_ms, tps, completed, failed))
 
 
 __all__ = ["Served", "SessionState", "send_signed_error", "stream_answer"]

@@ -80,7 +80,17 @@ class ReceiptIssued:
     signature: bytes
 
 
-ProviderEvent = ApprovalIssued | PromptServed | ReceiptIssued
+@dataclass(frozen=True)
+class SessionFailed:
+    """The consumer asked for a receipt of a session whose inference failed: none was signed."""
+
+    session_id: bytes
+    user: str
+    bid_id: bytes
+    failed_prompts: int
+
+
+ProviderEvent = ApprovalIssued | PromptServed | ReceiptIssued | SessionFailed
 
 
 @dataclass

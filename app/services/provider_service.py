@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -25,9 +24,7 @@ from app.chain.client import ChainClient
 from app.chain.ids import model_id as derive_model_id
 from app.chain.tx import SentTx
 from app.errors import UserFacingError
-from app.fileio import atomic_write_text
 from app.inference.types import ChatEngine, ChatMessage, ChatRequest, CompletionDone, SamplingParams
-from app.market.economics import DAY, claimable_for_provider, start_of_day
 from app.market.types import Bid, id_bytes, id_hex
 from app.p2p.keys import NodeKey
 from app.p2p.provider_server import (
@@ -37,11 +34,17 @@ from app.p2p.provider_server import (
     ProviderEvent,
     ProviderServer,
     ReceiptIssued,
+    SessionFailed,
 )
 from app.services.chain_lookup import ChainSessionLookup
+from app.services.provider_cap import CHECK_EVERY_S, CapStatus, CapWatch
+from app.services.provider_claims import KIND as CLAIM_KIND
+from app.services.provider_claims import TITLE as CLAIM_TITLE
+from app.services.provider_claims import ProviderClaims, claim_key
+from app.services.provider_keys import UserKeyFile
+from app.services.provider_reach import ReachPlan
 from app.services.settlement import simulate_with_allowance
-from app.services.tasks import Done, RetryAt, TaskRunner, recorded_txs, wait_for_pending
-from app.storage.jobs import Job
+from app.services.tasks import TaskRunner
 from app.storage.sessions import SessionRecord, SessionStore
 from app.wallet.signer import Signer
 
@@ -49,6 +52,10 @@ log = logging.getLogger(__name__)
 
 GAS_PER_SETUP_TX = 400_000
 SETUP_TXS = 6  # approve + register, approve + model, approve + bid
+
+
+class GoOnlineCancelled(UserFacingError):
+    """The user declined the costs: nothing was sent."""
 
 
 class ProviderState(StrEnum):
@@ -103,8 +110,10 @@ class ProviderDashboard:
     sessions_served: int = 0
     active_sessions: set[str] = field(default_factory=set)
     prompts_served: int = 0
+    sessions_failed: int = 0  # receipts refused because the model failed (closed as disputes)
     tokens_served: int = 0
     tokens_per_s: float = 0.0
+    cap: CapStatus | None = None  # the earnings cap, read from the chain while online
 
     @property
     def uptime_s(self) -> float:
@@ -132,6 +141,9 @@ class ProviderService:
         public_endpoint: str | None = None,
         auto_claim: bool = True,
         state_dir: Path | None = None,
+        provider_stake: int | None = None,
+        keep_serving_free: bool = False,
+        cap_check_s: float = CHECK_EVERY_S,
     ) -> None:
         self.chain = chain
         self.signer = signer
@@ -143,16 +155,25 @@ class ProviderService:
         self.host = host
         self.port = port
         self.public_endpoint = public_endpoint
+        self.upnp = False  # open the port on the router (UPnP IGD, then NAT-PMP)
+        self.listen_consent = False  # the user agreed to listen on a non-loopback address
+        self.reach = ReachPlan()
         self.auto_claim = auto_claim
+        self.provider_stake = provider_stake  # the total stake wanted (None: the minimum)
+        self.keep_serving_free = keep_serving_free
         # Consumers' public keys (from their handshakes) survive a restart of the node, so open
         # sessions keep working: a public key is not a secret.
-        self._keys_file = state_dir / "provider_user_keys.json" if state_dir else None
+        self._keys = UserKeyFile(state_dir / "provider_user_keys.json" if state_dir else None)
         self.me = to_checksum_address(signer.address)
         self.dashboard = ProviderDashboard()
         self.server: ProviderServer | None = None
         self._listeners: list[Callable[[ProviderDashboard], None]] = []
         self._benchmark_tps: float | None = None
-        runner.register("provider.claim", self._claim_job)
+        self.claims = ProviderClaims(chain, signer, runner, auto_claim=lambda: self.auto_claim)
+        self.cap_watch = CapWatch(self.claims, withdraw_bids=self._withdraw_for_cap,
+                                  report=lambda c: self._changed(cap=c),
+                                  keep_serving_free=lambda: self.keep_serving_free,
+                                  every=cap_check_s)
 
     # -- observers ---------------------------------------------------------------------------
 
@@ -181,8 +202,18 @@ class ProviderService:
         guess = int(statistics.median(prices)) if prices else lo * 10
         return max(lo, min(hi, guess))
 
-    async def plan(self, price_per_second: int | None = None) -> ProviderPlan:
+    async def plan(
+        self, price_per_second: int | None = None, stake: int | None = None
+    ) -> ProviderPlan:
+        """``stake`` is the total provider stake wanted (it caps yearly earnings); None keeps
+        what is staked, topped up to the network's minimum."""
         params = await self.chain.market_params()
+        stake = self.provider_stake if stake is None else stake
+        if stake is not None and stake < params.provider_min_stake:
+            raise UserFacingError(
+                f"The provider stake must be at least {params.provider_min_stake / 1e18:g} MOR "
+                "on this network."
+            )
         provider = await self.chain.get_provider(self.me)
         mid = derive_model_id(self.me, base_model_id_for(self.model_name))
         model = await self.chain.get_model(mid)
@@ -198,7 +229,8 @@ class ProviderService:
                 if bid.model_id == mid and bid.price_per_second == price:
                     existing = bid.id
         return ProviderPlan(
-            provider_stake_to_add=max(0, params.provider_min_stake - provider.stake),
+            provider_stake_to_add=max(0, max(params.provider_min_stake, stake or 0)
+                                      - provider.stake),
             model_stake_to_add=0 if model.is_active else params.model_min_stake,
             bid_fee=params.bid_fee,
             price_per_second=price,
@@ -221,66 +253,25 @@ class ProviderService:
         return self._benchmark_tps
 
     async def checklist(self, price_per_second: int | None = None) -> list[CheckItem]:
-        items = [CheckItem("wallet", "Wallet unlocked", CheckStatus.OK, self.me)]
-        eth = await self.chain.eth_balance(self.me)
-        _, max_fee = await self.chain.tx.fees()
-        gas_needed = GAS_PER_SETUP_TX * SETUP_TXS * max_fee
-        items.append(CheckItem(
-            "gas", "ETH for gas",
-            CheckStatus.OK if eth >= gas_needed else CheckStatus.FAIL,
-            f"{eth / 1e18:.6f} ETH" if eth >= gas_needed
-            else f"{(gas_needed - eth) / 1e18:.6f} ETH missing for the setup transactions",
-        ))
-        try:
-            plan = await self.plan(price_per_second)
-            mor = await self.chain.mor_balance(self.me)
-            ok = mor >= plan.mor_needed
-            items.append(CheckItem(
-                "mor", "MOR for provider stake and bid fee",
-                CheckStatus.OK if ok else CheckStatus.FAIL,
-                f"needs {plan.mor_needed / 1e18:.4f} MOR"
-                f" (stake {plan.provider_stake_to_add / 1e18:g}"
-                f" + model {plan.model_stake_to_add / 1e18:g} + fee {plan.bid_fee / 1e18:g})"
-                + ("" if ok else f"; {(plan.mor_needed - mor) / 1e18:.4f} MOR missing"),
-            ))
-            items.append(CheckItem(
-                "price", "Price per second", CheckStatus.OK,
-                f"{plan.price_per_second} wei/s (suggested from current bids)",
-            ))
-        except UserFacingError as exc:
-            items.append(CheckItem("mor", "MOR for provider stake and bid fee", CheckStatus.FAIL,
-                                   exc.message))
-        try:
-            names = await self.engine.model_names()
-            items.append(CheckItem("model", "Model ready", CheckStatus.OK, ", ".join(names)))
-            tps = await self.benchmark()
-            items.append(CheckItem("bench", "Engine benchmarked", CheckStatus.OK,
-                                   f"{tps:.1f} tokens/s"))
-            device = getattr(self.engine, "device_summary", None)
-            if callable(device) and device():
-                items.append(CheckItem("device", "Runs on", CheckStatus.OK, str(device())))
-        except UserFacingError as exc:
-            items.append(CheckItem("model", "Model ready", CheckStatus.FAIL, exc.message))
-        items.append(await self._reachability())
-        return items
+        """What is missing before going online, each with a plain detail."""
+        from app.services.provider_checklist import run_checklist
 
-    async def _reachability(self) -> CheckItem:
-        endpoint = self.public_endpoint or f"{self.host}:{self.port or 3333}"
-        host = endpoint.rpartition(":")[0].strip("[]")
-        if host in ("127.0.0.1", "localhost", "::1"):
-            return CheckItem(
-                "reach", "Reachable by other people", CheckStatus.WARN,
-                f"{endpoint} is only reachable from this computer. To serve the network, listen "
-                "on 0.0.0.0, forward the port on your router, and publish your public address.",
-            )
-        return CheckItem("reach", "Reachable by other people", CheckStatus.OK, endpoint)
+        return await run_checklist(self, price_per_second)
+
+    def reach_plan(self) -> ReachPlan:
+        plan = self.reach
+        plan.host, plan.public_endpoint = self.host, self.public_endpoint
+        plan.upnp, plan.listen_consent = self.upnp, self.listen_consent
+        return plan
 
     # -- going online ------------------------------------------------------------------------
 
     async def go_online(
-        self, price_per_second: int | None = None, *, on_step: Callable[[str], None] | None = None
+        self, price_per_second: int | None = None, *, on_step: Callable[[str], None] | None = None,
+        confirm: Callable[[ProviderPlan], Awaitable[bool]] | None = None,
     ) -> str:
         """Register (or update) the provider, register or reuse the model, bid, and serve.
+        ``confirm`` sees the plan (read from chain) before any MOR is spent; False cancels.
         Returns the bid id."""
         step = on_step or (lambda s: None)
 
@@ -290,6 +281,8 @@ class ProviderService:
 
         self._changed(state=ProviderState.STARTING, error="", step="")
         try:
+            reach = self.reach_plan()
+            reach.check_before_listening(self.chain.network.key)
             progress("Starting the provider node")
             self.server = ProviderServer(
                 self.node_key, ChainSessionLookup(self.chain), self.engine,
@@ -297,11 +290,17 @@ class ProviderService:
                                model_name=self.model_name, host=self.host, port=self.port,
                                contract_timestamp_unit="ms"),
                 on_event=self._on_event,
-                user_keys=self._load_user_keys(),
+                user_keys=self._keys.load(),
             )
             await self.server.start()
-            endpoint = self.public_endpoint or self.server.endpoint
+            if reach.upnp:
+                progress("Opening the port on your router")
+            endpoint = await reach.endpoint_to_publish(
+                self.server.endpoint, self.server.port, self.chain.network.key)
             await self._settle_earlier_setup(progress)
+            plan = await self.plan(price_per_second)
+            if confirm is not None and plan.mor_needed and not await confirm(plan):
+                raise GoOnlineCancelled("Cancelled: nothing was sent.")
             setup_key = f"setup:{self.me}:{time.time():.3f}"
             self.runner.store.schedule(setup_key, "provider.setup", {},
                                        title="Go online (register, model, bid)")
@@ -309,7 +308,6 @@ class ProviderService:
             async def sent(tx: SentTx) -> None:  # recorded before the broadcast
                 self.runner.store.add_tx(setup_key, tx.tx_hash)
 
-            plan = await self.plan(price_per_second)
             provider = await self.chain.get_provider(self.me)
             stale = not provider.is_active or provider.endpoint != endpoint
             if plan.provider_stake_to_add or stale:
@@ -338,13 +336,19 @@ class ProviderService:
                 state=ProviderState.WAITING, step="", endpoint=endpoint, bid_id=bid_id,
                 model_id=plan.model_id, started_at=time.time(),
             )
+            self.cap_watch.start()
+            reach.start_renewal(self.publish_endpoint)
             return bid_id
         except BaseException as exc:
             if self.server is not None:
                 await self.server.stop()
                 self.server = None
+            await self.reach.release()
             msg = exc.message if isinstance(exc, UserFacingError) else str(exc)
-            self._changed(state=ProviderState.ERROR, error=msg)
+            if isinstance(exc, GoOnlineCancelled):
+                self._changed(state=ProviderState.OFF, error="", step="")
+            else:
+                self._changed(state=ProviderState.ERROR, error=msg)
             raise
 
     async def _settle_earlier_setup(self, progress: Callable[[str], None]) -> None:
@@ -367,6 +371,7 @@ class ProviderService:
         """Delete our bid (so nobody opens a session we won't serve), stop serving, and
         optionally deregister to get the provider stake back."""
         self._changed(state=ProviderState.STOPPING)
+        await self.cap_watch.stop()
         try:
             for bid in await self._my_active_bids():
                 await self.chain.delete_model_bid(self.signer, bid.id)
@@ -376,7 +381,22 @@ class ProviderService:
             if self.server is not None:
                 await self.server.stop()
                 self.server = None
+            await self.reach.release()
             self._changed(state=ProviderState.OFF, bid_id="", step="")
+
+    async def publish_endpoint(self, endpoint: str) -> None:
+        """The router's public address changed: register the new endpoint (no new stake)."""
+        await self.chain.provider_register(self.signer, 0, endpoint)
+        self._changed(endpoint=endpoint)
+
+    async def _withdraw_for_cap(self) -> int:
+        """The cap is reached: delete our bids so nobody opens a session we would not be paid
+        for. Sessions already open are still served (their users paid for them)."""
+        bids = await self._my_active_bids()
+        for bid in bids:
+            await self.chain.delete_model_bid(self.signer, bid.id)
+        self._changed(bid_id="")
+        return len(bids)
 
     async def _my_active_bids(self) -> list[Bid]:
         ids = await self.chain.provider_active_bid_ids(self.me)
@@ -384,27 +404,10 @@ class ProviderService:
 
     # -- serving -----------------------------------------------------------------------------
 
-    def _load_user_keys(self) -> dict[str, bytes]:
-        if self._keys_file is None or not self._keys_file.exists():
-            return {}
-        try:
-            raw = json.loads(self._keys_file.read_text())
-            return {str(u): bytes.fromhex(k) for u, k in raw.items()}
-        except (ValueError, OSError, AttributeError):
-            log.warning("ignoring unreadable %s", self._keys_file)
-            return {}
-
-    def _save_user_key(self, user: str, key: bytes) -> None:
-        if self._keys_file is None or not key:
-            return
-        keys = {u: k.hex() for u, k in self._load_user_keys().items()}
-        keys[user.lower()] = key.hex()
-        atomic_write_text(self._keys_file, json.dumps(keys))
-
     def _on_event(self, event: ProviderEvent) -> None:
         d = self.dashboard
         if isinstance(event, ApprovalIssued):
-            self._save_user_key(event.user, event.user_key)
+            self._keys.save(event.user, event.user_key)
             return
         sid = id_hex(event.session_id)
         if isinstance(event, PromptServed):
@@ -423,10 +426,12 @@ class ProviderService:
                 opened_at=rec.opened_at if rec else 0, ends_at=rec.ends_at if rec else 0,
             ))
             if rec is None:
-                self.runner.schedule(f"claim:{sid}", "provider.claim", {"session_id": sid},
-                                     title="Claim provider earnings")
+                self.runner.schedule(claim_key(sid), CLAIM_KIND, {"session_id": sid},
+                                     title=CLAIM_TITLE)
             self._changed(state=ProviderState.SERVING)
-        elif isinstance(event, ReceiptIssued):
+        elif isinstance(event, ReceiptIssued | SessionFailed):
+            if isinstance(event, SessionFailed):
+                d.sessions_failed += 1
             d.active_sessions.discard(sid)
             self._changed(
                 state=ProviderState.SERVING if d.active_sessions else ProviderState.WAITING
@@ -435,55 +440,17 @@ class ProviderService:
     # -- earnings ----------------------------------------------------------------------------
 
     async def earnings(self) -> dict[str, int]:
-        """Earned (paid out to us so far), claimable now, and claimed by our own claim jobs."""
-        ids = await self.chain.provider_session_ids(self.me)
-        sessions = await self.chain.get_sessions(ids) if ids else []
-        now = await self.chain.latest_timestamp()
-        earned = sum(s.provider_withdrawn_amount for s in sessions)
-        claimable = 0
-        for s in sessions:
-            bid = await self.chain.get_bid(s.bid_id)
-            with contextlib.suppress(ArithmeticError):
-                claimable += claimable_for_provider(
-                    price=bid.price_per_second, opened_at=s.opened_at, ends_at=s.ends_at,
-                    closed_at=s.closed_at, withdrawn=s.provider_withdrawn_amount, now=now,
-                )
-        claimed = sum(int(j.result.get("claimed", 0)) for j in self.runner.store.all()
-                      if j.kind == "provider.claim")
-        return {"earned": earned, "claimable": claimable, "claimed": claimed}
-
-    async def _claim_job(self, job: Job, runner: TaskRunner) -> Done | RetryAt:
-        """Collect what the contract owes for one session: sessions that expired without a close,
-        and earnings held back on a disputed early close once their day is over."""
-        sid = job.payload["session_id"]
-        if (await recorded_txs(self.chain.tx, job))[0] == "pending":
-            return wait_for_pending(runner.clock, "The claim")
-        s = await self.chain.get_session(sid)
-        bid = await self.chain.get_bid(s.bid_id)
-        now = await self.chain.latest_timestamp()
-        end = s.ends_at if s.closed_at == 0 else min(s.closed_at, s.ends_at)
-        if now < end:
-            return RetryAt(time.time() + (end - now) + 5, "session still running")
-        try:
-            amount = claimable_for_provider(
-                price=bid.price_per_second, opened_at=s.opened_at, ends_at=s.ends_at,
-                closed_at=s.closed_at, withdrawn=s.provider_withdrawn_amount, now=now,
-            )
-        except ArithmeticError:
-            wait = start_of_day(s.closed_at) + DAY - now + 5
-            return RetryAt(time.time() + wait, "earnings held until the next UTC midnight")
-        if amount == 0:
-            return Done({"claimed": "0"})
-        if not self.auto_claim:
-            return RetryAt(time.time() + 3600, "auto-claim is off")
-
-        async def sent(tx: SentTx) -> None:
-            runner.store.add_tx(job.key, tx.tx_hash)
-
-        before = await self.chain.mor_balance(self.me)
-        r = await self.chain.claim_for_provider(self.signer, id_bytes(sid), on_sent=sent)
-        got = await self.chain.mor_balance(self.me) - before
-        return Done({"claimed": str(got), "tx": r.tx_hash})
+        """All from the chain, in wei: ``earned`` (paid to us over all sessions), ``claimable``
+        (what claims sent now would pay, after the cap), ``claimed`` (by our own claim
+        transactions), ``earned_period``, ``cap`` (the stake), ``held_back`` (owed beyond the
+        cap), ``period_end`` (chain time) and ``cap_reached`` (0/1)."""
+        st = await self.claims.state()
+        return {
+            "earned": st.paid, "claimable": st.claimable, "claimed": self.claims.claimed_by_jobs(),
+            "earned_period": st.limit.earned_now, "cap": st.limit.stake,
+            "held_back": st.held_back, "unpaid": st.unpaid, "period_end": st.limit.until,
+            "cap_reached": int(st.cap_reached),
+        }
 
     async def serve_forever(self) -> None:
         """For the headless CLI: serve until cancelled."""

@@ -175,11 +175,8 @@ class JobSupervisor:
             return False
         try:
             await self.consumer.reconcile()
-            chain = self.consumer.chain
-            for sid in await chain.provider_session_ids(self.address):
-                if self.runner.store.get(f"claim:{sid}") is None:
-                    self.runner.schedule(f"claim:{sid}", "provider.claim", {"session_id": sid},
-                                         title="Claim provider earnings")
+            if self.claims is not None:  # every session of ours the chain still owes us
+                await self.claims.claims.schedule_claims()
             self.runner.store.backup()
         except UserFacingError as exc:
             log.warning("reconcile with the chain failed: %s", exc.detail or exc.message)

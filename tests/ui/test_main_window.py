@@ -15,7 +15,7 @@ from app.ui.tray import TrayController
 
 EXPECTED_PAGES = {
     "chat": ("Chat", "app.ui.chat_page", "ChatPage"),
-    "share": ("Share my GPU", "app.ui.share_page", "SharePage"),
+    "share": ("Share my GPU", "app.ui.share.page", "SharePage"),  # split into a package (issue 14)
     "models": ("Models", "app.ui.library.page", "LibraryPage"),
     "wallet": ("Wallet", "app.ui.wallet_page", "WalletPage"),
     "activity": ("Activity", "app.ui.activity_page", "ActivityPage"),

@@ -70,6 +70,9 @@ async def test_share_serve_a_session_and_stop(
     assert page.price_hint.text() == "≈ 0.036 MOR/hour"
     page.toggle.click()
     assert page.toggle_task is not None
+    # Issue 14: the costs are confirmed before anything is sent.
+    await wait_until(lambda: page.cost_dialog is not None and page.cost_dialog.isVisible())
+    page.cost_dialog.confirm_button.click()  # type: ignore[union-attr]
     await page.toggle_task
     assert not page.errors.isVisible(), page.errors.text()
     assert page.toggle.isChecked() and page.toggle.text() == "Stop sharing"
