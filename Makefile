@@ -8,6 +8,7 @@ demo: bootstrap
 	.venv/bin/morpheus demo
 
 test: bootstrap
+	@./scripts/test_deps.sh
 	@# Byte-compile up front, on one thread: CPython 3.11's compiler state is not thread-safe, and a
 	@# first import compiling in the main thread while a worker thread compiles too can fail.
 	@.venv/bin/python -m compileall -q app tests bench >/dev/null

@@ -15,13 +15,19 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from app.chain.provider_limits import EarningsState
 from app.errors import UserFacingError
 
-if TYPE_CHECKING:  # provider_claims uses CapStatus
-    from app.services.provider_claims import ProviderClaims
+
+class Claims(Protocol):
+    """What the watch needs of ``ProviderClaims`` (which itself uses ``CapStatus``)."""
+
+    async def state(self) -> EarningsState: ...
+
+    async def schedule_claims(self, state: EarningsState | None = None, *,
+                              reopen_failed: bool = True) -> int: ...
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +87,7 @@ class CapStatus:
 class CapWatch:
     """Runs ``check`` every few seconds while online (and on demand)."""
 
-    def __init__(self, claims: ProviderClaims, *,
+    def __init__(self, claims: Claims, *,
                  withdraw_bids: Callable[[], Awaitable[int]],
                  report: Callable[[CapStatus], None],
                  keep_serving_free: Callable[[], bool],

@@ -4,23 +4,47 @@ is sent (the GUI page and the tests drive the same code)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
+from app.chain.client import ChainClient
 from app.errors import UserFacingError
-from app.services.provider_reach import reach_detail
-from app.services.provider_service import (
+from app.services.provider_plan import (
     GAS_PER_SETUP_TX,
     SETUP_TXS,
     CheckItem,
     CheckStatus,
+    ProviderPlan,
 )
+from app.services.provider_reach import ReachPlan, reach_detail
 from app.wallet.units import format_amount
 
-if TYPE_CHECKING:
-    from app.services.provider_service import ProviderService
+
+class Checked(Protocol):
+    """What of ``ProviderService`` the checklist reads."""
+
+    @property
+    def chain(self) -> ChainClient: ...
+
+    @property
+    def engine(self) -> Any: ...
+
+    @property
+    def me(self) -> str: ...
+
+    @property
+    def port(self) -> int | None: ...
+
+    @property
+    def model_name(self) -> str: ...
+
+    async def plan(self, price_per_second: int | None = None) -> ProviderPlan: ...
+
+    async def benchmark(self, max_tokens: int = 32) -> float: ...
+
+    def reach_plan(self) -> ReachPlan: ...
 
 
-async def run_checklist(self: ProviderService, price_per_second: int | None) -> list[CheckItem]:
+async def run_checklist(self: Checked, price_per_second: int | None) -> list[CheckItem]:
     items = [CheckItem("wallet", "Wallet unlocked", CheckStatus.OK, self.me)]
     eth = await self.chain.eth_balance(self.me)
     _, max_fee = await self.chain.tx.fees()
@@ -70,7 +94,7 @@ async def run_checklist(self: ProviderService, price_per_second: int | None) -> 
 
 
 
-async def market_range(svc: ProviderService) -> str:
+async def market_range(svc: Checked) -> str:
     """What other providers ask for a model of the same name, per hour (the market's range)."""
     market = await svc.chain.load_market()
     names = {m.id: m.name for m in market.models}

@@ -42,6 +42,13 @@ from app.services.provider_claims import KIND as CLAIM_KIND
 from app.services.provider_claims import TITLE as CLAIM_TITLE
 from app.services.provider_claims import ProviderClaims, claim_key
 from app.services.provider_keys import UserKeyFile
+from app.services.provider_plan import (  # noqa: F401  (re-exported for the pages)
+    GAS_PER_SETUP_TX,
+    SETUP_TXS,
+    CheckItem,
+    CheckStatus,
+    ProviderPlan,
+)
 from app.services.provider_reach import ReachPlan
 from app.services.settlement import simulate_with_allowance
 from app.services.tasks import TaskRunner
@@ -50,8 +57,7 @@ from app.wallet.signer import Signer
 
 log = logging.getLogger(__name__)
 
-GAS_PER_SETUP_TX = 400_000
-SETUP_TXS = 6  # approve + register, approve + model, approve + bid
+
 
 
 class GoOnlineCancelled(UserFacingError):
@@ -65,37 +71,6 @@ class ProviderState(StrEnum):
     SERVING = "serving"
     STOPPING = "stopping"
     ERROR = "error"
-
-
-class CheckStatus(StrEnum):
-    OK = "ok"
-    WARN = "warn"
-    FAIL = "fail"
-
-
-@dataclass(frozen=True)
-class CheckItem:
-    key: str
-    label: str
-    status: CheckStatus
-    detail: str
-
-
-@dataclass(frozen=True)
-class ProviderPlan:
-    """Everything "go online" will do and cost, read from chain before anything is sent."""
-
-    provider_stake_to_add: int
-    model_stake_to_add: int
-    bid_fee: int
-    price_per_second: int
-    model_id: str
-    existing_bid: str | None
-
-    @property
-    def mor_needed(self) -> int:
-        fee = 0 if self.existing_bid else self.bid_fee
-        return self.provider_stake_to_add + self.model_stake_to_add + fee
 
 
 @dataclass

@@ -39,8 +39,6 @@ async def until(cond, what: str, timeout: float = 30.0) -> None:  # type: ignore
 
 def cli_home(market: Market, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MORPHEUS_HOME", str(tmp))
-    # No console log handler bound to this test's captured stream (closed after the test).
-    monkeypatch.setattr("app.logsetup._configured", True)
     paths = app_paths().ensure()
     (paths.data / "devnet").mkdir(parents=True, exist_ok=True)
     (paths.data / "devnet" / "network.json").write_text(json.dumps(market.devnet.network))

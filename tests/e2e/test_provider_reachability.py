@@ -73,8 +73,6 @@ def test_provider_serve_refuses_a_loopback_endpoint_on_base_before_anything(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("MORPHEUS_HOME", str(tmp_path))
-    # No console log handler bound to this test's captured stream (closed after the test).
-    monkeypatch.setattr("app.logsetup._configured", True)
     for argv, says in (
         (["--public-endpoint", "127.0.0.1:3333"], "loopback address"),
         (["--public-endpoint", "192.168.1.9:3333"], "private address"),
