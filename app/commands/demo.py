@@ -32,6 +32,9 @@ def register(sub: Any) -> None:
     p.add_argument("--no-gui", action="store_true",
                    help="set everything up and keep serving, without opening the window")
     p.add_argument("--home", type=Path, help="demo folder (default: <data dir>/demo)")
+    p.add_argument("--keep-chain", action="store_true",
+                   help="leave the local chain running afterwards (it is stopped by default "
+                   "when this demo started it)")
     p.set_defaults(handler=_demo)
 
 
@@ -64,15 +67,25 @@ def _prepare_consumer(home: Path, network: dict[str, Any]) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from app.chain.devnet import is_anvil_pid, read_pid_file, start_devnet
+    from app.chain.devnet import is_anvil_pid, read_pid_file, start_devnet, stop_pid
 
     root = args.home or (app_paths().data / "demo")
     root.mkdir(parents=True, exist_ok=True)
     chain_dir = root / "devnet"
     pid = read_pid_file(chain_dir)
+    started_chain: int | None = None  # stopped on the way out: nothing is left running
     if pid is None or not is_anvil_pid(pid):
         print("Starting the local chain ...", flush=True)
-        start_devnet(chain_dir, None, detach=True)
+        started_chain = start_devnet(chain_dir, None, detach=True).pid
+    try:
+        return _run_demo(args, root, chain_dir)
+    finally:
+        if started_chain is not None and not args.keep_chain:
+            print("Stopping the local chain ...", flush=True)
+            stop_pid(started_chain)
+
+
+def _run_demo(args: argparse.Namespace, root: Path, chain_dir: Path) -> int:
     network = json.loads((chain_dir / "network.json").read_text())
 
     provider_home = root / "provider"
