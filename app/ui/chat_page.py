@@ -68,8 +68,7 @@ class ChatPage(QWidget):
     answer_finished = Signal(str)
     sources_changed = Signal()
     source_changed = Signal(object)  # the picked ChatSource, or None
-    # built by app.ui.chat.layout.build_chat_page
-    search_box: QLineEdit
+    search_box: QLineEdit  # these widgets: built by app.ui.chat.layout.build_chat_page
     new_button: QPushButton
     conversation_list: QListWidget
     rename_button: QPushButton
