@@ -55,8 +55,8 @@ from app.storage.jobs import Job, JobStore
 from app.storage.sessions import SessionStore
 from app.storage.settings import Settings
 from app.ui.activity_page import ActivityPage
+from app.ui.chat.sources import ChatSource
 from app.ui.chat_page import ChatPage
-from app.ui.chat_sources import ChatSource
 from app.ui.share_page import SharePage
 from app.wallet.keyring_store import UnlockSecretStore
 from app.wallet.signer import LocalSigner

@@ -199,7 +199,14 @@ class Devnet:
         self.process = None
 
 
+# A detached anvil (``devnet up``) belongs to its pid file, but when this process started it the
+# Popen is kept here: nothing garbage-collects a running child (a ResourceWarning), and ``devnet
+# down`` from the same process reaps it instead of leaving a zombie.
+_DETACHED: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def stop_pid(pid: int, process: subprocess.Popen[bytes] | None = None) -> None:
+    process = process or _DETACHED.pop(pid, None)
     if process is not None:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
@@ -320,6 +327,7 @@ def start_devnet(
         atomic_write_text(network_file(state_dir), json.dumps(devnet.network, indent=2) + "\n")
         if detach:
             atomic_write_text(state_dir / PID_FILE, f"{proc.pid}\n")
+            _DETACHED[proc.pid] = proc
     except BaseException:
         devnet.stop()
         raise

@@ -12,6 +12,7 @@ A JSON-RPC *error* object is a valid answer from the node (e.g. a revert) and is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -79,17 +80,32 @@ class RpcPool:
         self._verified: set[str] = set()
         self._ids = itertools.count(1)
         self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+        self._in_flight = 0
+        self._drained = asyncio.Event()
+        self._drained.set()
 
     @property
     def active_url(self) -> str:
         return self.urls[self._active]
 
     async def close(self) -> None:
+        """Refuse new requests, let the ones under way finish (bounded by the timeout), then
+        close the HTTP session: no connection is left for the garbage collector to find."""
+        self._closed = True
+        if self._in_flight:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained.wait(), self.timeout)
         if self._session is not None:
             await self._session.close()
             self._session = None
+            # The transports close in a callback of the next loop pass: give it that pass, so a
+            # caller that stops the loop right after this leaves no socket open.
+            await asyncio.sleep(0)
 
     def _http(self) -> aiohttp.ClientSession:
+        if self._closed:  # a straggler after close() must not open a session nobody closes
+            raise _EndpointFailed("the connection to the network was closed")
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
@@ -100,12 +116,18 @@ class RpcPool:
     async def _post(self, url: str, payload: Any) -> Any:
         self.request_count += 1
         body = json.dumps(payload).encode()
+        self._in_flight += 1
+        self._drained.clear()
         try:
             async with self._http().post(url, data=body) as resp:
                 raw = await resp.read()
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise _EndpointFailed(f"{url}: {type(exc).__name__}: {exc}") from exc
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._drained.set()
         if status == 429 or (status >= 500 and not raw.startswith((b"{", b"["))):
             raise _EndpointFailed(f"{url}: HTTP {status}")
         try:  # depth-checked before decoding: a hostile endpoint must not overflow the C stack
@@ -141,6 +163,8 @@ class RpcPool:
         self._verified.add(url)
 
     async def _attempt(self, send: Any) -> Any:
+        if self._closed:
+            raise RpcUnavailable("the connection to the network was closed")
         errors: list[str] = []
         for round_no in range(self.rounds):
             if round_no:

@@ -25,6 +25,12 @@ from typing import Any, Protocol
 
 from eth_utils import keccak, to_checksum_address
 
+from app.chain.allowance_slots import (
+    ALLOWANCE_SELECTOR,
+    ALLOWANCE_SLOT_CANDIDATES,
+    allowance_key,
+    word,
+)
 from app.chain.errors import (
     ChainError,
     InsufficientGas,
@@ -182,7 +188,7 @@ class TxManager:
         slot = self._allowance_slots[token]
         if slot is None:
             return None
-        return {token: {"stateDiff": {_allowance_key(owner, spender, slot): _word(amount)}}}
+        return {token: {"stateDiff": {allowance_key(owner, spender, slot): word(amount)}}}
 
     async def _find_allowance_slot(self, token: str, owner: str, spender: str) -> int | None:
         probe = 0x4D4F52_5052_4F4245  # an amount no real allowance has
@@ -190,7 +196,7 @@ class TxManager:
             + bytes.fromhex(spender[2:])
         call = {"to": token, "data": "0x" + data.hex()}
         for slot in ALLOWANCE_SLOT_CANDIDATES:
-            override = {token: {"stateDiff": {_allowance_key(owner, spender, slot): _word(probe)}}}
+            override = {token: {"stateDiff": {allowance_key(owner, spender, slot): word(probe)}}}
             try:
                 got = await self.rpc.request("eth_call", [call, "latest", override])
             except (RpcError, ChainError):
@@ -451,23 +457,6 @@ class TxManager:
         except ChainError:
             return ""
         return "out of gas or reverted"
-
-
-ALLOWANCE_SELECTOR = bytes(keccak(text="allowance(address,address)"))[:4]
-# Where ERC-20s keep ``mapping(owner => mapping(spender => amount))``: OpenZeppelin's plain ERC20
-# (slot 1), a few other common layouts, and OpenZeppelin 5's namespaced upgradeable storage.
-_OZ5_ERC20_STORAGE = 0x52C63247E1F47DB19D5CE0460030C497F067CA4CEBF71BA98EEADABE20BACE00
-ALLOWANCE_SLOT_CANDIDATES = (1, 0, 2, 3, 4, 5, 51, 52, _OZ5_ERC20_STORAGE + 1)
-
-
-def _word(value: int) -> str:
-    return "0x" + value.to_bytes(32, "big").hex()
-
-
-def _allowance_key(owner: str, spender: str, slot: int) -> str:
-    """Storage key of ``allowances[owner][spender]`` for a mapping at ``slot``."""
-    inner = keccak(bytes(12) + bytes.fromhex(owner[2:]) + slot.to_bytes(32, "big"))
-    return "0x" + bytes(keccak(bytes(12) + bytes.fromhex(spender[2:]) + inner)).hex()
 
 
 def _signed(signer: Signer, tx: dict[str, Any]) -> tuple[bytes, str]:

@@ -98,6 +98,15 @@ def pool_reward_until(pool: Pool, end: int) -> int:
     return reward
 
 
+def stake_with_margin(*, supply: int, budget: int, price: int, seconds: int) -> int:
+    """The stake the program sends for ``seconds`` at ``price``: spec §3.7's supply·cost/budget
+    with one second and one wei more, which absorbs the rounding that otherwise loses a second
+    (§8.29). ``supply`` and ``budget`` are the contract's own views at the same timestamp."""
+    if budget <= 0:
+        raise ArithmeticError("today's budget is zero: no staked session can be opened")
+    return supply * price * (seconds + 1) // budget + 1
+
+
 @dataclass(frozen=True)
 class Economics:
     """The on-chain inputs of every formula: pools, ``providersTotalClaimed`` and the max duration.

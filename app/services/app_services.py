@@ -53,6 +53,7 @@ class AppServices:
         self.chain_time: int = 0
         self._engine: Any = engine
         self._engine_lock = asyncio.Lock()
+        self._connect_lock = asyncio.Lock()
         self._consumer: ConsumerService | None = None
         self._provider: ProviderService | None = None
         self._watch: asyncio.Task[None] | None = None
@@ -88,6 +89,10 @@ class AppServices:
 
     async def connect(self) -> ChainClient | None:
         """Connect to the configured network; a failure is kept in ``chain_error``."""
+        async with self._connect_lock:  # pages connect at the same moment: one connection
+            return await self._connect()
+
+    async def _connect(self) -> ChainClient | None:
         if self.chain is not None:
             return self.chain
         try:
@@ -145,12 +150,13 @@ class AppServices:
 
     async def switch_network(self) -> ChainClient | None:
         """Tear every service down and build them again for the network now in the settings."""
-        await self._teardown()
-        self._runtime = None
-        self.block = 0
-        self.chain_time = 0
-        self._offset = None
-        self.chain_error = ""
+        async with self._connect_lock:  # a connect under way finishes first, then goes too
+            await self._teardown()
+            self._runtime = None
+            self.block = 0
+            self.chain_time = 0
+            self._offset = None
+            self.chain_error = ""
         return await self.connect()
 
     def _attach_wallet(self, chain: ChainClient) -> None:
@@ -300,18 +306,21 @@ class AppServices:
                 await hook()
             except Exception:
                 log.exception("stop hook failed")
-        await self._teardown(keep_engine=False)
+        async with self._connect_lock:
+            await self._teardown(keep_engine=False)
 
     async def _teardown(self, *, keep_engine: bool = True) -> None:
         """Stop the network-bound services (the local engine too unless ``keep_engine``: it does
         not depend on the network, so a switch keeps the local chat running)."""
         # Background jobs stop first: none may start a transaction while the rest shuts down.
         # (Their handlers are idempotent; an interrupted one re-runs at the next start.)
+        # Each step is attempted whatever the one before raised: a connection or a lock file
+        # left open here stays open until the process ends.
         if self.supervisor is not None:
-            await self.supervisor.stop()
-            self.supervisor = None
+            sup, self.supervisor = self.supervisor, None
+            await _quietly(sup.stop(), "stopping the background payments")
         for runner in self.runners():
-            await runner.stop()
+            await _quietly(runner.stop(), "stopping a job runner")
         if self._watch is not None:
             self._watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -324,11 +333,18 @@ class AppServices:
         self._consumer = None
         if not keep_engine:
             if self._engine is not None and self._owns_engine:
-                await self._engine.stop()
+                await _quietly(self._engine.stop(), "stopping the local engine")
             self._engine = None
         if self._runtime is not None:
             await self._runtime.close()
         self.chain = None
+
+
+async def _quietly(step: Awaitable[Any], what: str) -> None:
+    try:
+        await step
+    except Exception:
+        log.exception("%s failed; closing the rest anyway", what)
 
 
 def services_of(ctx: AppContext) -> AppServices:

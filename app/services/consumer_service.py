@@ -22,7 +22,7 @@ from app.chain.delegation import checker_for
 from app.chain.errors import ChainError, RpcUnavailable, TransactionTimeout
 from app.chain.tx import Receipt, SentTx
 from app.errors import UserFacingError
-from app.market.economics import DAY, start_of_day
+from app.market.economics import DAY, stake_with_margin, start_of_day
 from app.market.rating import RatedBid, rate_bids
 from app.market.types import Bid, Model, id_bytes, id_hex
 from app.p2p.consumer_client import ProviderClient, self_signed_receipt
@@ -134,8 +134,7 @@ class ConsumerService:
                 "The network's compute budget for today is empty, so no session can be opened."
             )
         price = bid.price_per_second
-        # One extra second of stake absorbs the rounding that otherwise loses a second (§8.29).
-        stake = supply * price * (duration_s + 1) // budget + 1
+        stake = stake_with_margin(supply=supply, budget=budget, price=price, seconds=duration_s)
         end = await self.chain.session_end(stake, price, now)
         balance = await self.chain.mor_balance(self.user)
         return StakeQuote(

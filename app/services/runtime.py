@@ -6,6 +6,7 @@ must never be "closed" by another wallet's background task or on another chain.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from eth_utils import to_checksum_address
@@ -60,6 +61,7 @@ class Runtime:
         self.network_key = network_key or self.settings.network
         self.tx_policy = tx_policy
         self._chain: ChainClient | None = None
+        self._chain_lock = asyncio.Lock()
         self._runners: dict[str, TaskRunner] = {}
         self._sessions: dict[str, SessionStore] = {}
 
@@ -73,15 +75,18 @@ class Runtime:
                            rpc_urls=self.settings.custom_rpc_urls or None)
 
     async def chain(self) -> ChainClient:
-        if self._chain is None:
-            client = ChainClient(self.network(), policy=self.tx_policy)
-            try:
-                await client.connect()
-            except BaseException:
-                await client.close()
-                raise
-            self._chain = client
-        return self._chain
+        """The one client of this network; callers at the same moment share it (two clients
+        would mean two nonce managers, and one of them never closed)."""
+        async with self._chain_lock:
+            if self._chain is None:
+                client = ChainClient(self.network(), policy=self.tx_policy)
+                try:
+                    await client.connect()
+                except BaseException:
+                    await client.close()
+                    raise
+                self._chain = client
+            return self._chain
 
     def _account_dir(self, chain_id: int, address: str) -> Path:
         d = self.paths.data / "accounts" / f"{chain_id}-{to_checksum_address(address)}"

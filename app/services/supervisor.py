@@ -159,10 +159,10 @@ class JobSupervisor:
             self.claims = ProviderService(chain, self.signer, key, None,  # type: ignore[arg-type]
                                           self.runner, sessions, model_name="")
             self.notice = self.runner.store.notice
-        except BaseException:
+            await self.reconcile()
+        except BaseException:  # a failure, or cancelled (the window closing): free the folder
             self.lock.release()
             raise
-        await self.reconcile()
         self.runner.start()
         self._task = asyncio.ensure_future(self._watch())
         return self.runner
@@ -274,11 +274,13 @@ class JobSupervisor:
         return [r for r in self.consumer.sessions.list("consumer") if r.status != "closed"]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self.runner is not None:
-            await self.runner.stop()
-        self.lock.release()
+        try:
+            if self._task is not None:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+                self._task = None
+            if self.runner is not None:
+                await self.runner.stop()
+        finally:  # whatever failed above, the data folder is free again
+            self.lock.release()

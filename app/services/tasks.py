@@ -238,8 +238,15 @@ class TaskRunner:
             self._task = asyncio.ensure_future(self.run_forever())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop the loop; one that had already died of an error is logged, not raised, so the
+        caller goes on closing everything else."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("the job runner had stopped on an error")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 from typing import Any
 
@@ -35,9 +34,10 @@ from app.services.context import AppContext
 from app.services.tasks import TaskRunner
 from app.storage.jobs import Job, JobState
 from app.storage.sessions import SessionRecord, SessionStore
+from app.ui.formatting import mor as _mor
+from app.ui.formatting import when_text
+from app.ui.ops import OpHost, error_label
 from app.ui.placeholder import page_title
-from app.ui.wallet_page import TaskHost, error_label
-from app.wallet.units import format_amount
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +53,6 @@ STATE_TEXT = {
 }
 
 
-def when_text(ts: float) -> str:
-    if not ts:
-        return "—"
-    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
-
-
 def job_when(job: Job) -> str:
     if job.state is JobState.PENDING and job.run_at > job.updated_at + 1:
         return f"next try {when_text(job.run_at)}"
@@ -66,7 +60,7 @@ def job_when(job: Job) -> str:
 
 
 def mor(wei: int) -> str:
-    return f"{format_amount(wei, 18, 6)} MOR"
+    return _mor(wei, 6)
 
 
 class ActivityPage(QWidget):
@@ -79,7 +73,7 @@ class ActivityPage(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.services: AppServices = services_of(ctx)
-        self.host = TaskHost()
+        self.host = OpHost(self)
         self.refresh_task: asyncio.Task[Any] | None = None
         self.withdraw_task: asyncio.Task[Any] | None = None
         self.jobs: list[tuple[Job, TaskRunner]] = []
@@ -205,7 +199,7 @@ class ActivityPage(QWidget):
         self.notice.setText(text)
         self.notice.show()
 
-    def refresh(self) -> asyncio.Task[Any]:
+    def refresh(self) -> asyncio.Task[Any] | None:
         """Re-read jobs, held stake and sessions (coalesced while a refresh is running)."""
         if self.refresh_task is not None and not self.refresh_task.done():
             self._refresh_again = True
@@ -316,9 +310,9 @@ class ActivityPage(QWidget):
         running = self.withdraw_task is not None and not self.withdraw_task.done()
         self.withdraw_button.setEnabled(available > 0 and not running)
 
-    def withdraw_now(self) -> asyncio.Task[Any]:
+    def withdraw_now(self) -> asyncio.Task[Any] | None:
         self.withdraw_button.setEnabled(False)
-        self.withdraw_task = self.host.spawn(self._withdraw(), self.errors)
+        self.withdraw_task = self.host.spawn(self._withdraw(), self.errors, keep_running=True)
         return self.withdraw_task
 
     async def _withdraw(self) -> None:

@@ -2,7 +2,7 @@
 
 Everything slow happens on the asyncio (qasync) loop: the engine streams tokens as an async
 iterator and this page only appends them; the GUI thread never waits on a model. The page talks to
-models through :class:`~app.ui.chat_sources.ChatSource` entries, so remote sessions can be added to
+models through :class:`~app.ui.chat.sources.ChatSource` entries, so remote sessions can be added to
 the picker later without changes here.
 """
 
@@ -17,14 +17,12 @@ from collections.abc import Sequence
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMessageBox,
     QPushButton,
-    QSplitter,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -48,14 +46,15 @@ from app.storage.chats import (
     StoredMessage,
     default_chat_store_path,
 )
-from app.ui.chat_sources import ChatSource, collect_sources
-from app.ui.chat_widgets import ChatView, ModelSettingsPanel, PromptEdit, TranscriptEntry
-from app.ui.placeholder import page_title
+from app.ui.chat.layout import build_chat_page
+from app.ui.chat.remote_panel import install_remote_chat
+from app.ui.chat.sources import ChatSource, collect_sources
+from app.ui.chat.widgets import ChatView, ModelSettingsPanel, PromptEdit, TranscriptEntry
+from app.ui.ops import Op
 
 log = logging.getLogger(__name__)
 
 TITLE_LENGTH = 48
-SEARCH_DEBOUNCE_MS = 200
 
 
 def title_from(text: str) -> str:
@@ -69,6 +68,23 @@ class ChatPage(QWidget):
     answer_finished = Signal(str)
     sources_changed = Signal()
     source_changed = Signal(object)  # the picked ChatSource, or None
+    search_box: QLineEdit  # these widgets: built by app.ui.chat.layout.build_chat_page
+    new_button: QPushButton
+    conversation_list: QListWidget
+    rename_button: QPushButton
+    delete_button: QPushButton
+    model_picker: QComboBox
+    settings_button: QToolButton
+    settings_panel: ModelSettingsPanel
+    view: ChatView
+    status: QLabel
+    prompt: PromptEdit
+    send_button: QPushButton
+    stop_button: QPushButton
+    regenerate_button: QPushButton
+    edit_button: QPushButton
+    panels: QVBoxLayout
+    _search_timer: QTimer
     conversations_refreshed = Signal()
 
     def __init__(
@@ -97,114 +113,13 @@ class ChatPage(QWidget):
         if sources is not None:
             self.set_sources(sources)
         else:
-            from app.ui.remote_chat import install_remote_chat
-
             self.remote_panel = install_remote_chat(self)  # network models and their sessions
             QTimer.singleShot(0, self._schedule_source_refresh)
         self._update_buttons()
 
     # layout ------------------------------------------------------------------------------------
     def _build(self) -> None:
-        # left: conversations
-        self.search_box = QLineEdit()
-        self.search_box.setPlaceholderText("Search chats")
-        self.search_box.setClearButtonEnabled(True)
-        self.new_button = QPushButton("New chat")
-        self.conversation_list = QListWidget()
-        self.conversation_list.setEditTriggers(
-            QListWidget.EditTrigger.DoubleClicked | QListWidget.EditTrigger.EditKeyPressed
-        )
-        self.rename_button = QPushButton("Rename")
-        self.delete_button = QPushButton("Delete")
-        left = QWidget()
-        lv = QVBoxLayout(left)
-        lv.setContentsMargins(0, 0, 0, 0)
-        lv.addWidget(self.new_button)
-        lv.addWidget(self.search_box)
-        lv.addWidget(self.conversation_list, 1)
-        lr = QHBoxLayout()
-        lr.addWidget(self.rename_button)
-        lr.addWidget(self.delete_button)
-        lv.addLayout(lr)
-
-        # right: model picker, settings, transcript, prompt
-        self.model_picker = QComboBox()
-        self.model_picker.setMinimumWidth(240)
-        self.model_picker.setPlaceholderText("No model available yet")
-        self.settings_button = QToolButton()
-        self.settings_button.setText("Model settings")
-        self.settings_button.setCheckable(True)
-        self.settings_panel = ModelSettingsPanel()
-        self.settings_panel.setVisible(False)
-        self.view = ChatView()
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
-        self.status.setProperty("role", "hint")
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.prompt = PromptEdit()
-        self.prompt.setPlaceholderText(
-            "Message the model (Enter to send, Shift+Enter for a new line)"
-        )
-        self.prompt.setMaximumHeight(110)
-        self.send_button = QPushButton("Send")
-        self.send_button.setDefault(True)
-        self.stop_button = QPushButton("Stop")
-        self.regenerate_button = QPushButton("Regenerate")
-        self.edit_button = QPushButton("Edit last")
-
-        top = QHBoxLayout()
-        top.addWidget(page_title("Chat"))
-        top.addStretch(1)
-        top.addWidget(QLabel("Model"))
-        top.addWidget(self.model_picker)
-        top.addWidget(self.settings_button)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.edit_button)
-        buttons.addWidget(self.regenerate_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.stop_button)
-        buttons.addWidget(self.send_button)
-        right = QWidget()
-        rv = QVBoxLayout(right)
-        rv.setContentsMargins(0, 0, 0, 0)
-        rv.addLayout(top)
-        rv.addWidget(self.settings_panel)
-        self.panels = QVBoxLayout()  # extra panels above the transcript (remote session bar)
-        rv.addLayout(self.panels)
-        rv.addWidget(self.view, 1)
-        rv.addWidget(self.status)
-        rv.addWidget(self.prompt)
-        rv.addLayout(buttons)
-
-        splitter = QSplitter()
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([220, 680])
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 12, 16, 12)
-        layout.addWidget(splitter)
-
-        self._search_timer = QTimer(self)
-        self._search_timer.setSingleShot(True)
-        self._search_timer.setInterval(SEARCH_DEBOUNCE_MS)
-        self._search_timer.timeout.connect(self.refresh_conversations)
-        self.search_box.textChanged.connect(lambda _t: self._search_timer.start())
-        self.new_button.clicked.connect(self.new_conversation)
-        self.conversation_list.currentItemChanged.connect(self._on_current_item)
-        self.conversation_list.itemChanged.connect(self._on_item_edited)
-        self.rename_button.clicked.connect(self._on_rename_clicked)
-        self.delete_button.clicked.connect(self._on_delete_clicked)
-        self.model_picker.currentIndexChanged.connect(self._on_model_changed)
-        self.settings_button.toggled.connect(self.settings_panel.setVisible)
-        self.settings_panel.saved.connect(self._on_settings_saved)
-        self.prompt.submitted.connect(self._on_send_clicked)
-        self.prompt.escape_pressed.connect(self.stop)
-        self.send_button.clicked.connect(self._on_send_clicked)
-        self.stop_button.clicked.connect(self.stop)
-        self.regenerate_button.clicked.connect(self._on_regenerate_clicked)
-        self.edit_button.clicked.connect(self.edit_last)
-        self.view.copied.connect(lambda _t: self.show_status("Copied to the clipboard."))
+        build_chat_page(self)
 
     # sources -----------------------------------------------------------------------------------
     def set_sources(self, sources: Sequence[ChatSource]) -> None:
@@ -239,11 +154,8 @@ class ChatPage(QWidget):
         self.set_sources(await collect_sources(self.ctx))
 
     def _schedule_source_refresh(self) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no qasync loop running (a bare widget test): nothing to do
-            return
-        self._sources_task = loop.create_task(self.refresh_sources())
+        # (no qasync loop running, as in a bare widget test: nothing to do)
+        self._sources_task = Op(self.refresh_sources(), self).run()
 
     def current_source(self) -> ChatSource | None:
         i = self.model_picker.currentIndex()
@@ -491,7 +403,8 @@ class ChatPage(QWidget):
         assert self._conversation_id is not None
         self._render_transcript()
         self.show_status("")
-        task = asyncio.ensure_future(self._generate(self._conversation_id, source))
+        task = Op(self._generate(self._conversation_id, source), self).run()
+        assert task is not None, "sending needs the running event loop"
         self.generation_task = task
         task.add_done_callback(lambda _t: self._update_buttons())
         self._update_buttons()

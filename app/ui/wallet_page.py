@@ -38,16 +38,13 @@ from PySide6.QtWidgets import (
 from app.errors import UserFacingError
 from app.services.context import AppContext
 from app.services.wallet_service import WalletService
-from app.ui.wallet_dialogs import (  # TaskHost, error_label, show_error: other pages use them
-    ChangePasswordDialog,
-    PasswordPrompt,
-    RevealSeedDialog,
-    SendDialog,
-    TaskHost,
-    _selectable,
-    error_label,
-    show_error,
-)
+from app.ui.ops import OpHost, error_label, show_error
+from app.ui.task_host import TaskHost  # noqa: F401  (re-exported: share_page imports it here)
+from app.ui.wallet.change_password import ChangePasswordDialog
+from app.ui.wallet.password_prompt import PasswordPrompt
+from app.ui.wallet.reveal_seed import RevealSeedDialog
+from app.ui.wallet.secrets import selectable as _selectable
+from app.ui.wallet.send_dialog import SendDialog
 from app.ui.widgets.qr import qr_pixmap
 from app.wallet.store import DamagedWalletFile
 from app.wallet.units import format_amount
@@ -69,7 +66,7 @@ class WalletPage(QWidget):
         if ctx.wallet is None:
             ctx.wallet = WalletService(ctx.paths)
         self.wallet: WalletService = ctx.wallet
-        self.host = TaskHost()
+        self.host = OpHost(self)
         self.open_url: Callable[[QUrl], bool] = QDesktopServices.openUrl
         self.send_dialog: SendDialog | None = None
         self.dialog: QDialog | None = None
@@ -300,7 +297,7 @@ class WalletPage(QWidget):
         return self.mor_label.text(), self.eth_label.text()
 
     # ----- actions ---------------------------------------------------------------------------
-    def unlock(self) -> asyncio.Task[Any]:
+    def unlock(self) -> asyncio.Task[Any] | None:
         pw = self.unlock_password.text()
         self.unlock_button.setEnabled(False)
 
@@ -470,7 +467,7 @@ class WalletPage(QWidget):
         dlg.open()
 
     def open_onboarding(self) -> QWidget:
-        from app.ui.onboarding_wizard import OnboardingWizard
+        from app.ui.wallet.onboarding import OnboardingWizard
 
         wiz = OnboardingWizard(self.wallet, parent=None)
         wiz.finished_with_network.connect(self._onboarding_done)

@@ -81,7 +81,7 @@ class Web3WalletChain:
         return _TRANSFER + abi_encode(["address", "uint256"], [to_checksum_address(to), amount])
 
     async def estimate_fee(self, asset: str, sender: str, to: str, amount: int) -> Any:
-        from app.services.wallet_service import FeeQuote
+        from app.chain.client import FeeEstimate as FeeQuote  # what the wallet service calls it
 
         if asset == "ETH":
             gas = ETH_TRANSFER_GAS

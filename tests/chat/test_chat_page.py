@@ -17,9 +17,9 @@ from pytestqt.qtbot import QtBot
 from app.inference.types import ChatEngine, SamplingParams
 from app.services.context import AppContext
 from app.storage.chats import ChatStore, ModelSettings
+from app.ui.chat.sources import ChatSource, add_source_provider
+from app.ui.chat.widgets import TranscriptEntry
 from app.ui.chat_page import ChatPage
-from app.ui.chat_sources import ChatSource, add_source_provider
-from app.ui.chat_widgets import TranscriptEntry
 from tests.api.local_engine import MODEL_NAME
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -3,7 +3,7 @@ every code block copyable."""
 
 from __future__ import annotations
 
-from app.ui.markdown_render import COPY_CODE_SCHEME, render_markdown
+from app.ui.chat.markdown import COPY_CODE_SCHEME, render_markdown
 
 
 def test_code_blocks_get_copy_links_and_exact_text() -> None:

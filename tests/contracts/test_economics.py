@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
+import pytest
+
 from app.chain.devnet import Devnet
 from app.market.economics import (
     DAY,
@@ -106,3 +108,17 @@ def test_pool_config_changes_feed_the_formulas(chain: Devnet) -> None:
     assert_reverts(
         diamond.functions.setMaxSessionDuration(299), owner, "SessionMaxDurationTooShort()"
     )
+
+
+def test_the_quoted_stake_covers_the_asked_time_despite_rounding() -> None:
+    """The consumer's stake (one formula, in ``app.market.economics``) buys at least the seconds
+    asked for, where the bare spec formula can come out a second short."""
+    from app.market.economics import stake_with_margin
+
+    supply, budget, price = 52_000_000 * 10**18 + 7, 3_000 * 10**18 + 11, 10**13 + 3
+    for seconds in (300, 1_799, 3_600, 86_400):
+        stake = stake_with_margin(supply=supply, budget=budget, price=price, seconds=seconds)
+        stipend = stake * budget // supply  # what the contract turns the stake into
+        assert stipend // price >= seconds
+    with pytest.raises(ArithmeticError):
+        stake_with_margin(supply=supply, budget=0, price=price, seconds=300)

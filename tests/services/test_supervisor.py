@@ -133,6 +133,8 @@ def test_one_process_per_data_folder_runs_jobs_and_a_second_says_who(tmp_path: P
     finally:
         holder.kill()  # kill -9: the OS releases the lock with the process
         holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
     lock = DataDirLock(tmp_path, "Morpheus Desktop")
     lock.acquire()
     assert DataDirLock.holder(tmp_path)["pid"] == os.getpid()

@@ -95,6 +95,9 @@ def test_lock_left_by_a_crashed_instance_does_not_block(tmp_path, qapp):
     finally:
         holder.kill()  # a crash: the lock file stays on disk
         holder.wait()
+        for pipe in (holder.stdin, holder.stdout):
+            if pipe is not None:
+                pipe.close()
     assert (paths.data / "instance.lock").exists()
     guard = SingleInstance(paths)
     assert guard.acquire(), "the stale lock of a dead process is taken over"

@@ -36,7 +36,7 @@ from app.wallet.signer import LocalSigner
 from tests.api.local_engine import SMOL_NAME as MODEL_NAME
 from tests.api.local_engine import smol_engine  # noqa: F401  (fixture)
 from tests.devnet_fixture import chain_snapshot, devnet  # noqa: F401  (fixtures)
-from tests.qt_async import qt_event_loop
+from tests.qt_async import cancel_ui_ops, qt_event_loop
 
 FAST = TxPolicy(poll_interval=0.05, receipt_timeout=30.0, replace_after=30.0)
 PROVIDER_INDEXES = (3, 9)
@@ -143,6 +143,7 @@ async def gui(
     ctx.engine = smol_engine
     ctx.extras[SERVICES_KEY] = services
     yield Gui(ctx, services, dev_account(CONSUMER_INDEX).address)
+    await cancel_ui_ops()
     with contextlib.suppress(Exception):
         await services.stop()
 

@@ -15,8 +15,9 @@ from pytestqt.qtbot import QtBot
 from app.inference.types import SamplingParams
 from app.services.remote_chat import RemoteChat, RemoteState, short_address
 from app.storage.chats import ModelSettings
+from app.ui.chat.session_bar import closed_text
 from app.ui.chat_page import ChatPage
-from app.ui.remote_chat import closed_text, local_time, mor, mor_per_hour
+from app.ui.formatting import local_time, mor, mor_per_hour
 from tests.ui_remote.conftest import MODEL_NAME, PRICES, Gui, Providers
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -8,7 +8,7 @@ from pytestqt.qtbot import QtBot
 
 from app.services.onboarding import Step
 from app.services.wallet_service import WalletService
-from app.ui.onboarding_wizard import OnboardingWizard
+from app.ui.wallet.onboarding import OnboardingWizard
 from app.wallet.hd import derive_addresses
 from tests.wallet.secrets_seen import remember
 

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from app.errors import UserFacingError
 from app.services.onboarding import NetworkChoice, OnboardingFlow, Step
 from app.services.wallet_service import WalletService
-from app.ui.wallet_page import TaskHost, error_label, show_error
+from app.ui.ops import OpHost, error_label, show_error
 
 
 def _wrap(text: str) -> QLabel:
@@ -61,7 +61,7 @@ class OnboardingWizard(QWidget):
         self.flow = flow or (
             OnboardingFlow(wallet, networks=networks) if networks else OnboardingFlow(wallet)
         )
-        self.host = TaskHost()
+        self.host = OpHost(self)
         lay = QVBoxLayout(self)
         self.stack = QStackedWidget()
         lay.addWidget(self.stack, 1)
@@ -376,7 +376,7 @@ class OnboardingWizard(QWidget):
         self.strength_bar.setValue(s.score)
         self.strength_label.setText(f"Strength: {s.label}. {s.hint}" if text else s.hint)
 
-    def save_password(self) -> asyncio.Task[Any]:
+    def save_password(self) -> asyncio.Task[Any] | None:
         pw, confirm = self.password_edit.text(), self.password_confirm.text()
         remember = self.remember_box.isChecked()
         self.password_next.setEnabled(False)

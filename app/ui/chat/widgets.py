@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from app.inference.types import CompletionMetrics, SamplingParams
 from app.storage.chats import ModelSettings
-from app.ui.markdown_render import COPY_CODE_SCHEME, COPY_MESSAGE_SCHEME, render_markdown
+from app.ui.chat.markdown import COPY_CODE_SCHEME, COPY_MESSAGE_SCHEME, render_markdown
 
 STREAM_FLUSH_MS = 40
 
