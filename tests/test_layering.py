@@ -78,7 +78,7 @@ def test_ui_does_import_qt():
 # Read from the code (``app`` packages and top-level modules), higher layers may import lower
 # ones, never the other way round:
 #
-#   entry points   __main__, cli, commands, selftest, autostart   (may use everything)
+#   entry points   __main__, cli, commands, selftest   (may use everything)
 #   ui             Qt widgets
 #   api            the local OpenAI-compatible server
 #   services       use cases shared by GUI and CLI
@@ -86,13 +86,13 @@ def test_ui_does_import_qt():
 #   inference, wallet
 #   chain          JSON-RPC, contracts, transactions
 #   market         domain types and formulas
-#   base           errors, fileio, logsetup, paths (anyone may use them)
+#   base           errors, fileio, logsetup, paths, autostart (anyone may use them)
 #
 # Packages on the same rank may import each other (p2p and storage, inference and wallet), but
 # never in a cycle: the cycle test below covers every module.
 
 RANK = {
-    "__main__": 8, "cli": 8, "commands": 8, "selftest": 8, "autostart": 8,
+    "__main__": 8, "cli": 8, "commands": 8, "selftest": 8,
     "ui": 7,
     "api": 6,
     "services": 5,
@@ -100,7 +100,7 @@ RANK = {
     "inference": 3, "wallet": 3,
     "chain": 2,
     "market": 1,
-    "errors": 0, "fileio": 0, "logsetup": 0, "paths": 0,
+    "errors": 0, "fileio": 0, "logsetup": 0, "paths": 0, "autostart": 0,
 }
 
 # Known edges against the order, each with what would remove it. New ones fail the test.
