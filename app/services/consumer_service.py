@@ -44,7 +44,7 @@ from app.services.tasks import (
     recorded_txs,
     wait_for_pending,
 )
-from app.storage.jobs import Job, JobState
+from app.storage.jobs import Job
 from app.storage.sessions import SessionRecord, SessionStore
 from app.wallet.signer import Signer
 
@@ -457,13 +457,12 @@ class ConsumerService:
     # -- held stake --------------------------------------------------------------------------
 
     def _schedule_withdraw(self, release_at: int) -> None:
-        key = f"withdraw:{self.user}:{release_at}"
-        job = self.runner.schedule(
-            key, "consumer.withdraw", {"release_at": release_at}, run_at=time.time(),
-            title="Withdraw held stake",
+        # rearm: one that ran already (say, before a rollback) must run for stake held now
+        self.runner.schedule(
+            f"withdraw:{self.user}:{release_at}", "consumer.withdraw",
+            {"release_at": release_at}, run_at=time.time(), title="Withdraw held stake",
+            rearm=True,
         )
-        if job.state is JobState.DONE:  # ran already (say, before a rollback): stake held now
-            self.runner.retry(key)  # must not wait for a withdrawal that never runs again
 
     async def _withdraw_job(self, job: Job, runner: TaskRunner) -> Done | RetryAt:
         state, _ = await recorded_txs(self.chain.tx, job)

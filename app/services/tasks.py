@@ -120,10 +120,15 @@ class TaskRunner:
     def schedule(
         self, key: str, kind: str, payload: dict[str, Any], *, run_at: float | None = None,
         title: str = "",
+        rearm: bool = False,
     ) -> Job:
+        """Add the job unless its key exists; ``rearm``: a finished one with this key runs again
+        (its handler asks the chain, so a second run only does what is still owed)."""
         job = self.store.schedule(
             key, kind, payload, run_at=self.clock() if run_at is None else run_at, title=title
         )
+        if rearm and job.state is JobState.DONE:
+            self.store.retry_now(key, self.clock())
         self._changed()
         self.wake()
         return job

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 
 def page_title(text: str) -> QLabel:
     label = QLabel(text)
     label.setProperty("role", "pageTitle")
     return label
+
+
+def scroll_body(page: QWidget, body: QWidget) -> QScrollArea:
+    """Fill ``page`` with a frameless scroll area showing ``body`` (long pages stay usable in a
+    small window)."""
+    scroll = QScrollArea(page)
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+    scroll.setWidget(body)
+    outer = QVBoxLayout(page)
+    outer.setContentsMargins(0, 0, 0, 0)
+    outer.addWidget(scroll)
+    return scroll
 
 
 class PlaceholderPage(QWidget):

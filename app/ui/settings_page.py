@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -37,7 +36,7 @@ from app.services.context import AppContext
 from app.storage.settings import NETWORK_CHOICES, InvalidSetting, check_rpc_url
 from app.ui.app_state import settings_store
 from app.ui.clipboard import SECRET_CLEAR_MS, copy_secret
-from app.ui.placeholder import page_title
+from app.ui.placeholder import page_title, scroll_body
 
 log = logging.getLogger(__name__)
 
@@ -228,13 +227,7 @@ class SettingsPage(QWidget):
         layout.addWidget(box)
         layout.addStretch(1)
 
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(content)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        scroll_body(self, content)
 
     @staticmethod
     def _group(title: str, error: QLabel) -> tuple[QGroupBox, QFormLayout]:

@@ -21,12 +21,13 @@ from aiohttp import web
 
 from app.commands.provider_backend import open_provider_engine
 from app.inference.remote_openai import RemoteEngineError, connect_backend
-from app.inference.types import ChatMessage, ChatRequest, CompletionDone, SamplingParams, TokenDelta
+from app.inference.types import ChatMessage, ChatRequest, SamplingParams
 from app.services.consumer_service import ConsumerService
 from app.services.node_identity import WalletNodeKey
 from app.services.provider_service import ProviderService
 from tests.devnet_fixture import devnet  # noqa: F401  (fixture)
 from tests.e2e.conftest import CONSUMER_INDEX, PROVIDER_INDEX, make_party
+from tests.inference.conftest import collect
 
 ASYNC = pytest.mark.asyncio(loop_scope="session")
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,15 +95,9 @@ async def test_p2p_session_served_by_an_openai_compatible_server(
         opened = await consumer.open_session(bid_id, 600)
         request = ChatRequest((ChatMessage("user", "Say hello."),),
                               SamplingParams(max_tokens=12, temperature=0.0))
-        pieces: list[str] = []
-        done: CompletionDone | None = None
-        async for ev in opened.engine.chat_stream(request):
-            if isinstance(ev, TokenDelta):
-                pieces.append(ev.text)
-            else:
-                done = ev
+        pieces, metrics = await collect(opened.engine.chat_stream(request))
         assert len(pieces) >= 2 and "".join(pieces).strip()
-        assert done is not None and 0 < done.metrics.completion_tokens <= 12
+        assert 0 < metrics.completion_tokens <= 12
         devnet.time_travel(120)
         await consumer.close_session(opened.record.session_id)
         after = await c.chain.get_session(opened.record.session_id)

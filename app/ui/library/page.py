@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QPushButton,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -32,7 +31,7 @@ from app.inference.hardware import HardwareInfo
 from app.inference.library import CatalogEntry, ModelLibrary, load_catalog
 from app.services.context import AppContext
 from app.ui.library.rows import CatalogRow, InstalledRow
-from app.ui.placeholder import page_title
+from app.ui.placeholder import page_title, scroll_body
 
 log = logging.getLogger(__name__)
 
@@ -96,13 +95,7 @@ class LibraryPage(QWidget):
         layout.addWidget(installed_box)
         layout.addWidget(catalog_box)
         layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(content)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        scroll_body(self, content)
 
         self.refresh()
         if hardware is not None:

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QPushButton,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -37,7 +36,7 @@ from app.services.provider_service import (
     ProviderService,
     ProviderState,
 )
-from app.ui.placeholder import page_title
+from app.ui.placeholder import page_title, scroll_body
 from app.ui.share.checklist_panel import ChecklistPanel
 from app.ui.share.cost_dialog import CostDialog, CostLines
 from app.ui.share.dashboard_panel import DashboardPanel
@@ -76,14 +75,8 @@ class SharePage(QWidget):
         self.steps: list[str] = []
         self.earnings: dict[str, int] = {}
 
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
         body = QWidget()
-        scroll.setWidget(body)
+        scroll_body(self, body)
         lay = QVBoxLayout(body)
         lay.setContentsMargins(24, 20, 24, 20)
         lay.addWidget(page_title("Share my GPU"))
