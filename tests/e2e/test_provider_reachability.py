@@ -24,6 +24,7 @@ from app.p2p.endpoints import EndpointError, check_publishable, parse_endpoint
 from app.p2p.portmap import PortMappingError, map_port, natpmp_map, unmap_port, upnp_map
 from app.services.provider_reach import ReachPlan
 from tests.e2e.conftest import Market
+from tests.http_server import serving
 
 RECORDED = Path(__file__).parent / "data" / "igd_miniupnpd"
 
@@ -285,15 +286,8 @@ async def recorded_igd() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_get("/{name}", describe)
     app.router.add_post("/ctl/IPConn", control)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}/rootDesc.xml"
-    finally:
-        await runner.cleanup()
+    async with serving(app) as url:
+        yield f"{url}/rootDesc.xml"
 
 
 @pytest.mark.asyncio(loop_scope="session")

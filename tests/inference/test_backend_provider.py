@@ -27,6 +27,7 @@ from app.services.node_identity import WalletNodeKey
 from app.services.provider_service import ProviderService
 from tests.devnet_fixture import devnet  # noqa: F401  (fixture)
 from tests.e2e.conftest import CONSUMER_INDEX, PROVIDER_INDEX, make_party
+from tests.http_server import serving
 from tests.inference.conftest import collect
 
 ASYNC = pytest.mark.asyncio(loop_scope="session")
@@ -121,12 +122,8 @@ async def not_openai() -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_get("/v1/models", page)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = _free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with serving(app) as url:
+        yield url
 
 
 @ASYNC

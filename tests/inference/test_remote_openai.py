@@ -12,6 +12,7 @@ from app.api.router import EngineRouter
 from app.api.server import ApiServer
 from app.inference.engine import LocalEngine
 from app.inference.remote_openai import OpenAICompatEngine, RemoteEngineError
+from tests.http_server import serving
 from tests.inference.conftest import ask, collect
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -73,15 +74,7 @@ async def test_hostile_server_reply_is_a_clear_error_not_a_crash() -> None:
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", completions)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        async with OpenAICompatEngine(f"http://127.0.0.1:{port}", "", "m") as remote:
-            with pytest.raises(RemoteEngineError) as err:
-                await collect(remote.chat_stream(ask("hi", 4)))
-        assert "cannot read" in err.value.message
-    finally:
-        await runner.cleanup()
+    async with serving(app) as url, OpenAICompatEngine(url, "", "m") as remote:
+        with pytest.raises(RemoteEngineError) as err:
+            await collect(remote.chat_stream(ask("hi", 4)))
+    assert "cannot read" in err.value.message

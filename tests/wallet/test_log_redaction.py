@@ -22,6 +22,7 @@ from app.chain.networks import network_from_dict
 from app.chain.rpc import RpcPool
 from app.logsetup import redact, safe_url, setup_logging
 from app.paths import app_paths
+from tests.http_server import serving
 
 DEAD_SECRET = "SECRETKEY123"
 LIVE_SECRET = "LIVEKEY456xyz"
@@ -46,15 +47,8 @@ async def secret_path_rpc(devnet: Devnet) -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_post(f"/v3/{LIVE_SECRET}", forward)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}/v3/{LIVE_SECRET}"
-    finally:
-        await runner.cleanup()
+    async with serving(app) as url:
+        yield f"{url}/v3/{LIVE_SECRET}"
 
 
 def _log_text() -> str:
