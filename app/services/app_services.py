@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.errors import UserFacingError
 from app.inference.types import ChatEngine
+from app.services.block_watch import WatchPace
 from app.services.context import AppContext
 
 if TYPE_CHECKING:  # web3 and friends cost ~50 MB: loaded on first use, not at window creation
@@ -57,6 +58,7 @@ class AppServices:
         self._consumer: ConsumerService | None = None
         self._provider: ProviderService | None = None
         self._watch: asyncio.Task[None] | None = None
+        self.watch_pace = WatchPace(WATCH_INTERVAL_S)  # slower while the window is hidden
         self._offset: float | None = None
         self._listeners: list[Callable[[str], None]] = []
         self.supervisor: JobSupervisor | None = None
@@ -191,6 +193,9 @@ class AppServices:
         while True:
             try:
                 block = await self.chain.block_number()
+                if self.chain_error:  # the node answers again: pages drop their "not connected"
+                    self.chain_error = ""
+                    self._emit("chain")
                 if block != self.block:
                     self.block = block
                     self.chain_time = await self.chain.latest_timestamp()
@@ -203,7 +208,7 @@ class AppServices:
             except UserFacingError as exc:
                 self.chain_error = exc.message
                 self._emit("chain")
-            await asyncio.sleep(WATCH_INTERVAL_S)
+            await self.watch_pace.wait()
 
     # -- wallet-bound services ---------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 
+from app.ui.ops import Op
 from app.ui.quit_dialog import QuitDialog
 
 if TYPE_CHECKING:
@@ -56,7 +57,8 @@ class JobsNotice(QObject):
 
     def _on_settings(self, _settings: Any, changed: frozenset[str]) -> None:
         if changed & {"network", "custom_rpc_urls"}:
-            self.switch_task = asyncio.ensure_future(self.services.switch_network())
+            self.switch_task = Op(self.services.switch_network(), self,
+                                  name="switch network").run()
 
     # -- quitting with sessions open ---------------------------------------------------------
 

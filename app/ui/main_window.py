@@ -332,10 +332,9 @@ class MainWindow(QMainWindow):
             self._save_state()
             self.hide()
             if not self.settings.tray_hint_shown:
-                self.tray.notify(
-                    "Morpheus Desktop is still running",
-                    "It keeps serving in the background. Use the tray icon to open it or quit.",
-                )
+                from app.ui.tray import still_running_text
+
+                self.tray.notify("Morpheus Desktop is still running", still_running_text(self.ctx))
                 self._update_settings(tray_hint_shown=True)
             return
         event.accept()

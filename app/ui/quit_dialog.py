@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.errors import UserFacingError
+from app.ui.ops import GENERIC_ERROR, Op
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +73,13 @@ class QuitDialog(QDialog):
         layout.addLayout(buttons)
 
     def close_now(self) -> None:
+        if self.task is not None and not self.task.done():
+            return  # one close per session, however often the button is pressed
         self.close_button.setEnabled(False)
         self.keep_button.setEnabled(False)
         self.progress.show()
-        self.task = asyncio.ensure_future(self._close_all())
+        # keep_running: closing the dialog (Esc) must not stop a close half-way.
+        self.task = Op(self._close_all(), self, name="close sessions on quit").keep_running().run()
 
     async def _close_all(self) -> None:
         n = len(self.sessions)
@@ -87,6 +91,9 @@ class QuitDialog(QDialog):
                 # The close job stays scheduled: it is retried at the next start.
                 self.errors.append(exc.message)
                 log.warning("close on quit failed: %s", exc.detail or exc.message)
+            except Exception:  # whatever it was, quitting goes on (the job retries next start)
+                log.exception("close on quit failed")
+                self.errors.append(GENERIC_ERROR)
             self.progress.setValue(i)
         self.step.setText("Done." if not self.errors else
                           "Some sessions could not be closed now; they are closed at the next "

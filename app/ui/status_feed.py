@@ -13,9 +13,10 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer
 
 from app.ui.app_state import register_shutdown
+from app.ui.ops import Op
 
 if TYPE_CHECKING:
     from app.ui.main_window import MainWindow
@@ -59,7 +60,26 @@ class StatusFeed(QObject):
         self.refresh_wallet()
         self.connect_task: asyncio.Future[Any] | None = None
         if connect:
-            self.connect_task = asyncio.ensure_future(self.services.connect())
+            self.connect_task = Op(self.services.connect(), self, name="connect").run()
+        # Nobody looks at a hidden or minimised window: the chain watcher slows down and the
+        # wallet-state poll pauses until it shows again.
+        window.installEventFilter(self)
+        self._follow_window()
+
+    def _follow_window(self) -> None:
+        seen = self.window.isVisible() and not self.window.isMinimized()
+        self.services.watch_pace.set_watched(seen)
+        if seen and not self._timer.isActive():
+            self.refresh_wallet()
+            self._timer.start(WALLET_POLL_MS)
+        elif not seen:
+            self._timer.stop()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in (QEvent.Type.Show, QEvent.Type.Hide, QEvent.Type.WindowStateChange):
+            with contextlib.suppress(RuntimeError):  # the window is being destroyed
+                self._follow_window()
+        return False
 
     def refresh_wallet(self) -> None:
         self.status.set_wallet_state(wallet_state(self.ctx.wallet))

@@ -7,11 +7,41 @@ skipped, and the main window then quits on close instead of hiding.
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
 from app.ui.icons import app_icon
+
+TRAY_HOW = "Use the tray icon to open it or quit."
+
+
+def still_running_text(ctx: Any) -> str:
+    """What the program really goes on doing with its window closed, for the tray balloon: it
+    says "serving" only while the provider node serves (never builds services to find out)."""
+    from app.api.service import WINDOW_API_KEY
+    from app.services.app_services import SERVICES_KEY
+
+    svc = ctx.extras.get(SERVICES_KEY)
+    doing: list[str] = []
+    provider = getattr(svc, "started_provider", None)
+    if provider is not None and getattr(provider, "server", None) is not None:
+        doing.append("shares your GPU with the network")
+    api = ctx.extras.get(WINDOW_API_KEY)
+    if api is not None and getattr(api, "running", False):
+        doing.append("answers the local API")
+    try:
+        sessions = len(svc.open_sessions()) if svc is not None else 0
+    except Exception:  # a store mid-switch must not stop the window from hiding
+        sessions = 0
+    if sessions:
+        doing.append(f"keeps {sessions} open session{'s' if sessions != 1 else ''} running "
+                     "until you close them or they end")
+    if not doing:
+        return f"Nothing is shared or served right now. {TRAY_HOW}"
+    return f"It {' and '.join(doing)} in the background. {TRAY_HOW}"
 
 
 class TrayController(QObject):

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QTimer, QUrl, Signal
+from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -39,7 +39,7 @@ from app.errors import UserFacingError
 from app.services.context import AppContext
 from app.services.wallet_service import WalletService
 from app.ui.ops import OpHost, error_label, show_error
-from app.ui.task_host import TaskHost  # noqa: F401  (re-exported: share_page imports it here)
+from app.ui.wallet.balances import BalanceFollower
 from app.ui.wallet.change_password import ChangePasswordDialog
 from app.ui.wallet.password_prompt import PasswordPrompt
 from app.ui.wallet.reveal_seed import RevealSeedDialog
@@ -51,7 +51,6 @@ from app.wallet.units import format_amount
 
 log = logging.getLogger(__name__)
 
-REFRESH_MS = 12_000
 SETUP = "Set up a wallet…"
 
 
@@ -74,8 +73,6 @@ class WalletPage(QWidget):
         self.eth_wei: int | None = None
         self.mor_wei: int | None = None
         self.accounts_task: asyncio.Task[Any] | None = None
-        self.refresh_task: asyncio.Task[Any] | None = None
-        self._refresh_again = False
         self._accounts_shown: tuple[str, tuple[str, ...]] | None = None
 
         outer = QVBoxLayout(self)
@@ -97,16 +94,9 @@ class WalletPage(QWidget):
         self.wallet_event.connect(self._on_wallet_event)
         self._listener = self.wallet_event.emit
         self.wallet.add_listener(self._listener)
-        # Balances follow the chain: every new block (seen by the app's chain watcher) refreshes
-        # them; the 12 s timer below is only the fallback when nothing watches the chain.
-        from app.services.app_services import services_of
-
-        services_of(ctx).on_change(self._on_services)
-
-        self.refresh_timer = QTimer(self)
-        self.refresh_timer.setInterval(REFRESH_MS)
-        self.refresh_timer.timeout.connect(self._periodic)
-        self.refresh_timer.start()  # (the idle lock runs from launch: app/ui/wallet_lock.py)
+        # Balances follow the chain and the program's own transactions (app/ui/wallet/balances.py)
+        self.balances = BalanceFollower(self)
+        self.refresh_timer = self.balances.timer  # (the idle lock runs from launch: wallet_lock)
         self.update_view()
         self.auto_unlock_task = self._start_auto_unlock()
 
@@ -311,36 +301,12 @@ class WalletPage(QWidget):
         return self.host.spawn(run(), self.unlock_errors)
 
     def refresh(self) -> asyncio.Task[Any] | None:
-        if self.wallet.chain is None or self.wallet.address is None:
-            self.mor_label.setText("not connected")
-            self.eth_label.setText("not connected")
-            return None
-        if self.refresh_task is not None and not self.refresh_task.done():
-            self._refresh_again = True  # the running one makes another pass for this caller
-            return self.refresh_task
-        self.refresh_task = self.host.spawn(self._refresh(), self.errors)
-        return self.refresh_task
+        """Read balances and both lists now (a Refresh press; the rest follows by itself)."""
+        return self.balances.refresh()
 
-    async def _refresh(self) -> None:
-        while True:
-            self._refresh_again = False
-            b = await self.wallet.balances()
-            self.eth_wei, self.mor_wei = b.eth, b.mor
-            self.mor_label.setText(f"{format_amount(b.mor, b.mor_decimals, 6)} MOR")
-            self.eth_label.setText(f"{format_amount(b.eth, 18, 6)} ETH")
-            await self.wallet.refresh_pending()
-            self.fill_history()
-            self.fill_mor_history(await self.wallet.mor_transfers())
-            if not self._refresh_again:
-                return
-
-    def _on_services(self, what: str) -> None:
-        if what == "block" and self.isVisible() and self.wallet.is_unlocked:
-            self.refresh()
-
-    def _periodic(self) -> None:
-        if self.isVisible() and self.wallet.is_unlocked and not self.host.tasks:
-            self.refresh()
+    @property
+    def refresh_task(self) -> asyncio.Task[Any] | None:
+        return self.balances.task
 
     def fill_history(self) -> None:
         self.history.clear()
@@ -490,7 +456,7 @@ class WalletPage(QWidget):
 
     def shutdown(self) -> None:
         """Stop timers, forget the wallet listener and cancel running work (page going away)."""
-        self.refresh_timer.stop()
+        self.balances.stop()
         self.wallet.remove_listener(self._listener)
         self.host.cancel_all()
 

@@ -22,6 +22,7 @@ class DashboardPanel(QGroupBox):
         self.sessions_label = QLabel("0")
         self.tokens_label = QLabel("0")
         self.uptime_label = QLabel("0:00:00")
+        self.last_uptime_s = 0.0
         self.earned_label = QLabel("—")
         self.period_label = QLabel("—")  # earned this period of the cap
         self.held_label = QLabel("—")  # owed but held back by the cap
@@ -56,7 +57,7 @@ class DashboardPanel(QGroupBox):
         self.sessions_label.setText(
             f"{d.sessions_served} ({len(d.active_sessions)} active now){failed}")
         self.tokens_label.setText(f"{d.tokens_served:,} in {d.prompts_served:,} answers")
-        self.uptime_label.setText(uptime_text(d.uptime_s))
+        self.show_uptime(d)
         cap = d.cap
         if cap is not None and (cap.cap_reached or cap.near_cap):
             self.cap_notice.setText(cap.text)
@@ -65,6 +66,14 @@ class DashboardPanel(QGroupBox):
             self.cap_notice.show()
         else:
             self.cap_notice.hide()
+
+    def show_uptime(self, d: ProviderDashboard) -> None:
+        """Counts while online; once stopped it stays at how long the last run lasted."""
+        if d.state in (ProviderState.WAITING, ProviderState.SERVING):
+            self.last_uptime_s = d.uptime_s
+        elif d.state in (ProviderState.STARTING, ProviderState.ERROR):
+            self.last_uptime_s = 0.0
+        self.uptime_label.setText(uptime_text(self.last_uptime_s))
 
     def show_earnings(self, e: dict[str, int]) -> None:
         self.earned_label.setText(mor(e["earned"]))

@@ -45,5 +45,10 @@ class OffboardPanel(QGroupBox):
         text += (" The bid fee is not refunded, and the model stake stays locked while the "
                  "model is registered, so you can come back without paying it again.")
         self.label.setText(text)
-        self.deregister_button.show()
+        self.registered(True)
         self.show()
+
+    def registered(self, yes: bool) -> None:
+        """The buttons only while there is a registration to keep or end."""
+        self.deregister_button.setVisible(yes)
+        self.keep_button.setVisible(yes)

@@ -36,6 +36,7 @@ from app.services.provider_service import (
     ProviderService,
     ProviderState,
 )
+from app.ui.ops import OpHost, error_label
 from app.ui.placeholder import page_title, scroll_body
 from app.ui.share.checklist_panel import ChecklistPanel
 from app.ui.share.cost_dialog import CostDialog, CostLines
@@ -43,8 +44,7 @@ from app.ui.share.dashboard_panel import DashboardPanel
 from app.ui.share.offboard_panel import OffboardPanel
 from app.ui.share.offer_panel import OfferPanel
 from app.ui.share.reach_panel import ListenDialog, ReachPanel, needs_listen_consent
-from app.ui.share.texts import uptime_text
-from app.ui.wallet_page import TaskHost, error_label
+from app.ui.share.state import DONE, FAILED, add_step, clear_steps, is_online, mark_steps
 from app.wallet.units import format_amount
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class SharePage(QWidget):
         self.ctx = ctx
         self.services: AppServices = services_of(ctx)
         self.provider: ProviderService | None = None
-        self.host = TaskHost()
+        self.host = OpHost(self)
         self.refresh_task: asyncio.Task[Any] | None = None
         self.toggle_task: asyncio.Task[Any] | None = None
         self.earnings_task: asyncio.Task[Any] | None = None
@@ -189,7 +189,7 @@ class SharePage(QWidget):
         if window is not None and hasattr(window, "show_page"):
             window.show_page(target)
 
-    def refresh(self) -> asyncio.Task[Any]:
+    def refresh(self) -> asyncio.Task[Any] | None:
         """Re-run the checklist (and find out whether the page can work at all)."""
         if self.refresh_task is not None and not self.refresh_task.done():
             return self.refresh_task
@@ -266,10 +266,14 @@ class SharePage(QWidget):
 
     # ----- going online / offline ----------------------------------------------------------
     def _toggled(self, checked: bool) -> None:
-        if checked:
-            self.toggle_task = self.host.spawn(self._go_online(), self.errors)
-        else:
-            self.toggle_task = self.host.spawn(self._go_offline(), self.errors)
+        if self.toggle_task is not None and not self.toggle_task.done():
+            self._set_toggle(not checked)  # a second click while the first runs: ignored
+            return
+        self.toggle.setEnabled(False)  # now, not when the work starts: a double click is one
+        work = self._go_online() if checked else self._go_offline()
+        self.toggle_task = self.host.spawn(work, self.errors)
+        if self.toggle_task is None:  # no event loop (a plain script): nothing runs
+            self.toggle.setEnabled(True)
 
     def _set_toggle(self, checked: bool) -> None:
         self.toggle.blockSignals(True)
@@ -278,13 +282,8 @@ class SharePage(QWidget):
         self.toggle.setText("Stop sharing" if checked else "Share my GPU")
 
     def _on_step(self, text: str) -> None:
-        for i in range(self.progress.count()):
-            item = self.progress.item(i)
-            if item.text().startswith("… "):
-                item.setText("✓ " + item.text()[2:])
         self.steps.append(text)
-        self.progress.addItem(f"… {text}")
-        self.progress.scrollToBottom()
+        add_step(self.progress, text)
 
     async def _confirm_costs(self, provider: ProviderService, plan: ProviderPlan) -> bool:
         """Show what going online spends and locks (the plan is read from chain just before
@@ -333,17 +332,11 @@ class SharePage(QWidget):
             except GoOnlineCancelled:
                 self._set_toggle(False)
                 self.progress.addItem("✗ Cancelled: nothing was sent")
-                for i in range(self.progress.count()):
-                    item = self.progress.item(i)
-                    if item.text().startswith("… "):
-                        item.setText("✓ " + item.text()[2:])
+                mark_steps(self.progress, DONE)
                 return
         except BaseException:
             self._set_toggle(False)
-            for i in range(self.progress.count()):
-                item = self.progress.item(i)
-                if item.text().startswith("… "):
-                    item.setText("✗ " + item.text()[2:])
+            mark_steps(self.progress, FAILED)
             raise
         finally:
             self.toggle.setEnabled(True)
@@ -371,32 +364,40 @@ class SharePage(QWidget):
             self.toggle.setEnabled(True)
             self.uptime_timer.stop()
             self.earnings_timer.stop()
+            if provider is None or not is_online(provider.dashboard):
+                self.steps = []
+                clear_steps(self.progress)  # no "Online: waiting for users" once stopped
             self.update_dashboard()
         self._set_toggle(False)
 
-    def deregister(self) -> asyncio.Task[Any]:
+    def deregister(self) -> asyncio.Task[Any] | None:
+        """One deregistration however often the button is clicked while it runs."""
+        if self.deregister_task is not None and not self.deregister_task.done():
+            return self.deregister_task
+        self.deregister_button.setEnabled(False)
+        self.keep_button.setEnabled(False)
         self.deregister_task = self.host.spawn(self._deregister(), self.errors)
         return self.deregister_task
 
     async def _deregister(self) -> None:
         provider = self.provider
-        if provider is None:
-            return
-        self.deregister_button.setEnabled(False)
         try:
+            if provider is None:
+                return
             before = await provider.chain.mor_balance(provider.me)
             await provider.go_offline(deregister=True)
             back = await provider.chain.mor_balance(provider.me) - before
             info = await provider.chain.get_provider(provider.me)
         finally:
             self.deregister_button.setEnabled(True)
+            self.keep_button.setEnabled(True)
         text = f"You are no longer a provider. {format_amount(back)} MOR came back to your wallet."
         if info.stake:
             text += (f" {format_amount(info.stake)} MOR (what you earned this period) stays "
                      "with the contract until the period ends; register and deregister again "
                      "after that to get it back.")
         self.offboard_label.setText(text)
-        self.deregister_button.hide()
+        self.offboard.registered(False)  # neither button means anything now
         self.update_dashboard()
 
     # ----- dashboard -----------------------------------------------------------------------
@@ -409,9 +410,14 @@ class SharePage(QWidget):
         online = d.state in (ProviderState.WAITING, ProviderState.SERVING)
         busy = self.toggle_task is not None and not self.toggle_task.done()
         if not busy and online != self.toggle.isChecked():
-            # Started or stopped elsewhere (tray, autostart, the page opened later).
+            # Started or stopped elsewhere (tray, autostart, the cap, the page opened later).
             self._set_toggle(online)
             self.toggle.setEnabled(True)
+            if online:
+                self.offboard.hide()
+            else:
+                self.steps = []
+                clear_steps(self.progress)
             for timer in (self.uptime_timer, self.earnings_timer):
                 if online:
                     timer.start()
@@ -420,7 +426,7 @@ class SharePage(QWidget):
 
     def _tick_uptime(self) -> None:
         if self.provider is not None:
-            self.uptime_label.setText(uptime_text(self.provider.dashboard.uptime_s))
+            self.dashboard.show_uptime(self.provider.dashboard)
 
     def refresh_earnings(self) -> asyncio.Task[Any] | None:
         if self.provider is None:

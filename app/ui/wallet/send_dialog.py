@@ -36,6 +36,7 @@ class SendDialog(QDialog):
         self.host = OpHost(self)
         self.preview: SendPreview | None = None
         self.record: TxRecord | None = None
+        self.send_task: asyncio.Task[Any] | None = None
         lay = QVBoxLayout(self)
         form = QFormLayout()
         self.asset = QComboBox()
@@ -121,11 +122,17 @@ class SendDialog(QDialog):
         self.send_button.setEnabled(not p.gas_missing)
 
     def send(self) -> asyncio.Task[Any] | None:
+        """One transaction per reviewed transfer: a second click (a double click, Enter pressed
+        twice) while it is being sent gets the same send, never another one."""
+        if self.send_task is not None and not self.send_task.done():
+            return self.send_task
         if self.preview is None:
             return None
+        preview, self.preview = self.preview, None  # spent: a new send needs a new review
         self.send_button.setEnabled(False)
         self.review_button.setEnabled(False)
-        return self.host.spawn(self._send(self.preview), self.errors, keep_running=True)
+        self.send_task = self.host.spawn(self._send(preview), self.errors, keep_running=True)
+        return self.send_task
 
     async def _send(self, preview: SendPreview) -> None:
         try:
