@@ -105,10 +105,17 @@ class BalanceFollower(QObject):
             self.refresh(full=False)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Show and self._stale and self.page.wallet.is_unlocked:
+        """Opening the page reads the numbers (a full read the first time or after events
+        missed while hidden), so it never shows "…" or an old balance until the next block."""
+        if event.type() == QEvent.Type.Show and self.page.wallet.is_unlocked:
+            full = self._stale or self.shown is None
             self._stale = False
-            QTimer.singleShot(0, self, lambda: self.refresh(full=False))
+            QTimer.singleShot(0, self, lambda: self._on_shown(full))
         return False
+
+    def _on_shown(self, full: bool) -> None:
+        if self.page.wallet.chain is not None:
+            self.refresh(full=full)
 
     def stop(self) -> None:
         self.timer.stop()

@@ -1,0 +1,139 @@
+"""The Wallet page keeps its numbers true by itself, on the real devnet through the program's own
+services: a send moves both balances with no Refresh press (and a double click sends once); MOR
+arriving from another account shows within seconds through the block watcher (and only once the
+page is visible); an error from a lost connection clears once the node answers again."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+import pytest
+from aiohttp import web
+from eth_account import Account
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from app.chain.devnet import Devnet, dev_account, network_file
+from app.ui.wallet_page import WalletPage
+from tests.http_server import serving
+from tests.ui_share.conftest import CONSUMER_INDEX, Gui, GuiFactory, wait_until
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+MOR = 10**18
+OUTSIDER = 3  # another anvil account, outside the program
+
+
+def _page(qtbot: QtBot, gui: Gui) -> WalletPage:
+    page = WalletPage(gui.ctx)
+    qtbot.addWidget(page)
+    page.resize(900, 700)
+    page.show()
+    page.refresh_timer.stop()  # only blocks, jobs and the program's own sends move the numbers
+    return page
+
+
+def _transfer(net: Devnet, to: str, amount: int) -> int:
+    """MOR sent by an anvil account with no part in the program; returns its block."""
+    w3 = net.w3
+    h = net.token().functions.transfer(to, amount).transact({"from": dev_account(OUTSIDER).address})
+    return int(w3.eth.wait_for_transaction_receipt(h)["blockNumber"])
+
+
+async def test_a_send_moves_the_balances_without_refresh_and_a_double_click_sends_once(
+    qtbot: QtBot, make_gui: GuiFactory, chain_snapshot: Devnet,
+) -> None:
+    gui = await make_gui(CONSUMER_INDEX)
+    chain = await gui.services.connect()
+    assert chain is not None
+    page = _page(qtbot, gui)
+    start = await chain.mor_balance(gui.address)
+    await wait_until(lambda: page.mor_wei == start, 15)  # read on show, no button pressed
+    nonce = chain_snapshot.w3.eth.get_transaction_count(gui.address)
+    friend = Account.create().address
+
+    dlg = page.open_send()
+    dlg.asset.setCurrentText("MOR")
+    dlg.to.setText(friend)
+    dlg.amount.setText("3")
+    await dlg.review()
+    assert dlg.send_button.isEnabled(), dlg.errors.text()
+    # A double click: two clicks before the event loop runs any of the work they start.
+    qtbot.mouseClick(dlg.send_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(dlg.send_button, Qt.MouseButton.LeftButton)
+    first = dlg.send_task
+    assert first is not None
+    assert dlg.send() is first  # Enter pressed again, a click that got through: the same send
+    await wait_until(lambda: page.mor_wei == start - 3 * MOR, 20)
+    assert page.mor_label.text() == f"{(start - 3 * MOR) // MOR:,} MOR".replace(",", "")
+    assert await chain.mor_balance(friend) == 3 * MOR  # once, not twice
+    assert chain_snapshot.w3.eth.get_transaction_count(gui.address) == nonce + 1
+    assert len(gui.wallet.history()) == 1
+    assert page.refresh_button.isEnabled()  # (never pressed)
+
+
+async def test_mor_from_outside_shows_within_seconds_and_waits_while_hidden(
+    qtbot: QtBot, make_gui: GuiFactory, chain_snapshot: Devnet,
+) -> None:
+    gui = await make_gui(CONSUMER_INDEX)
+    chain = await gui.services.connect()
+    assert chain is not None
+    page = _page(qtbot, gui)
+    start = await chain.mor_balance(gui.address)
+    await wait_until(lambda: page.mor_wei == start, 15)
+
+    await asyncio.to_thread(_transfer, chain_snapshot, gui.address, 5 * MOR)
+    await wait_until(lambda: page.mor_wei == start + 5 * MOR, 10)  # the watcher polls every 2 s
+    assert page.mor_history.topLevelItemCount() >= 1
+    row = page.mor_history.topLevelItem(0)
+    assert row.text(1) == "in" and row.text(3) == dev_account(OUTSIDER).address
+
+    # Hidden: the block is seen, the balances are not read; shown: read at once.
+    await wait_until(lambda: page.refresh_task is None or page.refresh_task.done(), 10)
+    page.hide()
+    block = await asyncio.to_thread(_transfer, chain_snapshot, gui.address, 2 * MOR)
+    await wait_until(lambda: gui.services.block >= block, 10)
+    assert page.mor_wei == start + 5 * MOR
+    page.show()
+    await wait_until(lambda: page.mor_wei == start + 7 * MOR, 10)
+
+
+async def test_a_connection_error_clears_when_the_node_answers_again(
+    qtbot: QtBot, make_gui: GuiFactory, chain_snapshot: Devnet,
+) -> None:
+    cut = asyncio.Event()
+    async with aiohttp.ClientSession() as http:
+
+        async def relay(request: web.Request) -> web.Response:
+            """The devnet's node behind a switch: off answers 503, as a node that is down."""
+            if cut.is_set():
+                return web.Response(status=503, text="node down")
+            async with http.post(chain_snapshot.rpc_url, data=await request.read(),
+                                 headers={"Content-Type": "application/json"}) as r:
+                return web.Response(body=await r.read(), status=r.status,
+                                    content_type="application/json")
+
+        app = web.Application()
+        app.router.add_post("/", relay)
+        async with serving(app) as url:
+            gui = await make_gui(CONSUMER_INDEX)
+            network = dict(chain_snapshot.network, rpcUrls=[url + "/"])
+            network_file().write_text(json.dumps(network), encoding="utf-8")
+            chain = await gui.services.connect()
+            assert chain is not None
+            page = _page(qtbot, gui)
+            await wait_until(lambda: page.mor_wei is not None, 15)
+            assert not page.errors.isVisible()
+
+            cut.set()
+            page.refresh_button.click()
+            await wait_until(lambda: page.errors.isVisible(), 20)
+            assert page.errors.text() and "Traceback" not in page.errors.text()
+            await wait_until(lambda: bool(gui.services.chain_error), 20)  # the watcher too
+
+            cut.clear()  # the node is back: nobody presses anything
+            await wait_until(lambda: not page.errors.isVisible(), 15)
+            assert gui.services.chain_error == ""
+            await gui.services.stop()  # before the relay goes away
