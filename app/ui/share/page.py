@@ -44,7 +44,15 @@ from app.ui.share.dashboard_panel import DashboardPanel
 from app.ui.share.offboard_panel import OffboardPanel
 from app.ui.share.offer_panel import OfferPanel
 from app.ui.share.reach_panel import ListenDialog, ReachPanel, needs_listen_consent
-from app.ui.share.state import DONE, FAILED, add_step, clear_steps, is_online, mark_steps
+from app.ui.share.state import (
+    DONE,
+    FAILED,
+    add_step,
+    clear_steps,
+    end_before_stop,
+    is_online,
+    mark_steps,
+)
 from app.wallet.units import format_amount
 
 log = logging.getLogger(__name__)
@@ -150,6 +158,7 @@ class SharePage(QWidget):
 
         self.services_event.connect(self._on_services_event)
         self.services.on_change(self._forward_services_event)
+        self.services.on_stop(lambda: end_before_stop(self.toggle_task))  # quit mid-switch
         self.wallet_event.connect(self._on_wallet_event)
         self._wallet_listener = self._forward_wallet_event
         if ctx.wallet is not None:
@@ -460,8 +469,9 @@ class SharePage(QWidget):
     def _on_services_event(self, what: str) -> None:
         if what == "provider":
             self.update_dashboard()
-        elif what == "chain" and self.services.chain is not None and self.blocker.isVisible():
-            self.refresh()  # connected now (a failed attempt also says "chain": not then)
+        elif (what == "chain" and self.services.chain is not None and not self.services.chain_error
+              and (self.blocker.isVisible() or self.errors.isVisible())):
+            self.refresh()  # connected (again): the checklist is re-read, old errors go
 
     def _on_wallet_event(self, what: str) -> None:
         if what in ("unlocked", "locked", "changed"):

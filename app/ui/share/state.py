@@ -4,6 +4,9 @@ tray, the earnings cap or the program's shutdown) leaves nothing that still says
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from PySide6.QtWidgets import QListWidget
 
 from app.services.provider_service import ProviderDashboard, ProviderState
@@ -38,3 +41,13 @@ def clear_steps(progress: QListWidget) -> None:
     longer describe anything; the dashboard's state says what is true."""
     progress.clear()
     progress.hide()
+
+
+async def end_before_stop(task: asyncio.Task[Any] | None, timeout: float = 10.0) -> None:
+    """Quitting while the switch is half-way: that work ends first (its own clean-up stops the
+    node), so the services' stop that follows removes whatever it had put on chain; no bid is
+    left behind with nobody serving it, and the quit never waits on a dialog nobody sees."""
+    if task is None or task.done():
+        return
+    task.cancel()
+    await asyncio.wait({task}, timeout=timeout)

@@ -1,0 +1,47 @@
+"""Nobody looks at a hidden window: the chain watcher slows down and the status bar's wallet poll
+pauses; showing the window brings both back at once. (The window as the launcher builds it, with
+the program's own services on the devnet.)"""
+
+from __future__ import annotations
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from app.storage.settings import SettingsStore
+from app.ui.app_state import SETTINGS_STORE
+from app.ui.main_window import MainWindow
+from app.ui.status_feed import StatusFeed
+from tests.ui_share.conftest import CONSUMER_INDEX, GuiFactory, wait_until
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+async def test_hidden_window_slows_the_watch_and_showing_it_wakes_it(
+    qtbot: QtBot, make_gui: GuiFactory,
+) -> None:
+    gui = await make_gui(CONSUMER_INDEX)
+    store = SettingsStore.open(gui.paths.settings_file)
+    store.update(network="devnet")
+    gui.ctx.extras[SETTINGS_STORE] = store
+    gui.ctx.settings = store.settings
+    window = MainWindow(gui.ctx, tray_available=False, open_start_page_on_show=False)
+    qtbot.addWidget(window)
+    window.show()
+    feed = StatusFeed(window)
+    pace = gui.services.watch_pace
+    assert feed.connect_task is not None
+    await feed.connect_task
+    await wait_until(lambda: window.status_model.block is not None, 15)
+    assert pace.watched and pace.interval == pace.watched_s
+
+    window.hide()
+    assert not pace.watched and pace.interval == pace.hidden_s
+    assert not feed._timer.isActive()
+    window.show()
+    assert pace.watched and feed._timer.isActive()
+    window.showMinimized()
+    await wait_until(lambda: not pace.watched, 5)
+    window.showNormal()
+    await wait_until(lambda: pace.watched, 5)
+    await gui.services.stop()
+    assert gui.services._watch is None  # the watch ends with the services, hidden or not
