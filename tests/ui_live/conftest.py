@@ -12,6 +12,7 @@ from tests.ui_share.conftest import (  # noqa: F401  (fixtures and the qasync lo
     chain_snapshot,
     devnet,
     headless_consumer,
+    headless_provider,
     make_gui,
     pytest_asyncio_loop_factories,
     smol_engine,

@@ -16,9 +16,16 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from app.chain.devnet import Devnet, dev_account, network_file
+from app.services.block_watch import WatchPace
 from app.ui.wallet_page import WalletPage
 from tests.http_server import serving
-from tests.ui_share.conftest import CONSUMER_INDEX, Gui, GuiFactory, wait_until
+from tests.ui_share.conftest import (
+    CONSUMER_INDEX,
+    Gui,
+    GuiFactory,
+    HeadlessProvider,
+    wait_until,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -33,6 +40,11 @@ def _page(qtbot: QtBot, gui: Gui) -> WalletPage:
     page.show()
     page.refresh_timer.stop()  # only blocks, jobs and the program's own sends move the numbers
     return page
+
+
+async def _idle(page: WalletPage) -> None:
+    """Let the page's reads finish (the test ends; nothing is cut off mid-request)."""
+    await wait_until(lambda: not page.host.tasks, 15)
 
 
 def _transfer(net: Devnet, to: str, amount: int) -> int:
@@ -72,6 +84,7 @@ async def test_a_send_moves_the_balances_without_refresh_and_a_double_click_send
     assert chain_snapshot.w3.eth.get_transaction_count(gui.address) == nonce + 1
     assert len(gui.wallet.history()) == 1
     assert page.refresh_button.isEnabled()  # (never pressed)
+    await _idle(page)
 
 
 async def test_mor_from_outside_shows_within_seconds_and_waits_while_hidden(
@@ -103,6 +116,7 @@ async def test_mor_from_outside_shows_within_seconds_and_waits_while_hidden(
     assert page.mor_wei == start + 5 * MOR
     page.show()
     await wait_until(lambda: page.mor_wei == start + 7 * MOR, 10)
+    await _idle(page)
 
 
 async def test_a_connection_error_clears_when_the_node_answers_again(
@@ -141,4 +155,31 @@ async def test_a_connection_error_clears_when_the_node_answers_again(
             cut.clear()  # the node is back: nobody presses anything
             await wait_until(lambda: not page.errors.isVisible(), 15)
             assert gui.services.chain_error == ""
+            await _idle(page)
             await gui.services.stop()  # before the relay goes away
+
+
+async def test_a_session_opened_and_closed_moves_the_balance_with_no_block_watch(
+    qtbot: QtBot, make_gui: GuiFactory, headless_provider: HeadlessProvider,
+) -> None:
+    """The program's own jobs move the numbers even with the block watch asleep: opening a
+    session takes the stake, closing it brings back what was not used."""
+    gui = await make_gui(CONSUMER_INDEX)
+    gui.services.watch_pace = WatchPace(watched_s=3600, hidden_s=3600)  # one read, then asleep
+    chain = await gui.services.connect()
+    assert chain is not None
+    page = _page(qtbot, gui)
+    start = await chain.mor_balance(gui.address)
+    await wait_until(lambda: page.mor_wei == start, 15)
+
+    consumer = await gui.services.consumer()
+    opened = await consumer.open_session(headless_provider.bid_id, 600)
+    staked = await chain.mor_balance(gui.address)
+    assert staked < start
+    await wait_until(lambda: page.mor_wei == staked, 10)
+
+    await consumer.close_session(opened.record.session_id)
+    back = await chain.mor_balance(gui.address)
+    assert back > staked
+    await wait_until(lambda: page.mor_wei == back, 10)
+    await _idle(page)
