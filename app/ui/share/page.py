@@ -169,7 +169,8 @@ class SharePage(QWidget):
         self.uptime_timer.timeout.connect(self._tick_uptime)
         self.earnings_timer = QTimer(self)
         self.earnings_timer.setInterval(EARNINGS_MS)
-        self.earnings_timer.timeout.connect(self.refresh_earnings)
+        # Earnings are chain reads: only while someone sees the page (none in the tray).
+        self.earnings_timer.timeout.connect(lambda: self.isVisible() and self.refresh_earnings())
         self.update_dashboard()
         try:
             asyncio.get_running_loop()

@@ -14,21 +14,45 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QLabel, QWidget
 
+from app.services.context import AppContext
+from app.services.wallet_service import WalletService
+from app.ui.ops import OpHost
 from app.wallet.units import format_amount
 
-if TYPE_CHECKING:
-    from app.ui.wallet_page import WalletPage
+
+class WalletPage(Protocol):
+    """What the follower uses of the Wallet page (a protocol: the page imports this module)."""
+
+    ctx: AppContext
+    wallet: WalletService
+    host: OpHost
+    errors: QLabel
+    mor_label: QLabel
+    eth_label: QLabel
+    eth_wei: int | None
+    mor_wei: int | None
+
+    def fill_history(self) -> None: ...
+
+    def fill_mor_history(self, transfers: list[Any]) -> None: ...
+
+    def isVisible(self) -> bool: ...
+
+    def window(self) -> QWidget: ...
+
+    def installEventFilter(self, watcher: QObject) -> None: ...
 
 FALLBACK_MS = 12_000  # when nothing watches the chain (no "block" events), poll this often
 
 
 class BalanceFollower(QObject):
     def __init__(self, page: WalletPage) -> None:
-        super().__init__(page)
+        super().__init__(page)  # type: ignore[arg-type]
         from app.services.app_services import services_of
 
         self.page = page
