@@ -15,7 +15,11 @@ from pytestqt.qtbot import QtBot
 
 from app.chain.devnet import Devnet
 from app.services.provider_service import ProviderState
+from app.storage.settings import SettingsStore
+from app.ui.app_state import SETTINGS_STORE, shutdown_hooks
+from app.ui.main_window import MainWindow
 from app.ui.share_page import SharePage
+from app.ui.status_feed import StatusFeed
 from app.ui.tray import still_running_text
 from tests.qt_async import cancel_ui_ops
 from tests.ui_share.conftest import PROVIDER_INDEX, GuiFactory, HeadlessConsumer, wait_until
@@ -108,18 +112,36 @@ async def test_quitting_while_the_costs_are_shown_freezes_nothing_and_sends_noth
     chain_snapshot: Devnet,
 ) -> None:
     gui = await make_gui(PROVIDER_INDEX)
-    page = await _ready_page(qtbot, gui.ctx)
+    store = SettingsStore.open(gui.paths.settings_file)
+    store.update(network="devnet")
+    gui.ctx.extras[SETTINGS_STORE] = store
+    gui.ctx.settings = store.settings
+    window = MainWindow(gui.ctx, tray_available=False, open_start_page_on_show=False)
+    qtbot.addWidget(window)
+    window.show()
+    feed = StatusFeed(window)  # registers the services' stop as a shutdown hook, as at launch
+    assert feed.connect_task is not None
+    await feed.connect_task
+    page = window.show_page("share")
+    assert isinstance(page, SharePage)
+    assert page.refresh_task is not None
+    await page.refresh_task
+    page.price.setText(str(PRICE))
     nonce = chain_snapshot.w3.eth.get_transaction_count(gui.address)
     page.toggle.click()
     going = page.toggle_task
     assert going is not None
     await wait_until(lambda: page.cost_dialog is not None and page.cost_dialog.isVisible())
 
-    # What quitting does: the services stop (shutdown hook), then the work still running ends.
-    await asyncio.wait_for(gui.services.stop(), 30)
+    # Quit (tray menu, Ctrl+Q): the window goes, the shutdown hooks run, then the rest ends.
+    quit_seen: list[bool] = []
+    window.quit_requested.connect(lambda: quit_seen.append(True))
+    window.request_quit()
+    assert quit_seen and not window.isVisible()
+    for hook in shutdown_hooks(gui.ctx):
+        await asyncio.wait_for(hook(), 30)
+    assert going.done()  # ended before the services stopped, not left waiting on the dialog
     await cancel_ui_ops()
-    await asyncio.wait_for(asyncio.gather(going, return_exceptions=True), 10)
-    assert going.done()
     assert await headless_consumer.chain.provider_active_bid_ids(gui.address) == []
     assert chain_snapshot.w3.eth.get_transaction_count(gui.address) == nonce  # nothing sent
     assert not page.toggle.isChecked()
