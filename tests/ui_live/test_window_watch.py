@@ -1,6 +1,6 @@
 """Nobody looks at a hidden window: the chain watcher slows down and the status bar's wallet poll
-pauses; showing the window brings both back at once. (The window as the launcher builds it, with
-the program's own services on the devnet.)"""
+pauses; showing the window brings both back at once. Closing to the tray says what is true.
+(The window as the launcher builds it, with the program's own services on the devnet.)"""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from app.storage.settings import SettingsStore
 from app.ui.app_state import SETTINGS_STORE
 from app.ui.main_window import MainWindow
 from app.ui.status_feed import StatusFeed
+from app.ui.tray import TrayController
 from tests.ui_share.conftest import CONSUMER_INDEX, GuiFactory, wait_until
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -45,3 +46,26 @@ async def test_hidden_window_slows_the_watch_and_showing_it_wakes_it(
     await wait_until(lambda: pace.watched, 5)
     await gui.services.stop()
     assert gui.services._watch is None  # the watch ends with the services, hidden or not
+
+
+async def test_closing_to_the_tray_says_what_really_goes_on(
+    qtbot: QtBot, make_gui: GuiFactory, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nothing shared, no session open: the balloon does not claim the program keeps serving."""
+    monkeypatch.setattr(TrayController, "available", property(lambda self: True))
+    gui = await make_gui(CONSUMER_INDEX)
+    store = SettingsStore.open(gui.paths.settings_file)
+    store.update(network="devnet", keep_serving_in_background=True)
+    gui.ctx.extras[SETTINGS_STORE] = store
+    gui.ctx.settings = store.settings
+    window = MainWindow(gui.ctx, tray_available=False, open_start_page_on_show=False)
+    qtbot.addWidget(window)
+    said: list[str] = []
+    window.tray.notify = lambda _title, text: said.append(text)  # type: ignore[method-assign]
+    window.show()
+    await gui.services.connect()
+    window.close()
+    assert not window.isVisible()
+    assert len(said) == 1 and "serving" not in said[0]
+    assert said[0].startswith("Nothing is shared or served right now.")
+    await gui.services.stop()
