@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WALLET_POLL_MS = 1000
+RECONNECT_MS = 15_000  # while not connected, try again this often (one light request)
 
 
 def wallet_state(wallet: Any) -> str:
@@ -61,6 +62,13 @@ class StatusFeed(QObject):
         self.connect_task: asyncio.Future[Any] | None = None
         if connect:
             self.connect_task = Op(self.services.connect(), self, name="connect").run()
+        # Started offline, or the node was down: connect by itself once it is back, so the
+        # "Not connected" line and the pages' errors go without a restart.
+        self.reconnect_timer = QTimer(self)
+        self.reconnect_timer.setInterval(RECONNECT_MS)
+        self.reconnect_timer.timeout.connect(self.reconnect)
+        if connect:
+            self.reconnect_timer.start()
         # Nobody looks at a hidden or minimised window: the chain watcher slows down and the
         # wallet-state poll pauses until it shows again.
         window.installEventFilter(self)
@@ -80,6 +88,14 @@ class StatusFeed(QObject):
             with contextlib.suppress(RuntimeError):  # the window is being destroyed
                 self._follow_window()
         return False
+
+    def reconnect(self) -> asyncio.Future[Any] | None:
+        svc = self.services
+        busy = self.connect_task is not None and not self.connect_task.done()
+        if svc.chain is not None or busy:
+            return None
+        self.connect_task = Op(svc.connect(), self, name="reconnect").run()
+        return self.connect_task
 
     def refresh_wallet(self) -> None:
         self.status.set_wallet_state(wallet_state(self.ctx.wallet))

@@ -1,12 +1,15 @@
 """The Wallet page keeps its numbers true by itself, on the real devnet through the program's own
 services: a send moves both balances with no Refresh press (and a double click sends once); MOR
 arriving from another account shows within seconds through the block watcher (and only once the
-page is visible); an error from a lost connection clears once the node answers again."""
+page is visible); an error from a lost connection clears once the node answers again, and a
+program started while the node was down connects by itself when it is back."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import aiohttp
 import pytest
@@ -17,6 +20,10 @@ from pytestqt.qtbot import QtBot
 
 from app.chain.devnet import Devnet, dev_account, network_file
 from app.services.block_watch import WatchPace
+from app.storage.settings import SettingsStore
+from app.ui.app_state import SETTINGS_STORE
+from app.ui.main_window import MainWindow
+from app.ui.status_feed import StatusFeed
 from app.ui.wallet_page import WalletPage
 from tests.http_server import serving
 from tests.ui_share.conftest import (
@@ -119,17 +126,17 @@ async def test_mor_from_outside_shows_within_seconds_and_waits_while_hidden(
     await _idle(page)
 
 
-async def test_a_connection_error_clears_when_the_node_answers_again(
-    qtbot: QtBot, make_gui: GuiFactory, chain_snapshot: Devnet,
-) -> None:
+@asynccontextmanager
+async def _node_switch(net: Devnet) -> AsyncIterator[tuple[str, asyncio.Event]]:
+    """The devnet's node behind a switch: while ``cut`` is set it answers 503, as a node that
+    is down. Yields the relay's URL and the switch."""
     cut = asyncio.Event()
     async with aiohttp.ClientSession() as http:
 
         async def relay(request: web.Request) -> web.Response:
-            """The devnet's node behind a switch: off answers 503, as a node that is down."""
             if cut.is_set():
                 return web.Response(status=503, text="node down")
-            async with http.post(chain_snapshot.rpc_url, data=await request.read(),
+            async with http.post(net.rpc_url, data=await request.read(),
                                  headers={"Content-Type": "application/json"}) as r:
                 return web.Response(body=await r.read(), status=r.status,
                                     content_type="application/json")
@@ -137,30 +144,76 @@ async def test_a_connection_error_clears_when_the_node_answers_again(
         app = web.Application()
         app.router.add_post("/", relay)
         async with serving(app) as url:
-            gui = await make_gui(CONSUMER_INDEX)
-            network = dict(chain_snapshot.network, rpcUrls=[url + "/"])
-            network_file().write_text(json.dumps(network), encoding="utf-8")
-            chain = await gui.services.connect()
-            assert chain is not None
-            page = _page(qtbot, gui)
-            await wait_until(lambda: page.mor_wei is not None, 15)
-            assert not page.errors.isVisible()
+            yield url + "/", cut
 
-            cut.set()
-            page.refresh_button.click()
-            await wait_until(lambda: page.errors.isVisible(), 20)
-            assert page.errors.text() and "Traceback" not in page.errors.text()
-            await wait_until(lambda: bool(gui.services.chain_error), 20)  # the watcher too
 
-            cut.clear()  # the node is back: nobody presses anything
-            await wait_until(lambda: not page.errors.isVisible(), 15)
-            assert gui.services.chain_error == ""
-            await _idle(page)
-            await gui.services.stop()  # before the relay goes away
+def _through(net: Devnet, url: str) -> None:
+    """This test's home reaches the devnet only through ``url``."""
+    network_file().write_text(json.dumps(dict(net.network, rpcUrls=[url])), encoding="utf-8")
+
+
+async def test_a_connection_error_clears_when_the_node_answers_again(
+    qtbot: QtBot, make_gui: GuiFactory, chain_snapshot: Devnet,
+) -> None:
+    async with _node_switch(chain_snapshot) as (url, cut):
+        gui = await make_gui(CONSUMER_INDEX)
+        _through(chain_snapshot, url)
+        chain = await gui.services.connect()
+        assert chain is not None
+        page = _page(qtbot, gui)
+        await wait_until(lambda: page.mor_wei is not None, 15)
+        assert not page.errors.isVisible()
+
+        cut.set()
+        page.refresh_button.click()
+        await wait_until(lambda: page.errors.isVisible(), 20)
+        assert page.errors.text() and "Traceback" not in page.errors.text()
+        await wait_until(lambda: bool(gui.services.chain_error), 20)  # the watcher too
+
+        cut.clear()  # the node is back: nobody presses anything
+        await wait_until(lambda: not page.errors.isVisible(), 15)
+        assert gui.services.chain_error == ""
+        await _idle(page)
+        await gui.services.stop()  # before the relay goes away
+
+
+async def test_started_offline_connects_by_itself_once_the_node_is_back(
+    qtbot: QtBot, make_gui: GuiFactory, chain_snapshot: Devnet,
+) -> None:
+    async with _node_switch(chain_snapshot) as (url, cut):
+        gui = await make_gui(CONSUMER_INDEX)
+        _through(chain_snapshot, url)
+        cut.set()
+        store = SettingsStore.open(gui.paths.settings_file)
+        store.update(network="devnet")
+        gui.ctx.extras[SETTINGS_STORE] = store
+        gui.ctx.settings = store.settings
+        window = MainWindow(gui.ctx, tray_available=False, open_start_page_on_show=False)
+        qtbot.addWidget(window)
+        window.show()
+        feed = StatusFeed(window)
+        assert feed.connect_task is not None
+        await feed.connect_task
+        assert gui.services.chain is None and gui.services.chain_error
+        assert window.block_status.text() == "Not connected"
+        page = window.show_page("wallet")
+        assert isinstance(page, WalletPage)
+        page.refresh_timer.stop()
+
+        feed.reconnect_timer.setInterval(200)  # (15 s in the program)
+        cut.clear()  # the node is back: nobody restarts anything
+        await wait_until(lambda: gui.services.chain is not None, 15)
+        await wait_until(lambda: window.block_status.text().startswith("Block "), 15)
+        start = await gui.services.chain.mor_balance(gui.address)  # type: ignore[union-attr]
+        await wait_until(lambda: page.mor_wei == start, 15)
+        assert not feed.reconnect() and not page.errors.isVisible()
+        await _idle(page)
+        await gui.services.stop()
 
 
 async def test_a_session_opened_and_closed_moves_the_balance_with_no_block_watch(
     qtbot: QtBot, make_gui: GuiFactory, headless_provider: HeadlessProvider,
+    chain_snapshot: Devnet,
 ) -> None:
     """The program's own jobs move the numbers even with the block watch asleep: opening a
     session takes the stake, closing it brings back what was not used."""
@@ -178,6 +231,7 @@ async def test_a_session_opened_and_closed_moves_the_balance_with_no_block_watch
     assert staked < start
     await wait_until(lambda: page.mor_wei == staked, 10)
 
+    chain_snapshot.time_travel(60)  # a minute of use before closing
     await consumer.close_session(opened.record.session_id)
     back = await chain.mor_balance(gui.address)
     assert back > staked

@@ -114,9 +114,11 @@ class BalanceFollower(QObject):
     def _follow(self, what: str) -> None:
         if what == "chain":
             svc = self.services
-            if svc.chain is None or svc.chain_error or not self.page.errors.isVisible():
+            if svc.chain is None or svc.chain_error:
                 return
-            what = "block"  # connected again: read now, which also clears the old error
+            if not self.page.errors.isVisible() and self.shown is not None:
+                return
+            what = "block"  # connected (again): read now, which also clears the old error
         if what not in ("block", "jobs"):
             return
         if self.watching():
