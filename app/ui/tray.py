@@ -41,7 +41,8 @@ def still_running_text(ctx: Any) -> str:
                      "until you close them or they end")
     if not doing:
         return f"Nothing is shared or served right now. {TRAY_HOW}"
-    return f"It {' and '.join(doing)} in the background. {TRAY_HOW}"
+    what = doing[0] if len(doing) == 1 else f"{', '.join(doing[:-1])} and {doing[-1]}"
+    return f"It {what} in the background. {TRAY_HOW}"
 
 
 class TrayController(QObject):

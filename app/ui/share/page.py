@@ -471,8 +471,8 @@ class SharePage(QWidget):
         if what == "provider":
             self.update_dashboard()
         elif (what == "chain" and self.services.chain is not None and not self.services.chain_error
-              and (self.blocker.isVisible() or self.errors.isVisible())):
-            self.refresh()  # connected (again): the checklist is re-read, old errors go
+              and not (self.blocker.isHidden() and self.errors.isHidden())):
+            self.refresh()  # connected (again), seen or not: the checklist is re-read, errors go
 
     def _on_wallet_event(self, what: str) -> None:
         if what in ("unlocked", "locked", "changed"):

@@ -24,6 +24,8 @@ from app.services.wallet_service import WalletService
 from app.ui.ops import OpHost
 from app.wallet.units import format_amount
 
+FALLBACK_MS = 12_000  # when nothing watches the chain (no "block" events), poll this often
+
 
 class WalletPage(Protocol):
     """What the follower uses of the Wallet page (a protocol: the page imports this module)."""
@@ -46,8 +48,6 @@ class WalletPage(Protocol):
     def window(self) -> QWidget: ...
 
     def installEventFilter(self, watcher: QObject) -> None: ...
-
-FALLBACK_MS = 12_000  # when nothing watches the chain (no "block" events), poll this often
 
 
 class BalanceFollower(QObject):
@@ -116,7 +116,7 @@ class BalanceFollower(QObject):
             svc = self.services
             if svc.chain is None or svc.chain_error:
                 return
-            if not self.page.errors.isVisible() and self.shown is not None:
+            if self.page.errors.isHidden() and self.shown is not None:  # (hidden: own flag)
                 return
             what = "block"  # connected (again): read now, which also clears the old error
         if what not in ("block", "jobs"):
