@@ -15,6 +15,7 @@ this code runs.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -50,6 +51,8 @@ BENCH_MARK_ENV = "MORPHEUS_BENCH_MARK"  # also print when the first page painted
 # says its data is in; a page without one has its content once built.
 _CONTENT_SIGNALS = ("content_loaded", "sources_changed")
 SHUTDOWN_TIMEOUT_S = 5.0
+# The status feed waits for the first page's paint, but never longer than this.
+STATUS_FEED_LATEST_MS = 3000
 
 
 def _qt_message(mode: QtMsgType, _context: Any, message: str) -> None:
@@ -221,10 +224,15 @@ def run_gui(argv: Sequence[str]) -> int:
     window.quit_requested.connect(done.set)
     app.aboutToQuit.connect(window.request_quit)
     ticker = _install_signal_handlers(loop, window.request_quit)
-    # The first page may start async work, so it is built once the loop is in place; the
-    # status bar's feed (chain, wallet) starts right after.
+    # The first page may start async work, so it is built once the loop is in place. The status
+    # bar's feed (chain, wallet: the heavy imports) starts once that page has painted its data.
     loop.call_soon(window.open_start_page)
-    loop.call_soon(_start_status_feed, window)
+    if window.isVisible():
+        # One more turn of the loop: whatever else waited for that paint goes first.
+        start_feed = functools.partial(QTimer.singleShot, 0, lambda: _start_status_feed(window))
+        when_first_page_painted(window, start_feed, latest_ms=STATUS_FEED_LATEST_MS)
+    else:  # started hidden in the tray: nothing to paint first
+        loop.call_soon(_start_status_feed, window)
     log.info("Morpheus Desktop %s started (data in %s)", __version__, paths.data)
 
     try:
@@ -297,33 +305,31 @@ def _arm_bench(window: MainWindow, *, after_paint: bool = False) -> None:
         _arm_first_paint_mark(window, lambda: QTimer.singleShot(idle_ms, report))
 
 
-def _arm_first_paint_mark(window: MainWindow, then: Callable[[], None]) -> None:
-    """Print ``painted <monotonic>`` once the start page has painted with its data in.
+def when_first_page_painted(
+    window: MainWindow, callback: Callable[[], None], *, latest_ms: int | None = None
+) -> None:
+    """Call ``callback`` once, from the event loop, when the start page has painted with its data
+    in; with ``latest_ms``, at the latest that long from now (a page that never paints).
 
-    The empty frame does not count: the mark waits for the first page to be built, for its data
-    (a page that loads after it is built emits one of ``_CONTENT_SIGNALS``), then for a paint
-    event of that page; the line is printed when control is back in the event loop, so the whole
-    backing store has been painted and flushed by then.
+    The empty frame does not count: this waits for the first page to be built, for its data (a
+    page that fills itself after it is built emits one of ``_CONTENT_SIGNALS``), then for a paint
+    event of that page; the callback runs once control is back in the event loop, so the whole
+    window has been painted and flushed by then.
     """
     from PySide6.QtCore import QEvent, QObject
 
     state: dict[str, Any] = {"page": None, "ready": False, "done": False}
 
-    def mark() -> None:
-        print(f"painted {time.monotonic():.6f}\npainted_cpu {time.process_time():.6f}", flush=True)
-        then()
+    def fire() -> None:
+        if not state["done"]:
+            state["done"] = True
+            callback()
 
     class PaintWatch(QObject):
         def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-            if (
-                not state["done"]
-                and state["ready"]
-                and watched is state["page"]
-                and event.type() == QEvent.Type.Paint
-            ):
-                state["done"] = True
+            if state["ready"] and watched is state["page"] and event.type() == QEvent.Type.Paint:
                 watched.removeEventFilter(self)
-                QTimer.singleShot(0, mark)
+                QTimer.singleShot(0, fire)
             return False
 
     watch = PaintWatch(window)
@@ -331,13 +337,13 @@ def _arm_first_paint_mark(window: MainWindow, then: Callable[[], None]) -> None:
     def content_in() -> None:
         if not state["ready"]:
             state["ready"] = True
-            page = state["page"]
-            page.update()  # a paint event with the data in, even if nothing else asks for one
+            state["page"].update()  # a paint with the data in, even if nothing else asks for one
 
     def on_page(key: str) -> None:
-        if state["page"] is not None:
+        page = window.pages.get(key)
+        if state["page"] is not None or page is None:
             return
-        page = window.pages[key]
+        window.page_changed.disconnect(on_page)
         state["page"] = page
         page.installEventFilter(watch)
         signal = next((getattr(page, n) for n in _CONTENT_SIGNALS if hasattr(page, n)), None)
@@ -347,3 +353,15 @@ def _arm_first_paint_mark(window: MainWindow, then: Callable[[], None]) -> None:
             signal.connect(content_in)
 
     window.page_changed.connect(on_page)
+    if latest_ms is not None:
+        QTimer.singleShot(latest_ms, fire)
+
+
+def _arm_first_paint_mark(window: MainWindow, then: Callable[[], None]) -> None:
+    """``painted <monotonic>`` and ``painted_cpu`` once the start page painted its data."""
+
+    def mark() -> None:
+        print(f"painted {time.monotonic():.6f}\npainted_cpu {time.process_time():.6f}", flush=True)
+        then()
+
+    when_first_page_painted(window, mark)
