@@ -2,7 +2,9 @@
 
 Order matters for a fast, safe start: high-DPI policy before the QApplication exists; the
 single-instance check before anything heavy (a second launch just wakes the first and leaves);
-settings, theme and window next; heavy modules (web3, llama.cpp) only when a page needs them.
+settings, theme and window next; the start page is built on the event loop and painted with the
+window's first paint; the status feed (chain, wallet: the heavy imports) starts once that page
+has painted its data; heavy modules (web3, llama.cpp) only when a page needs them.
 
 ``MORPHEUS_BENCH_STARTUP=1`` makes the run print ``shown <monotonic>`` and ``cpu <seconds so far>``
 once the window is on screen and ``rss <bytes>`` five seconds later, then quit;
@@ -201,10 +203,9 @@ def run_gui(argv: Sequence[str]) -> int:
     if store.settings.start_minimized and window.tray.available and not bench:
         log.info("starting hidden in the tray")
     else:
+        # No processEvents() here: the frame alone (no page yet) would be painted only to be
+        # painted again a moment later; the first paint comes with the start page in it.
         window.show()
-        # Put the window on screen now; the rest of start-up (asyncio, the instance socket, the
-        # first page) happens while the user already sees it.
-        app.processEvents()
 
     guard.listen()
     guard.activated.connect(window.bring_to_front)
