@@ -312,10 +312,10 @@ def when_first_page_painted(
     """Call ``callback`` once, from the event loop, when the start page has painted with its data
     in; with ``latest_ms``, at the latest that long from now (a page that never paints).
 
-    The empty frame does not count: this waits for the first page to be built, for its data (a
-    page that fills itself after it is built emits one of ``_CONTENT_SIGNALS``), then for a paint
-    event of that page; the callback runs once control is back in the event loop, so the whole
-    window has been painted and flushed by then.
+    The empty frame does not count: this waits for the first page to be put in the window's page
+    stack, for its data (a page that fills itself after it is built emits one of
+    ``_CONTENT_SIGNALS``), then for a paint event of that page; the callback runs once control is
+    back in the event loop, so the whole window has been painted and flushed by then.
     """
     from PySide6.QtCore import QEvent, QObject
 
@@ -340,11 +340,11 @@ def when_first_page_painted(
             state["ready"] = True
             state["page"].update()  # a paint with the data in, even if nothing else asks for one
 
-    def on_page(key: str) -> None:
-        page = window.pages.get(key)
+    def on_page(_index: int) -> None:
+        page = window.stack.currentWidget()
         if state["page"] is not None or page is None:
             return
-        window.page_changed.disconnect(on_page)
+        window.stack.currentChanged.disconnect(on_page)
         state["page"] = page
         page.installEventFilter(watch)
         signal = next((getattr(page, n) for n in _CONTENT_SIGNALS if hasattr(page, n)), None)
@@ -353,7 +353,8 @@ def when_first_page_painted(
         else:
             signal.connect(content_in)
 
-    window.page_changed.connect(on_page)
+    # The stack, not the sidebar: any first page counts (a sidebar page or the welcome steps).
+    window.stack.currentChanged.connect(on_page)
     if latest_ms is not None:
         QTimer.singleShot(latest_ms, fire)
 
