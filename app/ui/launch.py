@@ -53,7 +53,7 @@ BENCH_MARK_ENV = "MORPHEUS_BENCH_MARK"  # also print when the first page painted
 # says its data is in; a page without one has its content once built.
 _CONTENT_SIGNALS = ("content_loaded", "sources_changed")
 SHUTDOWN_TIMEOUT_S = 5.0
-# The status feed waits for the first page's paint, but never longer than this.
+# The instance socket and status feed wait for the first page's paint, but never longer.
 STATUS_FEED_LATEST_MS = 3000
 
 
@@ -207,9 +207,6 @@ def run_gui(argv: Sequence[str]) -> int:
         # painted again a moment later; the first paint comes with the start page in it.
         window.show()
 
-    guard.listen()
-    guard.activated.connect(window.bring_to_front)
-
     import asyncio
 
     import qasync
@@ -225,15 +222,23 @@ def run_gui(argv: Sequence[str]) -> int:
     window.quit_requested.connect(done.set)
     app.aboutToQuit.connect(window.request_quit)
     ticker = _install_signal_handlers(loop, window.request_quit)
-    # The first page may start async work, so it is built once the loop is in place. The status
-    # bar's feed (chain, wallet: the heavy imports) starts once that page has painted its data.
+
+    # The first page may start async work, so it is built once the loop is in place. What the
+    # window needs soon but not for that paint follows it: the instance socket (QtNetwork; a
+    # second launch retries for seconds) and the status bar's feed (chain, wallet: the heavy
+    # imports).
+    def after_first_paint() -> None:
+        guard.listen()
+        guard.activated.connect(window.bring_to_front)
+        _start_status_feed(window)
+
     loop.call_soon(window.open_start_page)
     if window.isVisible():
         # One more turn of the loop: whatever else waited for that paint goes first.
-        start_feed = functools.partial(QTimer.singleShot, 0, lambda: _start_status_feed(window))
-        when_first_page_painted(window, start_feed, latest_ms=STATUS_FEED_LATEST_MS)
+        later = functools.partial(QTimer.singleShot, 0, after_first_paint)
+        when_first_page_painted(window, later, latest_ms=STATUS_FEED_LATEST_MS)
     else:  # started hidden in the tray: nothing to paint first
-        loop.call_soon(_start_status_feed, window)
+        loop.call_soon(after_first_paint)
     log.info("Morpheus Desktop %s started (data in %s)", __version__, paths.data)
 
     try:
