@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import coincurve
 from coincurve.ecdsa import cdata_to_der, deserialize_compact
 from Crypto.Hash import keccak as _keccak
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from app.p2p.errors import CryptoError
 
@@ -219,6 +218,8 @@ def _derive_keys(shared_x: bytes) -> tuple[bytes, bytes]:
 
 
 def _aes_ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # first use
+
     ctx = Cipher(algorithms.AES(key), modes.CTR(iv)).encryptor()
     return ctx.update(data) + ctx.finalize()
 

@@ -41,7 +41,6 @@ from app.wallet.errors import (
     WeakPassword,
     WrongPassword,
 )
-from app.wallet.hd import ACCOUNT_PICKER_SIZE, derive_account, derive_addresses
 from app.wallet.keyring_store import StoreKind, UnlockSecretStore
 from app.wallet.lock import WalletSigner
 from app.wallet.mnemonic import validate_mnemonic
@@ -240,6 +239,8 @@ class WalletService(WalletSends):
         register_secret(canonical)
         register_secret(password)
         self.check_new_password(password)
+        from app.wallet.hd import ACCOUNT_PICKER_SIZE, derive_account, derive_addresses
+
         acct = derive_account(canonical, account_index, passphrase)
         key = bytes(acct.key)
         payload = json.dumps({"mnemonic": canonical, "passphrase": passphrase}).encode()
@@ -458,6 +459,8 @@ class WalletService(WalletSends):
         """Switch to account ``index`` of the recovery phrase (re-encrypts the active key)."""
         phrase, passphrase = self._seed(password)
         wf = self.load()
+        from app.wallet.hd import derive_account, derive_addresses  # eth_account: not at idle
+
         acct = derive_account(phrase, index, passphrase)
         wf.account_index = index
         wf.address = acct.address

@@ -37,7 +37,6 @@ from app.inference.types import (
     TokenDelta,
 )
 from app.services.context import AppContext
-from app.services.remote_chat import ProviderSwitched
 from app.storage.chats import (
     ChatStore,
     Conversation,
@@ -47,7 +46,7 @@ from app.storage.chats import (
     default_chat_store_path,
 )
 from app.ui.chat.layout import build_chat_page
-from app.ui.chat.remote_panel import install_remote_chat
+from app.ui.chat.network_side import ensure_network_side, first_sources, is_provider_switch
 from app.ui.chat.sources import ChatSource, collect_sources
 from app.ui.chat.widgets import ChatView, ModelSettingsPanel, PromptEdit, TranscriptEntry
 from app.ui.ops import Op
@@ -113,8 +112,7 @@ class ChatPage(QWidget):
         if sources is not None:
             self.set_sources(sources)
         else:
-            self.remote_panel = install_remote_chat(self)  # network models and their sessions
-            QTimer.singleShot(0, self._schedule_source_refresh)
+            QTimer.singleShot(0, self._schedule_source_refresh)  # local first, then network
         self._update_buttons()
 
     # layout ------------------------------------------------------------------------------------
@@ -151,11 +149,12 @@ class ChatPage(QWidget):
 
     async def refresh_sources(self) -> None:
         """Re-read the local engine's models and every registered source provider."""
+        ensure_network_side(self)
         self.set_sources(await collect_sources(self.ctx))
 
     def _schedule_source_refresh(self) -> None:
         # (no qasync loop running, as in a bare widget test: nothing to do)
-        self._sources_task = Op(self.refresh_sources(), self).run()
+        self._sources_task = Op(first_sources(self), self).run()
 
     def current_source(self) -> ChatSource | None:
         i = self.model_picker.currentIndex()
@@ -433,7 +432,7 @@ class ChatPage(QWidget):
         try:
             async with contextlib.aclosing(stream):  # type: ignore[type-var]
                 async for event in stream:
-                    if isinstance(event, ProviderSwitched):
+                    if is_provider_switch(event):
                         # The provider failed and another one answers afresh: drop the partial
                         # answer and say what happened in the conversation itself.
                         parts.clear()

@@ -2,22 +2,28 @@
 
 Order matters for a fast, safe start: high-DPI policy before the QApplication exists; the
 single-instance check before anything heavy (a second launch just wakes the first and leaves);
-settings, theme and window next; heavy modules (web3, llama.cpp) only when a page needs them.
+settings, theme and window next; the start page is built on the event loop and painted with the
+window's first paint; the status feed (chain, wallet: the heavy imports) starts once that page
+has painted its data; heavy modules (web3, llama.cpp) only when a page needs them.
 
 ``MORPHEUS_BENCH_STARTUP=1`` makes the run print ``shown <monotonic>`` and ``cpu <seconds so far>``
 once the window is on screen and ``rss <bytes>`` five seconds later, then quit;
-``bench/startup.py`` reads those lines.
+``MORPHEUS_BENCH_MARK=1`` (with it) adds ``painted <monotonic>`` and ``painted_cpu <seconds>``
+once the first page has painted with its content (see :func:`_arm_first_paint_mark`) and counts
+the idle period from there. ``bench/startup.py`` reads those lines; without the variables none of
+this code runs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 # Plain-Python modules load before PySide6: once PySide6 is imported it inspects every module
@@ -42,7 +48,13 @@ _qt_log = logging.getLogger("qt")
 
 BENCH_ENV = "MORPHEUS_BENCH_STARTUP"
 BENCH_IDLE_ENV = "MORPHEUS_BENCH_IDLE_S"  # seconds before the RSS report; 5 unless set
+BENCH_MARK_ENV = "MORPHEUS_BENCH_MARK"  # also print when the first page painted its content
+# Signals by which a page that fills itself after it is built (the chat page's model picker)
+# says its data is in; a page without one has its content once built.
+_CONTENT_SIGNALS = ("content_loaded", "sources_changed")
 SHUTDOWN_TIMEOUT_S = 5.0
+# The instance socket and status feed wait for the first page's paint, but never longer.
+STATUS_FEED_LATEST_MS = 3000
 
 
 def _qt_message(mode: QtMsgType, _context: Any, message: str) -> None:
@@ -187,17 +199,13 @@ def run_gui(argv: Sequence[str]) -> int:
     window = build_main_window(app, paths, open_start_page_on_show=False)
     store = window.store
     if bench:
-        _arm_bench(window)
+        _arm_bench(window, after_paint=os.environ.get(BENCH_MARK_ENV) == "1")
     if store.settings.start_minimized and window.tray.available and not bench:
         log.info("starting hidden in the tray")
     else:
+        # No processEvents() here: the frame alone (no page yet) would be painted only to be
+        # painted again a moment later; the first paint comes with the start page in it.
         window.show()
-        # Put the window on screen now; the rest of start-up (asyncio, the instance socket, the
-        # first page) happens while the user already sees it.
-        app.processEvents()
-
-    guard.listen()
-    guard.activated.connect(window.bring_to_front)
 
     import asyncio
 
@@ -214,10 +222,23 @@ def run_gui(argv: Sequence[str]) -> int:
     window.quit_requested.connect(done.set)
     app.aboutToQuit.connect(window.request_quit)
     ticker = _install_signal_handlers(loop, window.request_quit)
-    # The first page may start async work, so it is built once the loop is in place; the
-    # status bar's feed (chain, wallet) starts right after.
+
+    # The first page may start async work, so it is built once the loop is in place. What the
+    # window needs soon but not for that paint follows it: the instance socket (QtNetwork; a
+    # second launch retries for seconds) and the status bar's feed (chain, wallet: the heavy
+    # imports).
+    def after_first_paint() -> None:
+        guard.listen()
+        guard.activated.connect(window.bring_to_front)
+        _start_status_feed(window)
+
     loop.call_soon(window.open_start_page)
-    loop.call_soon(_start_status_feed, window)
+    if window.isVisible():
+        # One more turn of the loop: whatever else waited for that paint goes first.
+        later = functools.partial(QTimer.singleShot, 0, after_first_paint)
+        when_first_page_painted(window, later, latest_ms=STATUS_FEED_LATEST_MS)
+    else:  # started hidden in the tray: nothing to paint first
+        loop.call_soon(after_first_paint)
     log.info("Morpheus Desktop %s started (data in %s)", __version__, paths.data)
 
     try:
@@ -265,11 +286,14 @@ async def _shut_down(ctx: AppContext) -> None:
             log.warning("%d task(s) did not stop on quit", len(still))
 
 
-def _arm_bench(window: Any) -> None:
+def _arm_bench(window: MainWindow, *, after_paint: bool = False) -> None:
+    """The bench lines; with ``after_paint`` the idle period counts from the first page's paint."""
+    idle_ms = int(float(os.environ.get(BENCH_IDLE_ENV, "5")) * 1000)
+
     def shown() -> None:
         print(f"shown {time.monotonic():.6f}\ncpu {time.process_time():.6f}", flush=True)
-        idle_s = float(os.environ.get(BENCH_IDLE_ENV, "5"))
-        QTimer.singleShot(int(idle_s * 1000), report)
+        if not after_paint:
+            QTimer.singleShot(idle_ms, report)
 
     def report() -> None:
         import psutil
@@ -283,3 +307,68 @@ def _arm_bench(window: Any) -> None:
 
     # After the first show event, once the event loop has painted the window.
     window.first_shown.connect(lambda: QTimer.singleShot(0, shown))
+    if after_paint:
+        _arm_first_paint_mark(window, lambda: QTimer.singleShot(idle_ms, report))
+
+
+def when_first_page_painted(
+    window: MainWindow, callback: Callable[[], None], *, latest_ms: int | None = None
+) -> None:
+    """Call ``callback`` once, from the event loop, when the start page has painted with its data
+    in; with ``latest_ms``, at the latest that long from now (a page that never paints).
+
+    The empty frame does not count: this waits for the first page to be put in the window's page
+    stack, for its data (a page that fills itself after it is built emits one of
+    ``_CONTENT_SIGNALS``), then for a paint event of that page; the callback runs once control is
+    back in the event loop, so the whole window has been painted and flushed by then.
+    """
+    from PySide6.QtCore import QEvent, QObject
+
+    state: dict[str, Any] = {"page": None, "ready": False, "done": False}
+
+    def fire() -> None:
+        if not state["done"]:
+            state["done"] = True
+            callback()
+
+    class PaintWatch(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if state["ready"] and watched is state["page"] and event.type() == QEvent.Type.Paint:
+                watched.removeEventFilter(self)
+                QTimer.singleShot(0, fire)
+            return False
+
+    watch = PaintWatch(window)
+
+    def content_in() -> None:
+        if not state["ready"]:
+            state["ready"] = True
+            state["page"].update()  # a paint with the data in, even if nothing else asks for one
+
+    def on_page(_index: int) -> None:
+        page = window.stack.currentWidget()
+        if state["page"] is not None or page is None:
+            return
+        window.stack.currentChanged.disconnect(on_page)
+        state["page"] = page
+        page.installEventFilter(watch)
+        signal = next((getattr(page, n) for n in _CONTENT_SIGNALS if hasattr(page, n)), None)
+        if signal is None:
+            content_in()
+        else:
+            signal.connect(content_in)
+
+    # The stack, not the sidebar: any first page counts (a sidebar page or the welcome steps).
+    window.stack.currentChanged.connect(on_page)
+    if latest_ms is not None:
+        QTimer.singleShot(latest_ms, fire)
+
+
+def _arm_first_paint_mark(window: MainWindow, then: Callable[[], None]) -> None:
+    """``painted <monotonic>`` and ``painted_cpu`` once the start page painted its data."""
+
+    def mark() -> None:
+        print(f"painted {time.monotonic():.6f}\npainted_cpu {time.process_time():.6f}", flush=True)
+        then()
+
+    when_first_page_painted(window, mark)

@@ -16,7 +16,6 @@ import unicodedata
 import uuid
 from typing import Any
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from eth_keys import keys
 from eth_utils import keccak
 
@@ -46,6 +45,8 @@ def encrypt_keystore(
         dklen=32,
         maxmem=128 * r * (scrypt_n + p + 2) + (1 << 20),
     )
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # first use
+
     enc = Cipher(algorithms.AES(dk[:16]), modes.CTR(iv)).encryptor()
     ciphertext = enc.update(private_key) + enc.finalize()
     address = keys.PrivateKey(private_key).public_key.to_address()
@@ -204,6 +205,8 @@ def decrypt_keystore(data: dict[str, Any] | str | bytes, password: str) -> bytes
             break
     else:
         raise WrongPassword("That password does not open this keystore.")
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # first use
+
     dec = Cipher(algorithms.AES(dk[:16]), modes.CTR(iv)).decryptor()
     key = dec.update(ciphertext) + dec.finalize()
     if len(key) != 32:

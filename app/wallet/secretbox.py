@@ -10,9 +10,6 @@ import hashlib
 import os
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-
 from app.wallet.errors import CorruptWalletFile, WrongPassword
 
 DEFAULT_SCRYPT_N = 2**17
@@ -34,6 +31,8 @@ def _key(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
 def seal(plaintext: bytes, password: str, *, scrypt_n: int = DEFAULT_SCRYPT_N) -> dict[str, Any]:
     salt, nonce = os.urandom(16), os.urandom(12)
     r, p = 8, 1
+    from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305  # first use
+
     ct = ChaCha20Poly1305(_key(password, salt, scrypt_n, r, p)).encrypt(nonce, plaintext, _AAD)
     return {
         "version": 1,
@@ -59,6 +58,9 @@ def unseal(box: Any, password: str) -> bytes:
         raise CorruptWalletFile(
             "The encrypted recovery phrase in the wallet file is damaged.", detail=str(exc)
         ) from exc
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
     from app.wallet.keystore import password_variants
 
     for candidate in password_variants(password):

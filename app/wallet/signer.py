@@ -9,8 +9,6 @@ from __future__ import annotations
 from typing import Any, Protocol, runtime_checkable
 
 import coincurve
-from eth_account import Account
-from eth_account.messages import encode_defunct
 from eth_keys import keys
 from eth_utils import keccak
 
@@ -104,10 +102,15 @@ class LocalSigner:
         return self._key
 
     def sign_transaction(self, tx: dict[str, Any]) -> bytes:
+        from eth_account import Account  # loaded on first use, not with the idle window
+
         return bytes(Account.sign_transaction(tx, self._key).raw_transaction)
 
     def sign_message_hash(self, message_hash: bytes) -> bytes:
         _check_digest(message_hash)
+        from eth_account import Account
+        from eth_account.messages import encode_defunct
+
         signed = Account.sign_message(encode_defunct(primitive=message_hash), self._key)
         return bytes(signed.signature)
 
