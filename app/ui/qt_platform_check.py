@@ -9,11 +9,8 @@ well) and, if that fails, name the missing libraries and the packages that bring
 
 from __future__ import annotations
 
-import ctypes
 import os
 import re
-import shutil
-import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -76,6 +73,11 @@ def missing_libraries(plugin: Path, *, ldd: str | None = None) -> list[str]:
 
     Tries the real thing first (``dlopen``); only on failure runs ``ldd`` for the full list,
     since ``dlopen`` names only the first missing library."""
+    # Imported here, not at the top: most starts never get this far (no X server in use).
+    import ctypes
+    import shutil
+    import subprocess
+
     try:
         ctypes.CDLL(str(plugin))
         return []

@@ -8,10 +8,12 @@ exactly that block's text on the clipboard. No Qt here, so it is testable on its
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from markdown_it import MarkdownIt
+if TYPE_CHECKING:  # imported on first use: launch warms it after the first paint
+    from markdown_it import MarkdownIt
 
 COPY_CODE_SCHEME = "copy-code"
 COPY_MESSAGE_SCHEME = "copy-msg"
@@ -55,7 +57,10 @@ def _code_block(self: Any, tokens: Any, idx: int, options: Any, env: dict[str, A
     return _code_html(token.content, "", index)
 
 
+@lru_cache(maxsize=1)
 def _make_parser() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.enable(["table", "strikethrough"])
     md.add_render_rule("fence", _fence)
@@ -63,12 +68,9 @@ def _make_parser() -> MarkdownIt:
     return md
 
 
-_md = _make_parser()
-
-
 def render_markdown(text: str, *, code_offset: int = 0) -> RenderedMarkdown:
     """Render one message. ``code_offset`` numbers code blocks after those of earlier messages,
     so the copy links of a whole conversation are unique."""
     env: dict[str, Any] = {"code_blocks": [], "code_offset": code_offset}
-    html = _md.render(text, env)
+    html = _make_parser().render(text, env)
     return RenderedMarkdown(html, list(env["code_blocks"]))
