@@ -226,6 +226,13 @@ def run_gui(argv: Sequence[str]) -> int:
 
     window = build_main_window(app, paths, open_start_page_on_show=False)
     store = window.store
+    # The wallet lock's application-wide input filter hands every event of every object to
+    # Python; the first such call for an object of a private Qt class makes PySide6 set up every
+    # QObject class it knows (hundreds of enums, ~50 ms). No one types before the first page is
+    # on screen, so the filter goes on after that paint (after_first_paint below).
+    input_watch = getattr(window, "wallet_lock", None)
+    if input_watch is not None:
+        app.removeEventFilter(input_watch)
     if bench:
         _arm_bench(window, after_paint=os.environ.get(BENCH_MARK_ENV) == "1")
     if store.settings.start_minimized and window.tray.available and not bench:
@@ -256,6 +263,8 @@ def run_gui(argv: Sequence[str]) -> int:
     # second launch retries for seconds) and the status bar's feed (chain, wallet: the heavy
     # imports), then, on a later turn, the markdown renderer (before any answer can stream).
     def after_first_paint() -> None:
+        if input_watch is not None:
+            app.installEventFilter(input_watch)
         guard.listen()
         guard.activated.connect(window.bring_to_front)
         _start_status_feed(window)

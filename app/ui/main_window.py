@@ -301,7 +301,7 @@ class MainWindow(QMainWindow):
 
     def open_start_page(self) -> None:
         """Open the page the user left last time (once; later calls do nothing)."""
-        self.watch_system_scheme()
+        QTimer.singleShot(0, self.watch_system_scheme)  # after this page's paint: costs ~40 ms
         if self._pages_ready:
             return
         self._pages_ready = True

@@ -68,6 +68,12 @@ def test_entry_point_paints_first_page_then_idles_light(home):
                 heavy = [m for m in {NOT_AT_IDLE!r} if m in sys.modules]
                 print("idle_heavy " + (",".join(heavy) or "-"), flush=True)
                 print("network_side " + str(window.pages["chat"].remote_panel is not None))
+                from PySide6.QtCore import QEvent, Qt
+                from PySide6.QtGui import QKeyEvent
+                from PySide6.QtWidgets import QApplication
+                key = QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_A, Qt.KeyboardModifier.NoModifier)
+                QApplication.sendEvent(window.pages["chat"], key)
+                print("input_watched " + str(window.wallet_lock._last_input > 0))
                 then()
             original(window, lambda: QTimer.singleShot(3000, report_modules))
 
@@ -89,11 +95,19 @@ def test_entry_point_paints_first_page_then_idles_light(home):
     assert proc.returncode == 0, proc.stderr
     values = dict(line.split(" ", 1) for line in proc.stdout.splitlines())
     assert list(values) == [
-        "shown", "cpu", "painted", "painted_cpu", "idle_heavy", "network_side", "rss"
+        "shown",
+        "cpu",
+        "painted",
+        "painted_cpu",
+        "idle_heavy",
+        "network_side",
+        "input_watched",
+        "rss",
     ], proc.stdout
     assert float(values["painted"]) >= float(values["shown"])
     assert values["idle_heavy"] == "-", "the idle window loaded " + values["idle_heavy"]
     assert values["network_side"] == "True", "the network side follows the first paint"
+    assert values["input_watched"] == "True", "typing keeps the wallet unlocked once painted"
     log_text = (home / "logs" / "morpheus.log").read_text()
     assert "devnet is not running" in log_text, "the status feed started after the paint"
     assert " ERROR " not in log_text, log_text
