@@ -143,7 +143,9 @@ def create_application(argv: Sequence[str]) -> QApplication:
         # exact instead of rounding them. Set through the environment, which Qt reads at start,
         # so a user's own QT_SCALE_FACTOR_ROUNDING_POLICY still wins.
         os.environ.setdefault("QT_SCALE_FACTOR_ROUNDING_POLICY", "PassThrough")
-        app = QApplication(list(argv))
+        # Fusion from the start (the themes are made for it; see app.ui.theme.apply_theme).
+        app = QApplication([*(argv or ["morpheus-desktop"]), "-style", "fusion"])
+        app.setProperty("morpheusStyle", "fusion")
     app.setOrganizationName("Morpheus")
     app.setApplicationName("MorpheusDesktop")
     app.setApplicationDisplayName("Morpheus Desktop")
