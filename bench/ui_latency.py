@@ -55,6 +55,7 @@ from app.storage.jobs import Job, JobStore
 from app.storage.sessions import SessionStore
 from app.storage.settings import Settings
 from app.ui.activity_page import ActivityPage
+from app.ui.chat.markdown import render_markdown
 from app.ui.chat.sources import ChatSource
 from app.ui.chat_page import ChatPage
 from app.ui.share_page import SharePage
@@ -179,6 +180,7 @@ async def run(args: argparse.Namespace) -> tuple[float, float]:
                 setattr(activity, name, timed(getattr(activity, name), name))
         share = SharePage(ctx) if args.pages == "all" else None  # listens to events too
         _ = share
+        render_markdown("")  # the launcher loads the renderer once its first page has painted
 
         meter = StallMeter()
         stop = asyncio.Event()
