@@ -2,15 +2,22 @@
 
 The Qt wizard only maps ``OnboardingFlow.step`` to a page and forwards button presses, so the whole
 flow, including its error paths, is tested headlessly. The wallet is written as soon as the password
-step succeeds: a user who closes the window at the network step keeps the wallet.
+step succeeds (one atomic file write): a user who quits before keeps nothing half-written, one who
+closes the window at the network step keeps the wallet.
+
+Also here: whether this start is a first start (:func:`needs_welcome`), remembered in the settings
+file once the user finished or skipped the welcome steps, and the plain words for each network.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
+from typing import Any
 
 from app.logsetup import register_secret
 from app.services.wallet_service import WalletService
@@ -35,16 +42,86 @@ class Step(Enum):
 
 @dataclass(frozen=True)
 class NetworkChoice:
+    """One network as a newcomer reads it: a name, what choosing it means, how to get coins."""
+
     key: str
     label: str
+    meaning: str = ""
+    funding: str = ""
 
 
+PRACTICE = "devnet"
 # Keys are the values ``app.storage.settings.Settings.network`` accepts.
 DEFAULT_NETWORKS: tuple[NetworkChoice, ...] = (
-    NetworkChoice("base-mainnet", "BASE (main network, real MOR)"),
-    NetworkChoice("base-sepolia", "BASE Sepolia (test network, free test MOR)"),
-    NetworkChoice("devnet", "Local devnet (for development)"),
+    NetworkChoice(
+        "base",
+        "Base \u2014 the main network, real MOR and ETH",
+        "Everything here is real money: MOR you buy pays for network models, and ETH pays the "
+        "small fee for each payment. Choose this to use AI models run by other people.",
+        "Buy MOR and a little ETH on the Base network at an exchange or in a wallet app, then "
+        "send them to your address shown on the Wallet page. A few dollars of ETH covers many "
+        "payments.",
+    ),
+    NetworkChoice(
+        "base-sepolia",
+        "Base Sepolia \u2014 public test network, free test coins",
+        "Coins here have no value. Use it to learn how paying for models works without "
+        "spending real money.",
+        "Free test ETH comes from a Base Sepolia \u201cfaucet\u201d website and free test MOR "
+        "from the Morpheus test faucet: give them your address shown on the Wallet page.",
+    ),
+    NetworkChoice(
+        PRACTICE,
+        "Practice network on this computer \u2014 free play money",
+        "A private network that runs only on this computer; its coins are play money. Use it "
+        "to try everything safely; nothing you do here reaches the real network.",
+        "The practice network starts with a few built-in accounts full of play money; send "
+        "some from one of them to your address shown on the Wallet page. The demo opens the "
+        "program with such a funded account already in place.",
+    ),
 )
+
+# Remembered in the settings file's free-form part (``Settings.extra``) once the user finished
+# or skipped the welcome steps.
+WELCOME_DONE = "welcome_done"
+
+
+def wallet_present(wallet_dir: Path) -> bool:
+    """A wallet file (or the kept-aside copy of a damaged one) is in ``wallet_dir``.
+
+    There is one wallet per data folder, whatever the network, so this answers "a wallet on any
+    network"."""
+    if (wallet_dir / "wallet.json").exists():
+        return True
+    return any(wallet_dir.glob("wallet.json.damaged-*"))
+
+
+def needs_welcome(settings: Any, wallet_dir: Path) -> bool:
+    """Show the welcome steps: no wallet here and the user never finished or skipped them."""
+    extra = getattr(settings, "extra", {}) or {}
+    return not extra.get(WELCOME_DONE) and not wallet_present(wallet_dir)
+
+
+def mark_welcome_done(store: Any) -> None:
+    """Remember (in the settings file) that the welcome steps are finished or skipped."""
+    if store.settings.extra.get(WELCOME_DONE):
+        return
+    store.settings.extra[WELCOME_DONE] = True
+    store.save()
+
+
+def available_networks(data_dir: Path) -> tuple[NetworkChoice, ...]:
+    """The choices this computer can use: the practice network only once it is set up here
+    (its network file exists, see ``app.chain.devnet``)."""
+    practice_ready = (data_dir / "devnet" / "network.json").exists()
+    return tuple(n for n in DEFAULT_NETWORKS if n.key != PRACTICE or practice_ready)
+
+
+def network_choice(key: str, networks: Sequence[NetworkChoice] = DEFAULT_NETWORKS) -> NetworkChoice:
+    for n in networks:
+        if n.key == key:
+            return n
+    return NetworkChoice(key, key)
 
 
 class OnboardingFlow:
@@ -74,6 +151,7 @@ class OnboardingFlow:
         self.network: str | None = None
         self.keyring_notice: str | None = None
         self.store_kind: StoreKind | None = None
+        self._saving = threading.Lock()  # one wallet, however often "Save" is pressed
 
     # ----- navigation -------------------------------------------------------------------
     def _go(self, step: Step) -> None:
@@ -191,7 +269,16 @@ class OnboardingFlow:
         return estimate_strength(password)
 
     def set_password(self, password: str, confirm: str, *, remember: bool = False) -> None:
-        """Check the password and save the wallet encrypted with it."""
+        """Check the password and save the wallet encrypted with it (once: a second call while
+        the first one runs, or after it, is refused and writes nothing)."""
+        if not self._saving.acquire(blocking=False):
+            raise WalletError("Your wallet is already being saved.")
+        try:
+            self._set_password(password, confirm, remember=remember)
+        finally:
+            self._saving.release()
+
+    def _set_password(self, password: str, confirm: str, *, remember: bool) -> None:
         self._require(Step.PASSWORD)
         register_secret(password)
         if password != confirm:

@@ -216,7 +216,7 @@ def run_gui(argv: Sequence[str]) -> int:
     ticker = _install_signal_handlers(loop, window.request_quit)
     # The first page may start async work, so it is built once the loop is in place; the
     # status bar's feed (chain, wallet) starts right after.
-    loop.call_soon(window.open_start_page)
+    loop.call_soon(window.open_first_page)  # the welcome steps on a first start
     loop.call_soon(_start_status_feed, window)
     log.info("Morpheus Desktop %s started (data in %s)", __version__, paths.data)
 
