@@ -428,7 +428,9 @@ class MainWindow(QMainWindow):
 
     def _save_state(self) -> None:
         geometry = base64.b64encode(bytes(self.saveGeometry().data())).decode("ascii")
-        self._update_settings(window_geometry=geometry, last_page=self.current_page_key() or "")
+        # While the welcome steps show there is no sidebar page: keep the one saved before.
+        last = self.current_page_key() or self.settings.last_page
+        self._update_settings(window_geometry=geometry, last_page=last)
 
     def _update_settings(self, **changes: Any) -> None:
         try:
