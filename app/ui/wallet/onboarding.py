@@ -107,6 +107,8 @@ class OnboardingWizard(QWidget):
         for button in self.findChildren(QAbstractButton):
             if not button.accessibleName():
                 button.setAccessibleName(button.text().replace("&", ""))
+            if isinstance(button, QPushButton):
+                button.setAutoDefault(True)  # Enter presses the focused button
         self.sync()
 
     # ----- mapping state to pages ------------------------------------------------------------

@@ -60,6 +60,7 @@ class PhraseCheck(QWidget):
             b = QPushButton(word)
             b.setAccessibleName(f"Word {word}")
             b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            b.setAutoDefault(True)  # Enter picks the focused word
             b.clicked.connect(lambda _=False, w=word, btn=b: self._on_pick(w, btn))
             self.buttons_grid.addWidget(b, i // COLUMNS, i % COLUMNS)
             self.buttons.append(b)
