@@ -13,21 +13,21 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.logsetup import register_secret
-from app.services.wallet_service import WalletService
 from app.wallet.errors import InvalidMnemonic, WalletError, WeakPassword
-from app.wallet.hd import ACCOUNT_PICKER_SIZE, derive_addresses
-from app.wallet.keyring_store import StoreKind
-from app.wallet.keystore import decrypt_keystore
 from app.wallet.mnemonic import generate_mnemonic, validate_mnemonic
 from app.wallet.password_strength import Strength, estimate_strength
-from app.wallet.signer import LocalSigner, parse_private_key
+
+if TYPE_CHECKING:  # the key stack (eth_account, ~2 s cold) loads when a wallet step needs it,
+    # so the first start's welcome page shows without waiting for it
+    from app.services.wallet_service import WalletService
+    from app.wallet.keyring_store import StoreKind
 
 
 class Step(Enum):
@@ -129,13 +129,13 @@ class OnboardingFlow:
 
     def __init__(
         self,
-        wallet: WalletService,
+        wallet: WalletService | Callable[[], WalletService],
         *,
         networks: Sequence[NetworkChoice] = DEFAULT_NETWORKS,
         word_count: int = 12,
         rng: random.Random | None = None,
     ) -> None:
-        self.wallet = wallet
+        self._wallet = wallet  # or the function that makes it, called on first use
         self.networks = tuple(networks)
         self.word_count = word_count
         self._rng = rng or random.SystemRandom()
@@ -152,6 +152,12 @@ class OnboardingFlow:
         self.keyring_notice: str | None = None
         self.store_kind: StoreKind | None = None
         self._saving = threading.Lock()  # one wallet, however often "Save" is pressed
+
+    @property
+    def wallet(self) -> WalletService:
+        if callable(self._wallet):
+            self._wallet = self._wallet()
+        return self._wallet
 
     # ----- navigation -------------------------------------------------------------------
     def _go(self, step: Step) -> None:
@@ -174,6 +180,8 @@ class OnboardingFlow:
         self._require(Step.WELCOME)
         # Said before the user writes down new words: a damaged wallet is restored, not replaced.
         self.wallet.refuse_overwrite()
+        from app.wallet.hd import derive_addresses
+
         if self._mnemonic is None or self.mode != "create":
             self._mnemonic = generate_mnemonic(self.word_count)
             register_secret(self._mnemonic)
@@ -225,6 +233,8 @@ class OnboardingFlow:
 
     def import_mnemonic(self, text: str) -> list[str]:
         """Check a phrase and list its first ten addresses for the account picker."""
+        from app.wallet.hd import ACCOUNT_PICKER_SIZE, derive_addresses
+
         self._require(Step.IMPORT)
         phrase = validate_mnemonic(text)
         register_secret(phrase)
@@ -234,6 +244,8 @@ class OnboardingFlow:
         return self.accounts
 
     def import_private_key(self, text: str) -> str:
+        from app.wallet.signer import LocalSigner, parse_private_key
+
         self._require(Step.IMPORT)
         key = parse_private_key(text)
         register_secret(key.hex())
@@ -243,6 +255,9 @@ class OnboardingFlow:
         return self.accounts[0]
 
     def import_keystore(self, text: str | bytes, keystore_password: str) -> str:
+        from app.wallet.keystore import decrypt_keystore
+        from app.wallet.signer import LocalSigner
+
         self._require(Step.IMPORT)
         register_secret(keystore_password)
         key = decrypt_keystore(text, keystore_password)
@@ -279,6 +294,8 @@ class OnboardingFlow:
             self._saving.release()
 
     def _set_password(self, password: str, confirm: str, *, remember: bool) -> None:
+        from app.services.wallet_service import WalletService
+
         self._require(Step.PASSWORD)
         register_secret(password)
         if password != confirm:

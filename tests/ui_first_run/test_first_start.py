@@ -104,3 +104,34 @@ async def test_a_demo_home_opens_without_the_welcome(launch: Launch, tmp_path) -
     window = launch(_paths(home))
     assert window.welcome is None
     await wait_until(lambda: window.current_page_key() == "chat", timeout=10)
+
+
+def test_the_real_launch_shows_the_welcome_without_loading_the_key_stack(tmp_path) -> None:
+    """``python -m app`` on a fresh data folder: the welcome is the first page, and it shows
+    before the wallet's key code (seconds of imports) is loaded."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    code = textwrap.dedent(
+        """
+        import sys
+        from app.paths import app_paths
+        from app.ui.launch import build_main_window, create_application
+        app = create_application([])
+        window = build_main_window(app, app_paths().ensure(), open_start_page_on_show=False)
+        window.show()
+        window.open_first_page()
+        app.processEvents()
+        print("welcome:", window.stack.currentWidget() is window.welcome)
+        heavy = sorted(m for m in ("web3", "eth_account", "llama_cpp") if m in sys.modules)
+        print("heavy:", ",".join(heavy))
+        """
+    )
+    env = dict(os.environ, MORPHEUS_HOME=str(tmp_path / "home"), QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[2], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["welcome:", "True", "heavy:"], proc.stdout

@@ -9,7 +9,8 @@ here opens a window of its own.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -31,11 +32,13 @@ from PySide6.QtWidgets import (
 
 from app.errors import UserFacingError
 from app.services.onboarding import NetworkChoice, OnboardingFlow, Step, network_choice
-from app.services.wallet_service import WalletService
 from app.ui.ops import OpHost, error_label, show_error
 from app.ui.welcome import texts
 from app.ui.welcome.import_step import ImportStep, wrapped
 from app.ui.welcome.phrase_check import PhraseCheck
+
+if TYPE_CHECKING:
+    from app.services.wallet_service import WalletService
 
 _wrap = wrapped
 
@@ -62,7 +65,7 @@ class OnboardingWizard(QWidget):
 
     def __init__(
         self,
-        wallet: WalletService,
+        wallet: WalletService | Callable[[], WalletService],
         *,
         networks: tuple[NetworkChoice, ...] | None = None,
         flow: OnboardingFlow | None = None,

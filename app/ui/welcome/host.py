@@ -7,14 +7,16 @@ The main window shows them as a page of its own stack; a Wallet page built witho
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QStackedWidget, QWidget
 
 from app.services.context import AppContext
 from app.services.onboarding import available_networks
-from app.services.wallet_service import WalletService
 from app.ui.wallet.onboarding import OnboardingWizard
+
+if TYPE_CHECKING:
+    from app.services.wallet_service import WalletService
 
 
 def open_wallet_setup(ctx: AppContext, wallet: WalletService, stack: QStackedWidget,

@@ -9,6 +9,7 @@ the flow already saved whole.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
@@ -18,6 +19,9 @@ from app.services.onboarding import available_networks, mark_welcome_done
 from app.ui.placeholder import page_title, scroll_body
 from app.ui.wallet.onboarding import OnboardingWizard
 from app.ui.welcome import texts
+
+if TYPE_CHECKING:
+    from app.services.wallet_service import WalletService
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +40,8 @@ class WelcomePage(QWidget):
         self.setObjectName("welcomePage")
         self.ctx = ctx
         self.first_run = first_run
-        if ctx.wallet is None:
-            from app.services.wallet_service import WalletService
-
-            ctx.wallet = WalletService(ctx.paths)
         self.wizard = OnboardingWizard(
-            ctx.wallet,
+            self._wallet,  # made on the first wallet step: the page shows before the key stack
             networks=available_networks(ctx.paths.data),
             first_run=first_run,
             cancellable=not first_run,
@@ -69,6 +69,15 @@ class WelcomePage(QWidget):
         w.cancelled.connect(lambda: self.leave.emit("wallet"))
         w.finished_with_network.connect(self._save_network)
         w.leave_to.connect(self._done_and_leave)
+
+    def _wallet(self) -> WalletService:
+        """The program's one wallet service (the status feed and the Wallet page share it)."""
+        if self.ctx.wallet is None:
+            from app.services.wallet_service import WalletService
+
+            self.ctx.wallet = WalletService(self.ctx.paths)
+        wallet: WalletService = self.ctx.wallet
+        return wallet
 
     def _store(self):  # the settings store the window uses (None in a bare test context)
         from app.ui.app_state import settings_store
