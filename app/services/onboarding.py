@@ -19,6 +19,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.errors import UserFacingError
 from app.logsetup import register_secret
 from app.wallet.errors import InvalidMnemonic, WalletError, WeakPassword
 from app.wallet.mnemonic import generate_mnemonic, validate_mnemonic
@@ -75,9 +76,8 @@ DEFAULT_NETWORKS: tuple[NetworkChoice, ...] = (
         "Practice network on this computer \u2014 free play money",
         "A private network that runs only on this computer; its coins are play money. Use it "
         "to try everything safely; nothing you do here reaches the real network.",
-        "The practice network starts with a few built-in accounts full of play money; send "
-        "some from one of them to your address shown on the Wallet page. The demo opens the "
-        "program with such a funded account already in place.",
+        "press \u201cGet free play money\u201d below: the practice network's own account sends "
+        "play MOR and ETH to your wallet at once.",
     ),
 )
 
@@ -115,6 +115,52 @@ def available_networks(data_dir: Path) -> tuple[NetworkChoice, ...]:
     (its network file exists, see ``app.chain.devnet``)."""
     practice_ready = (data_dir / "devnet" / "network.json").exists()
     return tuple(n for n in DEFAULT_NETWORKS if n.key != PRACTICE or practice_ready)
+
+
+# What "Get free play money" sends (the practice network's deployer keeps one account's share
+# of play MOR, and anvil starts every built-in account with 10,000 play ETH).
+PRACTICE_ETH = 10**18
+PRACTICE_MOR = 100 * 10**18
+PRACTICE_SOURCE = 0
+
+
+class PracticeFundsError(UserFacingError):
+    """Play money could not be sent (the practice network is not running or not set up)."""
+
+
+def fund_from_practice_network(data_dir: Path, address: str) -> tuple[int, int]:
+    """Send play ETH and MOR to ``address`` from the practice network's built-in account.
+
+    Only the practice network (the local devnet, whose accounts are the public test keys it
+    starts with) has such an account; blocking (web3), so the window runs it in a worker.
+    Returns the (ETH, MOR) amounts sent, in wei."""
+    import json
+
+    from app.chain.devnet import Devnet, dev_account
+
+    try:
+        network = json.loads((data_dir / "devnet" / "network.json").read_text("utf-8"))
+        rpc_url = str(network["rpcUrls"][0])
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        raise PracticeFundsError("The practice network is not set up on this computer.",
+                                 detail=str(exc)) from exc
+    devnet = Devnet(rpc_url=rpc_url, network=network, state_dir=data_dir / "devnet", pid=0)
+    sender = dev_account(PRACTICE_SOURCE).address
+    try:
+        w3 = devnet.w3
+        value = w3.to_wei(PRACTICE_ETH, "wei")
+        sent = w3.eth.send_transaction({"from": sender, "to": address, "value": value})
+        w3.eth.wait_for_transaction_receipt(sent, timeout=30)
+        sent = devnet.token().functions.transfer(address, PRACTICE_MOR).transact({"from": sender})
+        receipt = w3.eth.wait_for_transaction_receipt(sent, timeout=30)
+    except Exception as exc:  # connection refused, timeout, a chain that is not the devnet
+        raise PracticeFundsError(
+            "The practice network does not answer. It runs only while it is started on this "
+            "computer (the demo starts it); start it and try again.", detail=str(exc)
+        ) from exc
+    if receipt["status"] != 1:
+        raise PracticeFundsError("The practice network refused to send play money.")
+    return PRACTICE_ETH, PRACTICE_MOR
 
 
 def network_choice(key: str, networks: Sequence[NetworkChoice] = DEFAULT_NETWORKS) -> NetworkChoice:

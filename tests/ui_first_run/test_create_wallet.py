@@ -10,7 +10,7 @@ from pytestqt.qtbot import QtBot
 
 from app.chain.devnet import Devnet
 from app.paths import AppPaths
-from app.services.onboarding import WELCOME_DONE, Step
+from app.services.onboarding import PRACTICE_ETH, PRACTICE_MOR, WELCOME_DONE, Step
 from app.wallet.hd import derive_addresses
 from tests.ui_first_run.conftest import (
     Launch,
@@ -81,11 +81,21 @@ async def test_create_a_wallet_on_the_practice_network_end_to_end(
     saved = json.loads(paths.settings_file.read_text())
     assert saved["network"] == "devnet" and saved[WELCOME_DONE] is True
 
+    # The practice network fills the new wallet with play money, once however often pressed.
+    address = derive_addresses(" ".join(words), 1)[0]
+    assert wiz.play_money_button.isVisible()
+    sending = wiz.get_play_money()
+    assert sending is not None and wiz.get_play_money() is sending
+    await sending
+    assert not wiz.errors.isVisible(), wiz.errors.text()
+    assert "play MOR" in wiz.play_money.status.text() and not wiz.play_money_button.isVisible()
+    assert chain.w3.eth.get_balance(address) == PRACTICE_ETH
+    assert chain.token().functions.balanceOf(address).call() == PRACTICE_MOR
+
     wiz.open_wallet_button.click()
     assert window.welcome is None and window.current_page_key() == "wallet"
     assert visible_top_levels() == [window]
     page = window.stack.currentWidget()
-    address = derive_addresses(" ".join(words), 1)[0]
     assert window.ctx.wallet.address == address
     await wait_until(lambda: page.stack.currentWidget() is page.main_view, timeout=20)
     assert address in page.address_label.text() or page.address_label.text().startswith(
@@ -127,7 +137,22 @@ async def test_wallet_page_setup_uses_the_same_steps_in_the_window(
     wiz.network_buttons["base-sepolia"].click()
     wiz.network_next.click()
     assert "If this wallet already holds" in wiz.funding_hint.text()
+    assert not wiz.play_money_button.isVisible()
     wiz.open_wallet_button.click()
     assert window.current_page_key() == "wallet"
     await wait_until(lambda: page.stack.currentWidget() is page.main_view, timeout=20)
     assert window.ctx.wallet.address == Account.from_key(key).address
+
+
+def test_play_money_without_a_running_practice_network_says_so(paths: AppPaths) -> None:
+    import pytest
+
+    from app.services.onboarding import PracticeFundsError, fund_from_practice_network
+
+    address = "0x" + "11" * 20
+    with pytest.raises(PracticeFundsError, match="not set up"):
+        fund_from_practice_network(paths.data, address)
+    add_practice_network(paths, {"name": "devnet", "chainId": 31337,
+                                 "rpcUrls": ["http://127.0.0.1:9"], "morToken": address})
+    with pytest.raises(PracticeFundsError, match="does not answer"):
+        fund_from_practice_network(paths.data, address)

@@ -31,11 +31,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.errors import UserFacingError
-from app.services.onboarding import NetworkChoice, OnboardingFlow, Step, network_choice
+from app.services.onboarding import PRACTICE, NetworkChoice, OnboardingFlow, Step, network_choice
 from app.ui.ops import OpHost, error_label, show_error
 from app.ui.welcome import texts
 from app.ui.welcome.import_step import ImportStep, wrapped
 from app.ui.welcome.phrase_check import PhraseCheck
+from app.ui.welcome.play_money import PlayMoney
 
 if TYPE_CHECKING:
     from app.services.wallet_service import WalletService
@@ -410,6 +411,9 @@ class OnboardingWizard(QWidget):
         self.funding_hint = _wrap("")
         self.funding_hint.setObjectName("fundingHint")
         lay.addWidget(self.funding_hint)
+        self.play_money = PlayMoney(lambda: self.flow.wallet, self.host, self.errors)
+        self.play_money_button = self.play_money.button
+        lay.addWidget(self.play_money)
         row = QHBoxLayout()
         self.open_wallet_button = _primary(QPushButton(texts.OPEN_WALLET))
         self.open_wallet_button.clicked.connect(lambda: self._leave("wallet"))
@@ -433,6 +437,10 @@ class OnboardingWizard(QWidget):
             hint = lead + hint[0].lower() + hint[1:]
         self.funding_hint.setText(hint)
         self.funding_hint.setVisible(bool(hint))
+        self.play_money.setVisible(choice.key == PRACTICE)
+
+    def get_play_money(self) -> asyncio.Task[Any] | None:
+        return self.play_money.get()
 
     def _leave(self, page: str) -> None:
         self.leave_to.emit(page)
