@@ -35,6 +35,8 @@ def _check_screen(window: QWidget) -> list[str]:
     QApplication.processEvents()
     problems: list[str] = []
     root = window.welcome
+    if root.scroll_area.verticalScrollBar().maximum() > 0:
+        problems.append("the step does not fit: it scrolls")
     for label in _visible(root, QLabel):
         text = label.text()
         if JARGON.search(text):

@@ -107,7 +107,8 @@ class OnboardingWizard(QWidget):
             Step.DONE: self._done(),
         }
         for page in self.pages.values():
-            self.stack.addWidget(page)
+            page.setParent(self.stack)  # owned here; sync() puts the current one in the stack
+            page.hide()
         for button in self.findChildren(QAbstractButton):
             if not button.accessibleName():
                 button.setAccessibleName(button.text().replace("&", ""))
@@ -124,7 +125,16 @@ class OnboardingWizard(QWidget):
             self._fill_confirm()
         elif step == Step.DONE:
             self._fill_done()
-        self.stack.setCurrentWidget(self.pages[step])
+        # Only the step on screen is in the stack, so the stack is as tall as that step (not
+        # as the tallest one, which would push "Back" below the fold at 800x600).
+        page = self.pages[step]
+        for i in reversed(range(self.stack.count())):
+            other = self.stack.widget(i)
+            if other is not None and other is not page:
+                self.stack.removeWidget(other)
+        if self.stack.indexOf(page) < 0:
+            self.stack.addWidget(page)
+        self.stack.setCurrentWidget(page)
         self.back_button.setVisible(self.flow.can_go_back())
         focus = self._focus.get(step)
         if focus is not None and self.isVisible():
