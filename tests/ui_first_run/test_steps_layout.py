@@ -147,3 +147,17 @@ async def test_keyboard_only(launch: Launch, qtbot: QtBot) -> None:
     assert window.focusWidget() is wiz.written_button
     qtbot.keyClick(wiz.written_button, Qt.Key.Key_Return)
     assert wiz.current_step() == Step.CREATE_CONFIRM
+
+
+async def test_restore_step_fits_800x600(launch: Launch) -> None:
+    window = launch()
+    wiz = window.welcome.wizard
+    wiz.import_button.click()
+    assert wiz.current_step() == Step.IMPORT
+    problems = {}
+    for tab in range(wiz.import_tabs.count()):
+        wiz.import_tabs.setCurrentIndex(tab)
+        problems[wiz.import_tabs.tabText(tab)] = _check_screen(window)
+    wiz.back_button.click()
+    assert wiz.current_step() == Step.WELCOME
+    assert {k: v for k, v in problems.items() if v} == {}

@@ -42,6 +42,7 @@ class ImportStep(QWidget):
         lay.addWidget(wrapped("Restore the wallet you already have from its backup."))
         self.tabs = QTabWidget()
         self.tabs.setAccessibleName("Kind of backup")
+        self.tabs.tabBar().setAccessibleName("Kind of backup")
         # recovery phrase
         phrase_tab = QWidget()
         pl = QVBoxLayout(phrase_tab)
@@ -57,6 +58,7 @@ class ImportStep(QWidget):
         pl.addWidget(QLabel("Account to use:"))
         self.account_list = QListWidget()
         self.account_list.setAccessibleName("Account to use")
+        self.account_list.setMaximumHeight(120)  # ten short lines, scrolled: fits 800x600
         self.account_list.currentRowChanged.connect(self._account_row)
         pl.addWidget(self.account_list)
         self.tabs.addTab(phrase_tab, "Recovery phrase")
