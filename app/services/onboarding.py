@@ -2,25 +2,33 @@
 
 The Qt wizard only maps ``OnboardingFlow.step`` to a page and forwards button presses, so the whole
 flow, including its error paths, is tested headlessly. The wallet is written as soon as the password
-step succeeds: a user who closes the window at the network step keeps the wallet.
+step succeeds (one atomic file write): a user who quits before keeps nothing half-written, one who
+closes the window at the network step keeps the wallet.
+
+Also here: whether this start is a first start (:func:`needs_welcome`), remembered in the settings
+file once the user finished or skipped the welcome steps, and the plain words for each network.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from app.errors import UserFacingError
 from app.logsetup import register_secret
-from app.services.wallet_service import WalletService
 from app.wallet.errors import InvalidMnemonic, WalletError, WeakPassword
-from app.wallet.hd import ACCOUNT_PICKER_SIZE, derive_addresses
-from app.wallet.keyring_store import StoreKind
-from app.wallet.keystore import decrypt_keystore
 from app.wallet.mnemonic import generate_mnemonic, validate_mnemonic
 from app.wallet.password_strength import Strength, estimate_strength
-from app.wallet.signer import LocalSigner, parse_private_key
+
+if TYPE_CHECKING:  # the key stack (eth_account, ~2 s cold) loads when a wallet step needs it,
+    # so the first start's welcome page shows without waiting for it
+    from app.services.wallet_service import WalletService
+    from app.wallet.keyring_store import StoreKind
 
 
 class Step(Enum):
@@ -35,16 +43,131 @@ class Step(Enum):
 
 @dataclass(frozen=True)
 class NetworkChoice:
+    """One network as a newcomer reads it: a name, what choosing it means, how to get coins."""
+
     key: str
     label: str
+    meaning: str = ""
+    funding: str = ""
 
 
+PRACTICE = "devnet"
 # Keys are the values ``app.storage.settings.Settings.network`` accepts.
 DEFAULT_NETWORKS: tuple[NetworkChoice, ...] = (
-    NetworkChoice("base-mainnet", "BASE (main network, real MOR)"),
-    NetworkChoice("base-sepolia", "BASE Sepolia (test network, free test MOR)"),
-    NetworkChoice("devnet", "Local devnet (for development)"),
+    NetworkChoice(
+        "base",
+        "Base \u2014 the main network, real MOR and ETH",
+        "Everything here is real money: MOR you buy pays for network models, and ETH pays the "
+        "small fee for each payment. Choose this to use AI models run by other people.",
+        "Buy MOR and a little ETH on the Base network at an exchange or in a wallet app, then "
+        "send them to your address shown on the Wallet page. A few dollars of ETH covers many "
+        "payments.",
+    ),
+    NetworkChoice(
+        "base-sepolia",
+        "Base Sepolia \u2014 public test network, free test coins",
+        "Coins here have no value. Use it to learn how paying for models works without "
+        "spending real money.",
+        "Free test ETH comes from a Base Sepolia \u201cfaucet\u201d website and free test MOR "
+        "from the Morpheus test faucet: give them your address shown on the Wallet page.",
+    ),
+    NetworkChoice(
+        PRACTICE,
+        "Practice network on this computer \u2014 free play money",
+        "A private network that runs only on this computer; its coins are play money. Use it "
+        "to try everything safely; nothing you do here reaches the real network.",
+        "press \u201cGet free play money\u201d below: the practice network's own account sends "
+        "play MOR and ETH to your wallet at once.",
+    ),
 )
+
+# Remembered in the settings file's free-form part (``Settings.extra``) once the user finished
+# or skipped the welcome steps.
+WELCOME_DONE = "welcome_done"
+
+
+def wallet_present(wallet_dir: Path) -> bool:
+    """A wallet file (or the kept-aside copy of a damaged one) is in ``wallet_dir``.
+
+    There is one wallet per data folder, whatever the network, so this answers "a wallet on any
+    network"."""
+    if (wallet_dir / "wallet.json").exists():
+        return True
+    return any(wallet_dir.glob("wallet.json.damaged-*"))
+
+
+def needs_welcome(settings: Any, wallet_dir: Path) -> bool:
+    """Show the welcome steps: no wallet here and the user never finished or skipped them."""
+    extra = getattr(settings, "extra", {}) or {}
+    return not extra.get(WELCOME_DONE) and not wallet_present(wallet_dir)
+
+
+def mark_welcome_done(store: Any) -> None:
+    """Remember (in the settings file) that the welcome steps are finished or skipped."""
+    if store.settings.extra.get(WELCOME_DONE):
+        return
+    store.settings.extra[WELCOME_DONE] = True
+    store.save()
+
+
+def available_networks(data_dir: Path) -> tuple[NetworkChoice, ...]:
+    """The choices this computer can use: the practice network only once it is set up here
+    (its network file exists, see ``app.chain.devnet``)."""
+    practice_ready = (data_dir / "devnet" / "network.json").exists()
+    return tuple(n for n in DEFAULT_NETWORKS if n.key != PRACTICE or practice_ready)
+
+
+# What "Get free play money" sends (the practice network's deployer keeps one account's share
+# of play MOR, and anvil starts every built-in account with 10,000 play ETH).
+PRACTICE_ETH = 10**18
+PRACTICE_MOR = 100 * 10**18
+PRACTICE_SOURCE = 0
+
+
+class PracticeFundsError(UserFacingError):
+    """Play money could not be sent (the practice network is not running or not set up)."""
+
+
+def fund_from_practice_network(data_dir: Path, address: str) -> tuple[int, int]:
+    """Send play ETH and MOR to ``address`` from the practice network's built-in account.
+
+    Only the practice network (the local devnet, whose accounts are the public test keys it
+    starts with) has such an account; blocking (web3), so the window runs it in a worker.
+    Returns the (ETH, MOR) amounts sent, in wei."""
+    import json
+
+    from app.chain.devnet import Devnet, dev_account
+
+    try:
+        network = json.loads((data_dir / "devnet" / "network.json").read_text("utf-8"))
+        rpc_url = str(network["rpcUrls"][0])
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        raise PracticeFundsError("The practice network is not set up on this computer.",
+                                 detail=str(exc)) from exc
+    devnet = Devnet(rpc_url=rpc_url, network=network, state_dir=data_dir / "devnet", pid=0)
+    sender = dev_account(PRACTICE_SOURCE).address
+    try:
+        w3 = devnet.w3
+        value = w3.to_wei(PRACTICE_ETH, "wei")
+        sent = w3.eth.send_transaction({"from": sender, "to": address, "value": value})
+        w3.eth.wait_for_transaction_receipt(sent, timeout=30)
+        sent = devnet.token().functions.transfer(address, PRACTICE_MOR).transact({"from": sender})
+        receipt = w3.eth.wait_for_transaction_receipt(sent, timeout=30)
+    except Exception as exc:  # connection refused, timeout, a chain that is not the devnet
+        raise PracticeFundsError(
+            "The practice network does not answer. It runs only while it is started on this "
+            "computer (the demo starts it); start it and try again.", detail=str(exc)
+        ) from exc
+    if receipt["status"] != 1:
+        raise PracticeFundsError("The practice network refused to send play money.")
+    return PRACTICE_ETH, PRACTICE_MOR
+
+
+def network_choice(key: str, networks: Sequence[NetworkChoice] = DEFAULT_NETWORKS) -> NetworkChoice:
+    for n in networks:
+        if n.key == key:
+            return n
+    return NetworkChoice(key, key)
 
 
 class OnboardingFlow:
@@ -52,13 +175,13 @@ class OnboardingFlow:
 
     def __init__(
         self,
-        wallet: WalletService,
+        wallet: WalletService | Callable[[], WalletService],
         *,
         networks: Sequence[NetworkChoice] = DEFAULT_NETWORKS,
         word_count: int = 12,
         rng: random.Random | None = None,
     ) -> None:
-        self.wallet = wallet
+        self._wallet = wallet  # or the function that makes it, called on first use
         self.networks = tuple(networks)
         self.word_count = word_count
         self._rng = rng or random.SystemRandom()
@@ -74,6 +197,13 @@ class OnboardingFlow:
         self.network: str | None = None
         self.keyring_notice: str | None = None
         self.store_kind: StoreKind | None = None
+        self._saving = threading.Lock()  # one wallet, however often "Save" is pressed
+
+    @property
+    def wallet(self) -> WalletService:
+        if callable(self._wallet):
+            self._wallet = self._wallet()
+        return self._wallet
 
     # ----- navigation -------------------------------------------------------------------
     def _go(self, step: Step) -> None:
@@ -96,6 +226,8 @@ class OnboardingFlow:
         self._require(Step.WELCOME)
         # Said before the user writes down new words: a damaged wallet is restored, not replaced.
         self.wallet.refuse_overwrite()
+        from app.wallet.hd import derive_addresses
+
         if self._mnemonic is None or self.mode != "create":
             self._mnemonic = generate_mnemonic(self.word_count)
             register_secret(self._mnemonic)
@@ -147,6 +279,8 @@ class OnboardingFlow:
 
     def import_mnemonic(self, text: str) -> list[str]:
         """Check a phrase and list its first ten addresses for the account picker."""
+        from app.wallet.hd import ACCOUNT_PICKER_SIZE, derive_addresses
+
         self._require(Step.IMPORT)
         phrase = validate_mnemonic(text)
         register_secret(phrase)
@@ -156,6 +290,8 @@ class OnboardingFlow:
         return self.accounts
 
     def import_private_key(self, text: str) -> str:
+        from app.wallet.signer import LocalSigner, parse_private_key
+
         self._require(Step.IMPORT)
         key = parse_private_key(text)
         register_secret(key.hex())
@@ -165,6 +301,9 @@ class OnboardingFlow:
         return self.accounts[0]
 
     def import_keystore(self, text: str | bytes, keystore_password: str) -> str:
+        from app.wallet.keystore import decrypt_keystore
+        from app.wallet.signer import LocalSigner
+
         self._require(Step.IMPORT)
         register_secret(keystore_password)
         key = decrypt_keystore(text, keystore_password)
@@ -191,7 +330,18 @@ class OnboardingFlow:
         return estimate_strength(password)
 
     def set_password(self, password: str, confirm: str, *, remember: bool = False) -> None:
-        """Check the password and save the wallet encrypted with it."""
+        """Check the password and save the wallet encrypted with it (once: a second call while
+        the first one runs, or after it, is refused and writes nothing)."""
+        if not self._saving.acquire(blocking=False):
+            raise WalletError("Your wallet is already being saved.")
+        try:
+            self._set_password(password, confirm, remember=remember)
+        finally:
+            self._saving.release()
+
+    def _set_password(self, password: str, confirm: str, *, remember: bool) -> None:
+        from app.services.wallet_service import WalletService
+
         self._require(Step.PASSWORD)
         register_secret(password)
         if password != confirm:

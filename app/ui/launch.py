@@ -272,7 +272,7 @@ def run_gui(argv: Sequence[str]) -> int:
         _start_status_feed(window)
         QTimer.singleShot(0, _warm_markdown)
 
-    loop.call_soon(window.open_start_page)
+    loop.call_soon(window.open_first_page)  # the welcome steps on a first start
     if window.isVisible():
         # One more turn of the loop: whatever else waited for that paint goes first.
         later = functools.partial(QTimer.singleShot, 0, after_first_paint)

@@ -115,6 +115,7 @@ class MainWindow(QMainWindow):
         self.quit_guard: Callable[[Callable[[bool], None]], bool] | None = None
         self._quit_asked = False
         self.jobs_notice: Any = None  # app.ui.jobs_notice.JobsNotice, set by the launcher
+        self.welcome: Any = None  # app.ui.welcome.page.WelcomePage while the set-up steps show
 
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("sidebar")
@@ -220,6 +221,8 @@ class MainWindow(QMainWindow):
 
     def show_page(self, key: str) -> QWidget:
         self._pages_ready = True
+        if self.welcome is not None:  # another part of the program asked for a page
+            self._close_welcome()
         widget = self.page(key)
         self.stack.setCurrentWidget(widget)
         row = list(self._specs).index(key)
@@ -235,6 +238,60 @@ class MainWindow(QMainWindow):
         # from the user; building a page then would run before the event loop is ready.
         if self._pages_ready and 0 <= row < len(self._specs):
             self.show_page(list(self._specs)[row])
+
+    # --- welcome steps ---------------------------------------------------------------------
+
+    def open_first_page(self) -> None:
+        """The launcher's first page: the welcome steps on a first start, else the start page."""
+        from app.services.onboarding import needs_welcome
+
+        if self._pages_ready:
+            return
+        if needs_welcome(self.settings, self.ctx.paths.wallet):
+            log.info("first start: showing the welcome steps")
+            self.watch_system_scheme()
+            self._pages_ready = True
+            self.show_welcome(first_run=True)
+        else:
+            self.open_start_page()
+
+    def show_welcome(self, *, first_run: bool = False) -> QWidget:
+        """Show the welcome / wallet set-up steps as this window's page (the sidebar hides
+        until they are left)."""
+        if self.welcome is not None:
+            return self.welcome  # type: ignore[no-any-return]
+        from app.ui.welcome.page import WelcomePage
+
+        page = WelcomePage(self.ctx, first_run=first_run)
+        page.leave.connect(self._leave_welcome)
+        self.welcome = page
+        self.stack.addWidget(page)
+        self.stack.setCurrentWidget(page)
+        self.sidebar.setEnabled(False)
+        self.sidebar.hide()
+        page.wizard.sync()  # focus on the step's main button now that it is visible
+        return page
+
+    def _close_welcome(self) -> None:
+        page, self.welcome = self.welcome, None
+        if page is None:
+            return
+        self.stack.removeWidget(page)
+        page.hide()
+        page.deleteLater()
+        self.sidebar.setEnabled(True)
+        self.sidebar.show()
+
+    def _leave_welcome(self, target: str) -> None:
+        self._close_welcome()
+        key = "chat" if target == "chat-local" else target
+        if key not in self._specs:
+            key = self._start_page()
+        page = self.show_page(key)
+        if target == "chat-local":
+            from app.ui.welcome.host import select_local_model
+
+            select_local_model(page)
 
     def _start_page(self) -> str:
         last = self.settings.last_page
@@ -300,7 +357,8 @@ class MainWindow(QMainWindow):
                 QTimer.singleShot(0, self.open_start_page)
 
     def open_start_page(self) -> None:
-        """Open the page the user left last time (once; later calls do nothing)."""
+        """Open the page the user left last time (once; later calls do nothing). The launcher
+        calls :meth:`open_first_page`, which may show the welcome steps instead."""
         QTimer.singleShot(0, self.watch_system_scheme)  # after this page's paint: costs ~40 ms
         if self._pages_ready:
             return
@@ -369,7 +427,9 @@ class MainWindow(QMainWindow):
 
     def _save_state(self) -> None:
         geometry = base64.b64encode(bytes(self.saveGeometry().data())).decode("ascii")
-        self._update_settings(window_geometry=geometry, last_page=self.current_page_key() or "")
+        # While the welcome steps show there is no sidebar page: keep the one saved before.
+        last = self.current_page_key() or self.settings.last_page
+        self._update_settings(window_geometry=geometry, last_page=last)
 
     def _update_settings(self, **changes: Any) -> None:
         try:

@@ -433,12 +433,12 @@ class WalletPage(QWidget):
         dlg.open()
 
     def open_onboarding(self) -> QWidget:
-        from app.ui.wallet.onboarding import OnboardingWizard
+        """The create/restore steps, inside the main window (app.ui.welcome), never a window."""
+        from app.ui.welcome.host import open_wallet_setup
 
-        wiz = OnboardingWizard(self.wallet, parent=None)
+        wiz = open_wallet_setup(self.ctx, self.wallet, self.stack, self.update_view)
         wiz.finished_with_network.connect(self._onboarding_done)
         self.wizard = wiz
-        wiz.show()
         return wiz
 
     def _onboarding_done(self, network: str) -> None:

@@ -57,7 +57,8 @@ def test_entry_point_paints_first_page_then_idles_light(home):
     config = home / "config"
     config.mkdir(parents=True)
     # The devnet without its network file: the status feed's connection attempt fails at once.
-    (config / "settings.json").write_text(json.dumps({"network": "devnet"}))
+    # A returning user: the welcome steps were done, so the start page is Chat.
+    (config / "settings.json").write_text(json.dumps({"network": "devnet", "welcome_done": True}))
     code = f"""
         import sys, runpy
         from PySide6.QtCore import QTimer
