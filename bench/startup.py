@@ -1,7 +1,9 @@
 """Startup benchmark: time to the first page painted with its content, and idle memory, against a
 bare PySide6 window painting a comparable simple page, measured in the same run.
 
-Each run is a fresh process on a fresh MORPHEUS_HOME (QT_QPA_PLATFORM=offscreen unless set). With
+Each run is a fresh process on a fresh MORPHEUS_HOME (QT_QPA_PLATFORM=offscreen unless set), set
+up as a returning user's (the welcome steps done, so the start page is Chat, the usual and the
+heaviest first page; ``--first-run`` measures the welcome steps instead). With
 ``MORPHEUS_BENCH_MARK=1`` our launcher prints ``painted <monotonic>`` once the start page has
 painted with its data in (not the empty frame; see ``app.ui.launch._arm_first_paint_mark``); with
 ``MORPHEUS_BENCH_STARTUP=1`` it prints ``shown`` at the first show event and ``rss <bytes>`` after
@@ -11,12 +13,13 @@ system-wide, so the parent subtracts the moment just before it spawned the child
 bare window alternate so both see the same machine load, on the same Python, Qt and platform.
 Last line: ``startup: ratio <ours/bare first paint> rss_mb <ours idle> first_page_ms <ours>``.
 
-    python bench/startup.py [--runs 5] [--idle 5]
+    python bench/startup.py [--runs 5] [--idle 5] [--first-run]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -119,8 +122,12 @@ class Sample(NamedTuple):
 PYCACHE = Path(tempfile.gettempdir()) / "morpheus-bench-pycache"
 
 
-def run_once(cmd: list[str], idle_s: float) -> Sample:
+def run_once(cmd: list[str], idle_s: float, *, first_run: bool = False) -> Sample:
     with tempfile.TemporaryDirectory(prefix="morpheus-bench-") as home:
+        if not first_run:
+            config = Path(home) / "config"
+            config.mkdir()
+            (config / "settings.json").write_text(json.dumps({"welcome_done": True}))
         env = dict(os.environ)
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
@@ -152,16 +159,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--idle", type=float, default=5.0, help="seconds before measuring RSS")
+    parser.add_argument(
+        "--first-run", action="store_true", help="a fresh data folder: the welcome steps first"
+    )
     args = parser.parse_args()
 
     ours_cmd = [sys.executable, "-m", "app"]
     bare_cmd = [sys.executable, "-c", BARE]
     run_once(bare_cmd, 0)  # warm the OS file cache and bytecode cache for both, not measured
-    run_once(ours_cmd, 0)
+    run_once(ours_cmd, 0, first_run=args.first_run)
     ours: list[Sample] = []
     bare: list[Sample] = []
     for i in range(args.runs):
-        ours.append(run_once(ours_cmd, args.idle))
+        ours.append(run_once(ours_cmd, args.idle, first_run=args.first_run))
         bare.append(run_once(bare_cmd, args.idle))
         print(
             f"run {i + 1}: ours {ours[-1].wall_s * 1000:.0f} ms (cpu {ours[-1].cpu_s * 1000:.0f})"

@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any
 from app.errors import UserFacingError
 from app.logsetup import register_secret
 from app.wallet.errors import InvalidMnemonic, WalletError, WeakPassword
-from app.wallet.mnemonic import generate_mnemonic, validate_mnemonic
-from app.wallet.password_strength import Strength, estimate_strength
 
 if TYPE_CHECKING:  # the key stack (eth_account, ~2 s cold) loads when a wallet step needs it,
-    # so the first start's welcome page shows without waiting for it
+    # so the first start's welcome page shows without waiting for it; the word lists and the
+    # strength meter (~50 ms) likewise, since a returning user's start only asks needs_welcome
     from app.services.wallet_service import WalletService
     from app.wallet.keyring_store import StoreKind
+    from app.wallet.password_strength import Strength
 
 
 class Step(Enum):
@@ -229,6 +229,8 @@ class OnboardingFlow:
         from app.wallet.hd import derive_addresses
 
         if self._mnemonic is None or self.mode != "create":
+            from app.wallet.mnemonic import generate_mnemonic
+
             self._mnemonic = generate_mnemonic(self.word_count)
             register_secret(self._mnemonic)
         self.mode, self._key = "create", None
@@ -282,6 +284,8 @@ class OnboardingFlow:
         from app.wallet.hd import ACCOUNT_PICKER_SIZE, derive_addresses
 
         self._require(Step.IMPORT)
+        from app.wallet.mnemonic import validate_mnemonic
+
         phrase = validate_mnemonic(text)
         register_secret(phrase)
         self.mode, self._mnemonic, self._key = "mnemonic", phrase, None
@@ -327,6 +331,8 @@ class OnboardingFlow:
     # ----- password ------------------------------------------------------------------------
     @staticmethod
     def strength(password: str) -> Strength:
+        from app.wallet.password_strength import estimate_strength
+
         return estimate_strength(password)
 
     def set_password(self, password: str, confirm: str, *, remember: bool = False) -> None:
