@@ -36,8 +36,10 @@ from app.storage.jobs import Job, JobState
 from app.storage.sessions import SessionRecord, SessionStore
 from app.ui.formatting import mor as _mor
 from app.ui.formatting import when_text
+from app.ui.job_words import job_text
 from app.ui.ops import OpHost, error_label
 from app.ui.placeholder import page_title
+from app.ui.words import short_id
 
 log = logging.getLogger(__name__)
 
@@ -258,9 +260,8 @@ class ActivityPage(QWidget):
     def _fill_job_row(self, row: int, job: Job, runner: TaskRunner, network: Any, *,
                       new_txs: bool, new_state: bool) -> None:
         t = self.jobs_table
-        title = job.title or job.kind
         cells = [
-            f"{title} ({job.kind})" if job.title else title,
+            job_text(job.kind, job.payload, job.title),
             STATE_TEXT[job.state],
             job_when(job),
             str(job.attempts),
@@ -352,7 +353,7 @@ class ActivityPage(QWidget):
                     if r.on_hold else "—")
             cells = [
                 "You used" if r.role == "consumer" else "You served",
-                r.session_id[:10] + "…" + r.session_id[-6:],
+                short_id(r.session_id),
                 mor(r.stake) if r.stake else "—",
                 when_text(r.opened_at),
                 when_text(r.ends_at),

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services.provider_service import CheckItem, CheckStatus
-from app.ui.share.texts import FIX_ADVICE, STATUS_COLOR, STATUS_TEXT
+from app.ui.share.texts import CHECK_LABELS, FIX_ADVICE, STATUS_COLOR, STATUS_TEXT, plain
 
 
 class ChecklistPanel(QGroupBox):
@@ -44,11 +44,12 @@ class ChecklistPanel(QGroupBox):
         self.items = items
         self.tree.clear()
         for item in items:
-            detail = item.detail
+            detail = plain(item.detail)
             advice = FIX_ADVICE.get(item.key, "") if item.status is not CheckStatus.OK else ""
             if advice:
                 detail = f"{detail}\n→ {advice}"
-            row = QTreeWidgetItem([STATUS_TEXT[item.status], item.label, detail])
+            label = CHECK_LABELS.get(item.key, plain(item.label))
+            row = QTreeWidgetItem([STATUS_TEXT[item.status], label, detail])
             row.setForeground(0, _brush(STATUS_COLOR[item.status]))
             row.setToolTip(2, detail)
             row.setData(0, Qt.ItemDataRole.UserRole, item.key)

@@ -82,7 +82,7 @@ class SharePage(QWidget):
         lay.addWidget(page_title("Share my GPU"))
         intro = QLabel(
             "Serve a model from this computer to people on the Morpheus network and earn MOR "
-            "for every second of a session. Going online pays a bid fee and locks stakes; "
+            "for every second of a session. Going online pays an offer fee and locks stakes; "
             "you see every amount, and how it comes back, before anything is sent."
         )
         intro.setWordWrap(True)
