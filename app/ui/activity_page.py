@@ -44,7 +44,10 @@ from app.ui.words import short_id
 log = logging.getLogger(__name__)
 
 REBUILD_DEBOUNCE_MS = 150
-JOB_COLUMNS = ["Task", "State", "When", "Attempts", "Last error", "Transactions", ""]
+JOB_COLUMNS = ["Task", "State", "When", "Tries", "Last error", "Transactions", ""]
+# Columns whose text wraps inside a fixed width (the rest take their contents' width; the table
+# scrolls sideways when the window is narrow rather than cutting words).
+JOB_WRAPPED = {0: 240, 4: 220}
 SESSION_COLUMNS = ["Role", "Session", "Stake", "Opened", "Ends", "Refunded", "Held until",
                    "Status"]
 STATE_TEXT = {
@@ -105,10 +108,11 @@ class ActivityPage(QWidget):
         self.api_spent = QLabel()  # what the local API staked today on network models
         self.api_spent.setObjectName("apiSpent")
         self.api_spent.setProperty("role", "hint")
+        self.api_spent.setWordWrap(True)
         lay.addWidget(self.api_spent)
         self.show_api_spent()
         lay.addWidget(QLabel("Background tasks"))
-        self.jobs_table = _table(JOB_COLUMNS)
+        self.jobs_table = _table(JOB_COLUMNS, JOB_WRAPPED)
         lay.addWidget(self.jobs_table, 3)
         lay.addWidget(QLabel("Sessions"))
         self.sessions_table = _table(SESSION_COLUMNS)
@@ -368,7 +372,7 @@ class ActivityPage(QWidget):
         t.resizeRowsToContents()
 
 
-def _table(columns: list[str]) -> QTableWidget:
+def _table(columns: list[str], wrapped: dict[int, int] | None = None) -> QTableWidget:
     t = QTableWidget(0, len(columns))
     t.setHorizontalHeaderLabels(columns)
     t.verticalHeader().hide()
@@ -376,15 +380,18 @@ def _table(columns: list[str]) -> QTableWidget:
     t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     t.setWordWrap(True)
     header = t.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     header.setStretchLastSection(False)
-    header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+    for col, width in (wrapped or {}).items():
+        header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+        t.setColumnWidth(col, width)
+    t.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
     return t
 
 
 def _tx_cell(hashes: tuple[str, ...], network: Any) -> QWidget:
-    """Explorer links when the network has an explorer; otherwise the hashes, selectable, with a
-    copy button (the devnet has no explorer)."""
+    """Explorer links when the network has an explorer; otherwise the hashes, shortened and
+    selectable, with a copy button for the whole ones (the devnet has no explorer)."""
     w = QWidget()
     lay = QHBoxLayout(w)
     lay.setContentsMargins(2, 0, 2, 0)
@@ -401,11 +408,12 @@ def _tx_cell(hashes: tuple[str, ...], network: Any) -> QWidget:
     urls = [network.tx_url(h) if network is not None else "" for h in hashes]
     if all(urls):
         label.setTextFormat(Qt.TextFormat.RichText)
-        label.setText("<br>".join(f'<a href="{u}">{h[:10]}…</a>' for h, u in zip(hashes, urls,
-                                                                                 strict=True)))
-    else:
+        label.setText("<br>".join(f'<a href="{u}">{short_id(h)}</a>' for h, u in zip(hashes, urls,
+                                                                                    strict=True)))
+    else:  # shortened for reading; the whole hashes in the tooltip and behind "Copy"
         label.setTextFormat(Qt.TextFormat.PlainText)
-        label.setText("\n".join(hashes))
+        label.setText("\n".join(short_id(h) for h in hashes))
+    label.setToolTip("\n".join(hashes))
     label.setProperty("urls", urls)
     lay.addWidget(label, 1)
     copy = QPushButton("Copy")

@@ -45,6 +45,7 @@ from app.ui.wallet.password_prompt import PasswordPrompt
 from app.ui.wallet.reveal_seed import RevealSeedDialog
 from app.ui.wallet.secrets import selectable as _selectable
 from app.ui.wallet.send_dialog import SendDialog
+from app.ui.widgets.flip_row import FlipRow
 from app.ui.widgets.qr import qr_pixmap
 from app.wallet.store import DamagedWalletFile
 from app.wallet.units import format_amount
@@ -158,7 +159,8 @@ class WalletPage(QWidget):
     def _build_main(self) -> QWidget:
         w = QWidget()
         lay = QVBoxLayout(w)
-        top = QHBoxLayout()
+        top_row = FlipRow(820)  # address and balances side by side only where both fit
+        top = top_row.box
         receive = QGroupBox("Receive")
         rl = QVBoxLayout(receive)
         self.qr_label = QLabel()
@@ -187,7 +189,7 @@ class WalletPage(QWidget):
         self.send_button.clicked.connect(self.open_send)
         bl.addRow(self.refresh_button, self.send_button)
         top.addWidget(bal, 1)
-        lay.addLayout(top)
+        lay.addWidget(top_row)
 
         self.history = QTreeWidget()
         self.history.setHeaderLabels(["Status", "Token", "Amount", "To", "Transaction"])
@@ -208,9 +210,9 @@ class WalletPage(QWidget):
         self.lock_button.clicked.connect(self.wallet.lock)
         self.password_button = QPushButton("Change password…")
         self.password_button.clicked.connect(self.open_change_password)
-        self.reveal_button = QPushButton("Show recovery phrase…")
+        self.reveal_button = QPushButton("Recovery phrase…")  # short: one row at 800 px
         self.reveal_button.clicked.connect(self.open_reveal)
-        self.export_button = QPushButton("Export keystore…")
+        self.export_button = QPushButton("Backup file…")
         self.export_button.clicked.connect(self.open_export)
         self.auto_unlock = QCheckBox("Unlock automatically on this computer")
         self.auto_unlock.clicked.connect(self._auto_unlock_clicked)
