@@ -34,6 +34,7 @@ from app.services.context import AppContext
 from app.services.tasks import TaskRunner
 from app.storage.jobs import Job, JobState
 from app.storage.sessions import SessionRecord, SessionStore
+from app.ui.a11y import named
 from app.ui.formatting import mor as _mor
 from app.ui.formatting import when_text
 from app.ui.job_words import job_text
@@ -112,10 +113,10 @@ class ActivityPage(QWidget):
         lay.addWidget(self.api_spent)
         self.show_api_spent()
         lay.addWidget(QLabel("Background tasks"))
-        self.jobs_table = _table(JOB_COLUMNS, JOB_WRAPPED)
+        self.jobs_table = named(_table(JOB_COLUMNS, JOB_WRAPPED), "Background tasks")
         lay.addWidget(self.jobs_table, 3)
         lay.addWidget(QLabel("Sessions"))
-        self.sessions_table = _table(SESSION_COLUMNS)
+        self.sessions_table = named(_table(SESSION_COLUMNS), "Sessions")
         lay.addWidget(self.sessions_table, 2)
 
         self._rebuild_timer = QTimer(self)

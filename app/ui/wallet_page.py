@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 from app.errors import UserFacingError
 from app.services.context import AppContext
 from app.services.wallet_service import WalletService
+from app.ui.a11y import named
 from app.ui.ops import OpHost, error_label, show_error
 from app.ui.task_host import TaskHost  # noqa: F401  (re-exported: share_page imports it here)
 from app.ui.wallet.change_password import ChangePasswordDialog
@@ -143,7 +144,7 @@ class WalletPage(QWidget):
         )
         lay.addWidget(self.locked_address)
         lay.addWidget(QLabel("The wallet is locked. Enter your password to unlock it."))
-        self.unlock_password = QLineEdit()
+        self.unlock_password = named(QLineEdit(), "Wallet password")
         self.unlock_password.setEchoMode(QLineEdit.EchoMode.Password)
         self.unlock_password.setPlaceholderText("Wallet password")
         lay.addWidget(self.unlock_password)
@@ -191,14 +192,14 @@ class WalletPage(QWidget):
         top.addWidget(bal, 1)
         lay.addWidget(top_row)
 
-        self.history = QTreeWidget()
+        self.history = named(QTreeWidget(), "Sent from this program")
         self.history.setHeaderLabels(["Status", "Token", "Amount", "To", "Transaction"])
         self.history.setRootIsDecorated(False)
         self.history.itemActivated.connect(self._open_tx)
         lay.addWidget(QLabel("Sent from this program"))
         lay.addWidget(self.history, 1)
-        self.mor_history = QTreeWidget()
-        self.mor_history.setHeaderLabels(["Block", "Direction", "MOR", "Counterparty",
+        self.mor_history = named(QTreeWidget(), "MOR transfers on the network")
+        self.mor_history.setHeaderLabels(["Block", "In or out", "MOR", "From or to",
                                           "Transaction"])
         self.mor_history.setRootIsDecorated(False)
         self.mor_history.itemActivated.connect(self._open_tx)
@@ -210,9 +211,9 @@ class WalletPage(QWidget):
         self.lock_button.clicked.connect(self.wallet.lock)
         self.password_button = QPushButton("Change password…")
         self.password_button.clicked.connect(self.open_change_password)
-        self.reveal_button = QPushButton("Recovery phrase…")  # short: one row at 800 px
+        self.reveal_button = named(QPushButton("Recovery phrase…"), "Show recovery phrase")
         self.reveal_button.clicked.connect(self.open_reveal)
-        self.export_button = QPushButton("Backup file…")
+        self.export_button = named(QPushButton("Backup file…"), "Save an encrypted backup file")
         self.export_button.clicked.connect(self.open_export)
         self.auto_unlock = QCheckBox("Unlock automatically on this computer")
         self.auto_unlock.clicked.connect(self._auto_unlock_clicked)

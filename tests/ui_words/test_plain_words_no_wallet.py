@@ -45,3 +45,24 @@ def jargon_text(text: str) -> bool:
     from tests.ui_words.scan import JARGON
 
     return bool(JARGON.search(text))
+
+
+def test_first_launch_controls_have_names_and_tab_reaches_them(make_window, qtbot):
+    """The pages this work owns, before any wallet exists: every control can be named by a
+    screen reader and reached with Tab (Chat and the welcome steps are checked by their own)."""
+    from tests.ui_words.controls import controls, tab_reachable, unnamed
+
+    window = make_window()
+    window.resize(1100, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    problems: dict[str, list[str]] = {}
+    counted = 0
+    for key in ("share", "models", "wallet", "activity", "settings"):
+        page = window.show_page(key)
+        counted += len(controls(page))
+        problems[key] = unnamed(page) + [f"not reached by Tab: {x}"
+                                         for x in tab_reachable(page)]
+    assert counted > 20
+    failing = {k: v for k, v in problems.items() if v}
+    assert not failing, "\n".join(f"{k}: {line}" for k, v in failing.items() for line in v)
