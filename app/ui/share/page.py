@@ -43,7 +43,7 @@ from app.ui.share.dashboard_panel import DashboardPanel
 from app.ui.share.offboard_panel import OffboardPanel
 from app.ui.share.offer_panel import OfferPanel
 from app.ui.share.reach_panel import ListenDialog, ReachPanel, needs_listen_consent
-from app.ui.share.texts import uptime_text
+from app.ui.share.texts import plain, uptime_text
 from app.ui.wallet_page import TaskHost, error_label
 from app.wallet.units import format_amount
 
@@ -283,7 +283,7 @@ class SharePage(QWidget):
             if item.text().startswith("… "):
                 item.setText("✓ " + item.text()[2:])
         self.steps.append(text)
-        self.progress.addItem(f"… {text}")
+        self.progress.addItem(f"… {plain(text)}")  # the service's words, made plain
         self.progress.scrollToBottom()
 
     async def _confirm_costs(self, provider: ProviderService, plan: ProviderPlan) -> bool:
