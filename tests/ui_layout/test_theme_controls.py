@@ -1,6 +1,7 @@
-"""The dark theme: an unchecked check box or radio button is plainly visible (its indicator's
-border contrasts with the page at least 3:1, the WCAG minimum for controls), a checked one looks
-different from an unchecked one, and keyboard focus visibly changes the indicator."""
+"""Both themes (the dark one above all): an unchecked check box or radio button is plainly
+visible (its indicator's border contrasts with the page at least 3:1, the WCAG minimum for
+controls), a checked one looks different from an unchecked one, and keyboard focus visibly
+changes the indicator."""
 
 from __future__ import annotations
 
@@ -23,11 +24,11 @@ from PySide6.QtWidgets import (
 from app.ui.theme import apply_theme
 
 
-@pytest.fixture
-def dark(qapp: QApplication) -> Iterator[QApplication]:
+@pytest.fixture(params=["dark", "light"])
+def themed(request: pytest.FixtureRequest, qapp: QApplication) -> Iterator[str]:
     palette, sheet, style = qapp.palette(), qapp.styleSheet(), qapp.style().name()
-    apply_theme(qapp, "dark")
-    yield qapp
+    apply_theme(qapp, request.param)
+    yield request.param
     qapp.setStyleSheet(sheet)
     qapp.setPalette(palette)
     qapp.setStyle(style)
@@ -72,7 +73,7 @@ def best_contrast(button: QAbstractButton, background: QColor) -> float:
 
 
 @pytest.mark.parametrize("kind", [QCheckBox, QRadioButton])
-def test_unchecked_controls_are_visible_and_focus_shows(dark, qtbot, kind):
+def test_unchecked_controls_are_visible_and_focus_shows(themed, qtbot, kind):
     page = QWidget()
     qtbot.addWidget(page)
     lay = QVBoxLayout(page)
@@ -83,7 +84,7 @@ def test_unchecked_controls_are_visible_and_focus_shows(dark, qtbot, kind):
     page.show()
     qtbot.waitExposed(page)
     background = page.palette().color(page.backgroundRole())
-    assert luminance(background) < 0.05  # the dark theme is on
+    assert (luminance(background) < 0.05) == (themed == "dark")  # the theme is on
 
     unchecked = best_contrast(button, background)
     assert unchecked >= 3.0, f"unchecked indicator contrast {unchecked:.2f}:1"
