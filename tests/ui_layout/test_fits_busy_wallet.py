@@ -8,12 +8,11 @@ import pytest
 from PySide6.QtGui import QFontMetrics
 from pytestqt.qtbot import QtBot
 
-from app.ui.main_window import MainWindow
 from tests.qt_async import cancel_ui_ops
 from tests.ui_layout.clipping import clipped
 from tests.ui_layout.test_fits_first_launch import OWNED_ELSEWHERE, SIZES, settle
 from tests.ui_share.conftest import GuiFactory, HeadlessProvider
-from tests.ui_words.states import settled_page, window_with_tasks
+from tests.ui_words.states import BusyWindow, settled_page, window_with_tasks
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -25,18 +24,26 @@ async def test_pages_with_a_busy_wallet_fit(
 ) -> None:
     busy = await window_with_tasks(qtbot, make_gui, headless_provider, size)
     try:
-        await check_fits(busy.window, size)
+        await check_fits(busy, size)
     finally:  # a failure must not leave page work running when the loop closes
         await cancel_ui_ops()
 
 
-async def check_fits(window: MainWindow, size: tuple[int, int]) -> None:
+async def check_fits(busy: BusyWindow, size: tuple[int, int]) -> None:
+    window = busy.window
     assert (window.width(), window.height()) == size
     found: dict[str, list[str]] = {}
     for key in window.page_keys():
         await settled_page(window, key)
         settle()
         found[key] = clipped(window)
+    from app.ui.quit_dialog import QuitDialog
+
+    dialog = QuitDialog(window, busy.gui.services.open_sessions(), busy.consumer.close_session)
+    dialog.show()  # at its own default size
+    settle()
+    found["quit dialog"] = clipped(dialog)
+    dialog.close()
     failing = {k: v for k, v in found.items() if v and k not in OWNED_ELSEWHERE}
     assert not failing, "\n".join(f"{k}: {line}" for k, v in failing.items() for line in v)
 

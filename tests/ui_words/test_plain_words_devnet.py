@@ -59,5 +59,10 @@ async def check_words(busy: BusyWindow) -> None:
     from app.ui.error_dialog import ErrorDialog
 
     found["error dialog"] = scan_dialog(ErrorDialog("Something went wrong", "report text"))
+    # Locked: the pages say so in plain words too.
+    gui.wallet.lock()
+    for key in ("wallet", "activity", "share"):
+        await settled_page(window, key)
+        found[f"{key} (locked)"] = jargon(window)
     failing = {k: v for k, v in found.items() if v and k not in OWNED_ELSEWHERE}
     assert not failing, "\n".join(f"{k}: {line}" for k, v in failing.items() for line in v)
