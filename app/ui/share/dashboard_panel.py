@@ -55,8 +55,7 @@ class DashboardPanel(QGroupBox):
         self.state_label.setStyleSheet("color: #c62828;" if d.state is ProviderState.ERROR else "")
         self.endpoint_label.setText(d.endpoint or "—")
         self.bid_label.setText(d.bid_id or "—")
-        failed = (f", {d.sessions_failed} failed: the user did not confirm the use, closed as "
-                  "disputes"
+        failed = (f", {d.sessions_failed} failed: no receipt signed, closed as disputes"
                   if d.sessions_failed else "")
         self.sessions_label.setText(
             f"{d.sessions_served} ({len(d.active_sessions)} active now){failed}")
