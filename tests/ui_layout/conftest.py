@@ -7,6 +7,7 @@ import os
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 from tests.ui_words.conftest import (  # noqa: F401  (fixtures and the qasync loop)
+    _close_stray_loop,
     chain_snapshot,
     devnet,
     headless_provider,

@@ -14,6 +14,8 @@ from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
     QCheckBox,
+    QComboBox,
+    QPushButton,
     QRadioButton,
     QStyle,
     QStyleOptionButton,
@@ -100,3 +102,28 @@ def test_unchecked_controls_are_visible_and_focus_shows(themed, qtbot, kind):
     checked = pixels(button.grab().toImage(), indicator(button))
     differs = sum(1 for a, b in zip(after, checked, strict=True) if distance(a, b) > 60)
     assert differs >= len(checked) // 10, "checked looks like unchecked"
+
+
+@pytest.mark.parametrize("kind", [QPushButton, QComboBox])
+def test_keyboard_focus_shows_on_buttons_and_lists(themed, qtbot, kind):
+    page = QWidget()
+    qtbot.addWidget(page)
+    lay = QVBoxLayout(page)
+    control = kind()
+    if isinstance(control, QPushButton):
+        control.setText("Refresh")
+    else:
+        control.addItems(["BASE", "Practice network (this computer)"])
+    lay.addWidget(control)
+    lay.addWidget(QPushButton("Other"))
+    page.resize(300, 120)
+    page.show()
+    qtbot.waitExposed(page)
+    before = control.grab().toImage()
+    control.setFocus()
+    qtbot.waitUntil(control.hasFocus)
+    after = control.grab().toImage()
+    size = min(before.width(), after.width()), min(before.height(), after.height())
+    changed = sum(1 for x in range(size[0]) for y in range(size[1])
+                  if distance(before.pixelColor(x, y), after.pixelColor(x, y)) > 60)
+    assert changed >= 2 * (size[0] + size[1]), "keyboard focus does not show"
