@@ -373,8 +373,38 @@ class ActivityPage(QWidget):
         t.resizeRowsToContents()
 
 
-def _table(columns: list[str], wrapped: dict[int, int] | None = None) -> QTableWidget:
-    t = QTableWidget(0, len(columns))
+class _Table(QTableWidget):
+    """Wrapped columns keep their width on a narrow window (the table scrolls sideways) and share
+    the spare room on a wide one, so the words use the space instead of a blank strip."""
+
+    def __init__(self, columns: int, wrapped: dict[int, int]) -> None:
+        super().__init__(0, columns)
+        self.wrapped = wrapped
+        self._fit_timer = QTimer(self)  # one fit after a burst of content-sized columns changing
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.timeout.connect(self.fit_wrapped)
+        self.horizontalHeader().sectionResized.connect(
+            lambda col, _old, _new: col in self.wrapped or self._fit_timer.start(0))
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self.fit_wrapped()
+
+    def fit_wrapped(self) -> None:
+        if not self.wrapped:
+            return
+        header = self.horizontalHeader()
+        others = sum(header.sectionSize(c) for c in range(self.columnCount())
+                     if c not in self.wrapped)
+        spare = self.viewport().width() - others - sum(self.wrapped.values())
+        extra = max(0, spare) // len(self.wrapped)
+        for col, width in self.wrapped.items():
+            self.setColumnWidth(col, width + extra)
+        self.resizeRowsToContents()
+
+
+def _table(columns: list[str], wrapped: dict[int, int] | None = None) -> _Table:
+    t = _Table(len(columns), wrapped or {})
     t.setHorizontalHeaderLabels(columns)
     t.verticalHeader().hide()
     t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

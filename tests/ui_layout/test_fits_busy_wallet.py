@@ -61,3 +61,8 @@ async def check_fits(busy: BusyWindow, size: tuple[int, int]) -> None:
         assert table.rowHeight(row) >= min(lines, 3) * fm.lineSpacing(), (
             f"row {row} is {table.rowHeight(row)}px for {lines} line(s): {item.text()!r}")
     assert table.viewport().height() >= 2 * table.rowHeight(0), "fewer than two tasks in view"
+    if size[0] >= 1440:  # on a wide window the columns use the width: no blank strip, no scroll
+        header = table.horizontalHeader()
+        used = sum(header.sectionSize(c) for c in range(table.columnCount()))
+        assert table.viewport().width() - 4 <= used <= table.viewport().width() + 4, (
+            f"columns use {used}px of {table.viewport().width()}px")
