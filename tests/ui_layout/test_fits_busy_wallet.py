@@ -8,11 +8,10 @@ import pytest
 from PySide6.QtGui import QFontMetrics
 from pytestqt.qtbot import QtBot
 
-from tests.qt_async import cancel_ui_ops
 from tests.ui_layout.clipping import clipped
 from tests.ui_layout.test_fits_first_launch import OWNED_ELSEWHERE, SIZES, settle
 from tests.ui_share.conftest import GuiFactory, HeadlessProvider
-from tests.ui_words.states import BusyWindow, settled_page, window_with_tasks
+from tests.ui_words.states import BusyWindow, finish_ui_ops, settled_page, window_with_tasks
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -26,7 +25,7 @@ async def test_pages_with_a_busy_wallet_fit(
     try:
         await check_fits(busy, size)
     finally:  # a failure must not leave page work running when the loop closes
-        await cancel_ui_ops()
+        await finish_ui_ops()
 
 
 async def check_fits(busy: BusyWindow, size: tuple[int, int]) -> None:

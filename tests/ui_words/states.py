@@ -4,6 +4,7 @@ a real session opened with a real provider, and background tasks of every kind i
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,3 +71,17 @@ async def settled_page(window: MainWindow, key: str) -> Any:
     if task is not None:
         await task
     return page
+
+
+async def finish_ui_ops(timeout: float = 15.0) -> None:
+    """Let the pages' chain reads end on their own, then cancel what is left: a read cancelled
+    in the middle of connecting can leave its connection for the garbage collector."""
+    import contextlib
+
+    from app.ui.ops import pending_ops
+    from tests.qt_async import cancel_ui_ops
+
+    with contextlib.suppress(AssertionError):
+        await wait_until(lambda: not [t for t in pending_ops()
+                                      if t is not asyncio.current_task()], timeout)
+    await cancel_ui_ops()

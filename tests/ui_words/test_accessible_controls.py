@@ -7,10 +7,9 @@ from __future__ import annotations
 import pytest
 from pytestqt.qtbot import QtBot
 
-from tests.qt_async import cancel_ui_ops
 from tests.ui_share.conftest import GuiFactory, HeadlessProvider
 from tests.ui_words.controls import controls, tab_reachable, unnamed
-from tests.ui_words.states import BusyWindow, settled_page, window_with_tasks
+from tests.ui_words.states import BusyWindow, finish_ui_ops, settled_page, window_with_tasks
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -24,7 +23,7 @@ async def test_every_control_has_a_name_and_tab_reaches_it(
     try:
         await check(busy)
     finally:  # a failure must not leave page work running when the loop closes
-        await cancel_ui_ops()
+        await finish_ui_ops()
 
 
 async def check(busy: BusyWindow) -> None:

@@ -8,10 +8,9 @@ from __future__ import annotations
 import pytest
 from pytestqt.qtbot import QtBot
 
-from tests.qt_async import cancel_ui_ops
 from tests.ui_share.conftest import GuiFactory, HeadlessProvider
 from tests.ui_words.scan import jargon, texts
-from tests.ui_words.states import BusyWindow, settled_page, window_with_tasks
+from tests.ui_words.states import BusyWindow, finish_ui_ops, settled_page, window_with_tasks
 from tests.ui_words.test_plain_words_no_wallet import OWNED_ELSEWHERE
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -34,7 +33,7 @@ async def test_wallet_on_the_practice_network_with_tasks_reads_plainly(
     try:
         await check_words(busy)
     finally:  # a failure must not leave page work running when the loop closes
-        await cancel_ui_ops()
+        await finish_ui_ops()
 
 
 async def check_words(busy: BusyWindow) -> None:
