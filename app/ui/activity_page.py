@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -385,6 +385,18 @@ class _Table(QTableWidget):
         self._fit_timer.timeout.connect(self.fit_wrapped)
         self.horizontalHeader().sectionResized.connect(
             lambda col, _old, _new: col in self.wrapped or self._fit_timer.start(0))
+        # Shortened ids are whole in the tooltip; Copy (menu or Ctrl+C) takes the whole one.
+        self.copy_action = QAction("Copy", self)
+        self.copy_action.setShortcut(QKeySequence.StandardKey.Copy)
+        self.copy_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)  # this table only
+        self.copy_action.triggered.connect(self.copy_current)
+        self.addAction(self.copy_action)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+
+    def copy_current(self) -> None:
+        item = self.currentItem()
+        if item is not None:
+            QGuiApplication.clipboard().setText(item.toolTip() or item.text())
 
     def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)

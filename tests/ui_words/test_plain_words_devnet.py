@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from pytestqt.qtbot import QtBot
 
+from app.ui.words import short_id
 from tests.ui_share.conftest import GuiFactory, HeadlessProvider
 from tests.ui_words.scan import jargon, texts
 from tests.ui_words.states import BusyWindow, finish_ui_ops, settled_page, window_with_tasks
@@ -44,6 +45,13 @@ async def check_words(busy: BusyWindow) -> None:
         found[key] = jargon(window)
         if key == "activity":  # the walk did read the tables
             assert len([s for s in texts(window) if s.text]) > 40
+            sessions = window.page("activity").sessions_table
+            sessions.setCurrentCell(0, 1)  # a shortened session id: Copy takes the whole one
+            sessions.copy_action.trigger()
+            from PySide6.QtGui import QGuiApplication
+
+            assert QGuiApplication.clipboard().text() == busy.session_id
+            assert sessions.item(0, 1).text() == short_id(busy.session_id)
 
     wallet = window.page("wallet")
     from app.ui.quit_dialog import QuitDialog
