@@ -95,7 +95,30 @@ def clipped(root: QWidget) -> list[str]:
                                 f"{w.text()[:60]!r}")
         elif isinstance(w, (QTableWidget, QTreeWidget)):
             problems += _header_problems(w)
+            if isinstance(w, QTreeWidget) and w.wordWrap():
+                problems += _wrapped_rows_cut(w)
     return problems
+
+
+def _wrapped_rows_cut(tree: QTreeWidget) -> list[str]:
+    """Rows of a word-wrapping tree shorter than their wrapped text (the end would be cut)."""
+    out: list[str] = []
+    fm = QFontMetrics(tree.font())
+    for i in range(tree.topLevelItemCount()):
+        item = tree.topLevelItem(i)
+        height = tree.visualItemRect(item).height()
+        for c in range(tree.columnCount()):
+            width = tree.columnWidth(c) - 8
+            text = item.text(c)
+            words = re.split(r"\s+", text)
+            if not text or width <= 0 or max(fm.horizontalAdvance(x) for x in words) > width:
+                continue  # an unbreakable id is elided on purpose (whole in the tooltip)
+            need = fm.boundingRect(0, 0, width, 100_000, int(Qt.TextFlag.TextWordWrap),
+                                   text).height()
+            if need > height + SLACK:
+                out.append(f"{_where(tree)}: row {i} is {height}px, its text needs {need}px: "
+                           f"{text[:50]!r}")
+    return out
 
 
 def _header_problems(view: QTableWidget | QTreeWidget) -> list[str]:
