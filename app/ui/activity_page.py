@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -34,15 +34,21 @@ from app.services.context import AppContext
 from app.services.tasks import TaskRunner
 from app.storage.jobs import Job, JobState
 from app.storage.sessions import SessionRecord, SessionStore
+from app.ui.a11y import named
 from app.ui.formatting import mor as _mor
 from app.ui.formatting import when_text
+from app.ui.job_words import job_text
 from app.ui.ops import OpHost, error_label
 from app.ui.placeholder import page_title
+from app.ui.words import short_id
 
 log = logging.getLogger(__name__)
 
 REBUILD_DEBOUNCE_MS = 150
-JOB_COLUMNS = ["Task", "State", "When", "Attempts", "Last error", "Transactions", ""]
+JOB_COLUMNS = ["Task", "State", "When", "Tries", "Last error", "Transactions", ""]
+# Columns whose text wraps inside a fixed width (the rest take their contents' width; the table
+# scrolls sideways when the window is narrow rather than cutting words).
+JOB_WRAPPED = {0: 240, 4: 220}
 SESSION_COLUMNS = ["Role", "Session", "Stake", "Opened", "Ends", "Refunded", "Held until",
                    "Status"]
 STATE_TEXT = {
@@ -103,13 +109,14 @@ class ActivityPage(QWidget):
         self.api_spent = QLabel()  # what the local API staked today on network models
         self.api_spent.setObjectName("apiSpent")
         self.api_spent.setProperty("role", "hint")
+        self.api_spent.setWordWrap(True)
         lay.addWidget(self.api_spent)
         self.show_api_spent()
         lay.addWidget(QLabel("Background tasks"))
-        self.jobs_table = _table(JOB_COLUMNS)
+        self.jobs_table = named(_table(JOB_COLUMNS, JOB_WRAPPED), "Background tasks")
         lay.addWidget(self.jobs_table, 3)
         lay.addWidget(QLabel("Sessions"))
-        self.sessions_table = _table(SESSION_COLUMNS)
+        self.sessions_table = named(_table(SESSION_COLUMNS), "Sessions")
         lay.addWidget(self.sessions_table, 2)
 
         self._rebuild_timer = QTimer(self)
@@ -258,9 +265,8 @@ class ActivityPage(QWidget):
     def _fill_job_row(self, row: int, job: Job, runner: TaskRunner, network: Any, *,
                       new_txs: bool, new_state: bool) -> None:
         t = self.jobs_table
-        title = job.title or job.kind
         cells = [
-            f"{title} ({job.kind})" if job.title else title,
+            job_text(job.kind, job.payload, job.title),
             STATE_TEXT[job.state],
             job_when(job),
             str(job.attempts),
@@ -352,7 +358,7 @@ class ActivityPage(QWidget):
                     if r.on_hold else "—")
             cells = [
                 "You used" if r.role == "consumer" else "You served",
-                r.session_id[:10] + "…" + r.session_id[-6:],
+                short_id(r.session_id),
                 mor(r.stake) if r.stake else "—",
                 when_text(r.opened_at),
                 when_text(r.ends_at),
@@ -367,23 +373,68 @@ class ActivityPage(QWidget):
         t.resizeRowsToContents()
 
 
-def _table(columns: list[str]) -> QTableWidget:
-    t = QTableWidget(0, len(columns))
+class _Table(QTableWidget):
+    """Wrapped columns keep their width on a narrow window (the table scrolls sideways) and share
+    the spare room on a wide one, so the words use the space instead of a blank strip."""
+
+    def __init__(self, columns: int, wrapped: dict[int, int]) -> None:
+        super().__init__(0, columns)
+        self.wrapped = wrapped
+        self._fit_timer = QTimer(self)  # one fit after a burst of content-sized columns changing
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.timeout.connect(self.fit_wrapped)
+        self.horizontalHeader().sectionResized.connect(
+            lambda col, _old, _new: col in self.wrapped or self._fit_timer.start(0))
+        # Shortened ids are whole in the tooltip; Copy (menu or Ctrl+C) takes the whole one.
+        self.copy_action = QAction("Copy", self)
+        self.copy_action.setShortcut(QKeySequence.StandardKey.Copy)
+        self.copy_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)  # this table only
+        self.copy_action.triggered.connect(self.copy_current)
+        self.addAction(self.copy_action)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+
+    def copy_current(self) -> None:
+        item = self.currentItem()
+        if item is not None:
+            QGuiApplication.clipboard().setText(item.toolTip() or item.text())
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self.fit_wrapped()
+
+    def fit_wrapped(self) -> None:
+        if not self.wrapped:
+            return
+        header = self.horizontalHeader()
+        others = sum(header.sectionSize(c) for c in range(self.columnCount())
+                     if c not in self.wrapped)
+        spare = self.viewport().width() - others - sum(self.wrapped.values())
+        extra = max(0, spare) // len(self.wrapped)
+        for col, width in self.wrapped.items():
+            self.setColumnWidth(col, width + extra)
+        self.resizeRowsToContents()
+
+
+def _table(columns: list[str], wrapped: dict[int, int] | None = None) -> _Table:
+    t = _Table(len(columns), wrapped or {})
     t.setHorizontalHeaderLabels(columns)
     t.verticalHeader().hide()
     t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     t.setWordWrap(True)
     header = t.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     header.setStretchLastSection(False)
-    header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+    for col, width in (wrapped or {}).items():
+        header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+        t.setColumnWidth(col, width)
+    t.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
     return t
 
 
 def _tx_cell(hashes: tuple[str, ...], network: Any) -> QWidget:
-    """Explorer links when the network has an explorer; otherwise the hashes, selectable, with a
-    copy button (the devnet has no explorer)."""
+    """Explorer links when the network has an explorer; otherwise the hashes, shortened and
+    selectable, with a copy button for the whole ones (the devnet has no explorer)."""
     w = QWidget()
     lay = QHBoxLayout(w)
     lay.setContentsMargins(2, 0, 2, 0)
@@ -400,11 +451,12 @@ def _tx_cell(hashes: tuple[str, ...], network: Any) -> QWidget:
     urls = [network.tx_url(h) if network is not None else "" for h in hashes]
     if all(urls):
         label.setTextFormat(Qt.TextFormat.RichText)
-        label.setText("<br>".join(f'<a href="{u}">{h[:10]}…</a>' for h, u in zip(hashes, urls,
-                                                                                 strict=True)))
-    else:
+        label.setText("<br>".join(f'<a href="{u}">{short_id(h)}</a>' for h, u in zip(hashes, urls,
+                                                                                    strict=True)))
+    else:  # shortened for reading; the whole hashes in the tooltip and behind "Copy"
         label.setTextFormat(Qt.TextFormat.PlainText)
-        label.setText("\n".join(hashes))
+        label.setText("\n".join(short_id(h) for h in hashes))
+    label.setToolTip("\n".join(hashes))
     label.setProperty("urls", urls)
     lay.addWidget(label, 1)
     copy = QPushButton("Copy")

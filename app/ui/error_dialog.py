@@ -78,7 +78,7 @@ class ErrorDialog(QDialog):
         self.headline.setWordWrap(True)
         self.headline.setObjectName("errorHeadline")
         hint = QLabel(
-            "The program keeps running. If this keeps happening, copy the report below and send it "
+            "The program keeps running. If this keeps happening, copy the report and send it "
             "with a description of what you were doing. It contains no keys or passwords."
         )
         hint.setWordWrap(True)
@@ -87,18 +87,32 @@ class ErrorDialog(QDialog):
         self.report_view.setReadOnly(True)
         self.report_view.setObjectName("errorReport")
         self.report_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        # The report is for whoever fixes the program: behind "Details", closed at first.
+        self.report_view.setProperty("details", True)
+        self.report_view.setAccessibleName("Error report")
+        self.report_view.hide()
+        self.details_button = QPushButton("Show details")
+        self.details_button.setObjectName("errorDetails")
+        self.details_button.setCheckable(True)
+        self.details_button.toggled.connect(self._show_details)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.copy_button = QPushButton("Copy report")
         self.copy_button.setObjectName("copyReport")
         buttons.addButton(self.copy_button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.addButton(self.details_button, QDialogButtonBox.ButtonRole.HelpRole)
         self.copy_button.clicked.connect(self.copy_report)
         buttons.rejected.connect(self.close)
         layout = QVBoxLayout(self)
         layout.addWidget(self.headline)
         layout.addWidget(hint)
-        layout.addWidget(self.report_view, 1)
+        layout.addWidget(self.report_view, 100)
+        layout.addStretch(1)  # takes the room while the details are closed
         layout.addWidget(buttons)
         self.count = 1
+
+    def _show_details(self, on: bool) -> None:
+        self.report_view.setVisible(on)
+        self.details_button.setText("Hide details" if on else "Show details")
 
     def report(self) -> str:
         return self.report_view.toPlainText()

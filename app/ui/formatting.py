@@ -14,7 +14,7 @@ def mor(wei: int, digits: int = 4) -> str:
 
 
 def mor_per_hour(price_per_second: int) -> str:
-    """A bid's price (wei per second, as on chain) as people compare it."""
+    """An offer's price (per second on chain) as people compare it."""
     return f"{format_amount(price_per_second * SECONDS_PER_HOUR, 18, 4)} MOR/hour"
 
 

@@ -55,7 +55,9 @@ _WALLET_TEXT = {"none": "No wallet", "locked": "Wallet locked", "unlocked": "Wal
 
 
 def network_label(name: str) -> str:
-    return _NETWORK_NAMES.get(name, name) or "No network"
+    from app.ui.words import network_name
+
+    return network_name(name)
 
 
 class NoticeBar(QFrame):

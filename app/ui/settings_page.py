@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSignalBlocker, QUrl
+from PySide6.QtCore import QSignalBlocker, Qt, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QApplication,
@@ -37,6 +37,7 @@ from app.storage.settings import NETWORK_CHOICES, InvalidSetting, check_rpc_url
 from app.ui.app_state import settings_store
 from app.ui.clipboard import SECRET_CLEAR_MS, copy_secret
 from app.ui.placeholder import page_title, scroll_body
+from app.ui.words import NETWORK_HINTS, network_name
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,11 @@ class SettingsPage(QWidget):
         # Network
         self.network_combo = QComboBox()
         self.network_combo.setObjectName("networkCombo")
-        for value, label in NETWORK_CHOICES:
-            self.network_combo.addItem(label, value)
+        for value, _label in NETWORK_CHOICES:
+            self.network_combo.addItem(network_name(value), value)
+            self.network_combo.setItemData(self.network_combo.count() - 1,
+                                           NETWORK_HINTS.get(value, ""),
+                                           Qt.ItemDataRole.ToolTipRole)
         if self.network_combo.findData(s.network) < 0:
             self.network_combo.addItem(s.network, s.network)
         self.network_combo.setCurrentIndex(self.network_combo.findData(s.network))

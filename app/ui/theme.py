@@ -96,7 +96,10 @@ def build_palette(theme: str) -> QPalette:
 
 
 def stylesheet(theme: str) -> str:
-    return (resources_dir() / "styles" / f"{theme}.qss").read_text(encoding="utf-8")
+    """The theme's QSS; ``@STYLES@`` stands for its folder (images such as the check mark)."""
+    styles = resources_dir() / "styles"
+    text = (styles / f"{theme}.qss").read_text(encoding="utf-8")
+    return text.replace("@STYLES@", styles.as_posix())
 
 
 def apply_theme(app: QApplication, name: str) -> str:

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 from app.errors import UserFacingError
 from app.services.context import AppContext
 from app.services.wallet_service import WalletService
+from app.ui.a11y import named
 from app.ui.ops import OpHost, error_label, show_error
 from app.ui.wallet.balances import BalanceFollower
 from app.ui.wallet.change_password import ChangePasswordDialog
@@ -45,6 +46,7 @@ from app.ui.wallet.password_prompt import PasswordPrompt
 from app.ui.wallet.reveal_seed import RevealSeedDialog
 from app.ui.wallet.secrets import selectable as _selectable
 from app.ui.wallet.send_dialog import SendDialog
+from app.ui.widgets.flip_row import FlipRow
 from app.ui.widgets.qr import qr_pixmap
 from app.wallet.store import DamagedWalletFile
 from app.wallet.units import format_amount
@@ -132,7 +134,7 @@ class WalletPage(QWidget):
         )
         lay.addWidget(self.locked_address)
         lay.addWidget(QLabel("The wallet is locked. Enter your password to unlock it."))
-        self.unlock_password = QLineEdit()
+        self.unlock_password = named(QLineEdit(), "Wallet password")
         self.unlock_password.setEchoMode(QLineEdit.EchoMode.Password)
         self.unlock_password.setPlaceholderText("Wallet password")
         lay.addWidget(self.unlock_password)
@@ -148,7 +150,8 @@ class WalletPage(QWidget):
     def _build_main(self) -> QWidget:
         w = QWidget()
         lay = QVBoxLayout(w)
-        top = QHBoxLayout()
+        top_row = FlipRow(820)  # address and balances side by side only where both fit
+        top = top_row.box
         receive = QGroupBox("Receive")
         rl = QVBoxLayout(receive)
         self.qr_label = QLabel()
@@ -177,16 +180,16 @@ class WalletPage(QWidget):
         self.send_button.clicked.connect(self.open_send)
         bl.addRow(self.refresh_button, self.send_button)
         top.addWidget(bal, 1)
-        lay.addLayout(top)
+        lay.addWidget(top_row)
 
-        self.history = QTreeWidget()
+        self.history = named(QTreeWidget(), "Sent from this program")
         self.history.setHeaderLabels(["Status", "Token", "Amount", "To", "Transaction"])
         self.history.setRootIsDecorated(False)
         self.history.itemActivated.connect(self._open_tx)
         lay.addWidget(QLabel("Sent from this program"))
         lay.addWidget(self.history, 1)
-        self.mor_history = QTreeWidget()
-        self.mor_history.setHeaderLabels(["Block", "Direction", "MOR", "Counterparty",
+        self.mor_history = named(QTreeWidget(), "MOR transfers on the network")
+        self.mor_history.setHeaderLabels(["Block", "In or out", "MOR", "From or to",
                                           "Transaction"])
         self.mor_history.setRootIsDecorated(False)
         self.mor_history.itemActivated.connect(self._open_tx)
@@ -198,9 +201,9 @@ class WalletPage(QWidget):
         self.lock_button.clicked.connect(self.wallet.lock)
         self.password_button = QPushButton("Change password…")
         self.password_button.clicked.connect(self.open_change_password)
-        self.reveal_button = QPushButton("Show recovery phrase…")
+        self.reveal_button = named(QPushButton("Recovery phrase…"), "Show recovery phrase")
         self.reveal_button.clicked.connect(self.open_reveal)
-        self.export_button = QPushButton("Export keystore…")
+        self.export_button = named(QPushButton("Backup file…"), "Save an encrypted backup file")
         self.export_button.clicked.connect(self.open_export)
         self.auto_unlock = QCheckBox("Unlock automatically on this computer")
         self.auto_unlock.clicked.connect(self._auto_unlock_clicked)

@@ -48,7 +48,7 @@ def test_status_bar_shows_devnet_block_and_wallet_state(
         height = window.status_model.block
         assert isinstance(height, int) and height >= 1
         assert window.block_status.text() == f"Block {height:,}"
-        assert window.network_status.text() == "Local devnet (anvil)"
+        assert window.network_status.text() == "Practice network (this computer)"
 
         wallet.import_private_key(bytes(dev_account(5).key).hex(), PASSWORD)
         feed.refresh_wallet()  # the feed also polls; call it to not wait a tick

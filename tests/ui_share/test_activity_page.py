@@ -16,6 +16,7 @@ from app.chain.networks import BASE
 from app.services import app_services
 from app.storage.jobs import JobState
 from app.ui.activity_page import ActivityPage, _tx_cell
+from app.ui.words import short_id
 from app.wallet.units import format_amount
 from tests.ui_share.conftest import (
     CONSUMER_INDEX,
@@ -72,7 +73,8 @@ async def test_jobs_retry_held_stake_and_sessions(
     assert cell(page, open_job.key, 1) == "Done"
     assert cell(page, open_job.key, 3) == "1"
     assert len(open_job.tx_hashes) == 2  # approve, then openSession
-    assert tx_text(page, open_job.key) == "\n".join(open_job.tx_hashes)  # no explorer: hashes
+    # No explorer: the hashes, shortened for reading (issue 16), whole in the tooltip and copy.
+    assert tx_text(page, open_job.key) == "\n".join(short_id(h) for h in open_job.tx_hashes)
     copy = page.jobs_table.cellWidget(page.job_row(open_job.key), 5).findChild(
         QPushButton, "copyTx"
     )
@@ -87,7 +89,7 @@ async def test_jobs_retry_held_stake_and_sessions(
     assert closed.on_hold > 0
     await page.refresh()
     assert cell(page, f"close:{sid}", 1) == "Done"
-    assert tx_text(page, f"close:{sid}").splitlines()[-1] == closed.close_tx
+    assert tx_text(page, f"close:{sid}").splitlines()[-1] == short_id(closed.close_tx)
     assert page.held == (0, closed.on_hold)
     assert page.still_held_label.text() == f"{format_amount(closed.on_hold, 18, 6)} MOR"
     assert not page.withdraw_button.isEnabled()
@@ -126,7 +128,7 @@ async def test_jobs_retry_held_stake_and_sessions(
     withdraws = [j for j, _ in page.jobs if j.kind == "consumer.withdraw"
                  and j.state is JobState.DONE and int(j.result.get("withdrawn", 0))]
     assert [int(j.result["withdrawn"]) for j in withdraws] == [closed.on_hold]
-    assert tx_text(page, withdraws[0].key).splitlines()[-1] == withdraws[0].result["tx"]
+    assert tx_text(page, withdraws[0].key).splitlines()[-1] == short_id(withdraws[0].result["tx"])
 
 
 async def test_locked_wallet_says_so_then_unlocking_loads_the_tasks(

@@ -67,7 +67,7 @@ async def test_cost_confirmation_shows_the_chains_amounts_and_cancel_sends_nothi
     assert lines.model_stake == await chain.model_min_stake()
     assert lines.total == lines.bid_fee + lines.provider_stake + lines.model_stake
     text = dialog.text
-    assert f"Bid fee: {format_amount(lines.bid_fee)} MOR, paid and gone" in text
+    assert f"Offer fee: {format_amount(lines.bid_fee)} MOR, paid and gone" in text
     assert f"Provider stake: {format_amount(lines.provider_stake)} MOR, locked" in text
     assert "comes back when you stop and deregister" in text
     assert f"Model stake: {format_amount(lines.model_stake)} MOR, locked" in text
@@ -107,7 +107,7 @@ async def test_cost_confirmation_shows_the_chains_amounts_and_cancel_sends_nothi
     assert page.dashboard.held_label.text() == "0 MOR"
     page.toggle.click()
     await page.toggle_task  # type: ignore[misc]
-    assert "bid fee is not refunded" in page.offboard_label.text()
+    assert "offer fee is not refunded" in page.offboard_label.text()
 
 
 async def test_a_stake_below_the_minimum_is_refused_before_anything(

@@ -56,7 +56,7 @@ async def test_share_serve_a_session_and_stop(
             for i in range(page.checklist.topLevelItemCount())}
     assert "forward the port" in rows["Reachable by other people"]
     assert "tokens/s" in rows["Engine benchmarked"]
-    assert "MOR" in rows["MOR for provider stake and bid fee"]
+    assert "MOR" in rows["MOR for the provider stake and offer fee"]
     # Price prefilled with the suggestion, shown per hour too.
     provider = page.provider
     assert provider is not None

@@ -113,8 +113,10 @@ class InstalledRow(QFrame):
         info = model.info
         self.title = QLabel(f"<b>{model.name}</b>" + (" (ships with the program)"
                                                       if model.bundled else ""))
+        # The file's place in the tooltip: a long path cannot wrap and would widen the page.
         self.details = _muted(f"{gib(info.file_size)} · {info.architecture} · "
-                              f"{info.quantization} · {model.path}")
+                              f"{info.quantization}")
+        self.details.setToolTip(f"File: {model.path}")
         self.use_button = QPushButton("Use for chat and sharing")
         self.delete_button = QPushButton("Delete")
         self.delete_button.setEnabled(not model.bundled)

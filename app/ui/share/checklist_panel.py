@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -17,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services.provider_service import CheckItem, CheckStatus
-from app.ui.share.texts import FIX_ADVICE, STATUS_COLOR, STATUS_TEXT
+from app.ui.share.texts import CHECK_LABELS, FIX_ADVICE, STATUS_COLOR, STATUS_TEXT, plain
 
 
 class ChecklistPanel(QGroupBox):
@@ -29,6 +31,11 @@ class ChecklistPanel(QGroupBox):
         self.tree.setHeaderLabels(["Status", "Check", "Details"])
         self.tree.setRootIsDecorated(False)
         self.tree.setWordWrap(True)
+        # Rows as tall as their wrapped details (a tree keeps one line per row otherwise, and the
+        # end of a sentence such as what to do about it would be cut off).
+        self.tree.setItemDelegate(_WrapDelegate(self.tree))
+        self.tree.header().sectionResized.connect(
+            lambda *_a: self.tree.scheduleDelayedItemsLayout())
         self.tree.setMinimumHeight(170)
         lay.addWidget(self.tree)
         row = QHBoxLayout()
@@ -44,11 +51,12 @@ class ChecklistPanel(QGroupBox):
         self.items = items
         self.tree.clear()
         for item in items:
-            detail = item.detail
+            detail = plain(item.detail)
             advice = FIX_ADVICE.get(item.key, "") if item.status is not CheckStatus.OK else ""
             if advice:
                 detail = f"{detail}\n→ {advice}"
-            row = QTreeWidgetItem([STATUS_TEXT[item.status], item.label, detail])
+            label = CHECK_LABELS.get(item.key, plain(item.label))
+            row = QTreeWidgetItem([STATUS_TEXT[item.status], label, detail])
             row.setForeground(0, _brush(STATUS_COLOR[item.status]))
             row.setToolTip(2, detail)
             row.setData(0, Qt.ItemDataRole.UserRole, item.key)
@@ -68,6 +76,19 @@ class ChecklistPanel(QGroupBox):
             if item.key == key:
                 return item.status
         return None
+
+
+class _WrapDelegate(QStyledItemDelegate):
+    def sizeHint(self, option: QStyleOptionViewItem, index: Any) -> QSize:
+        size = super().sizeHint(option, index)
+        view = self.parent()
+        width = view.columnWidth(index.column()) - 8 if isinstance(view, QTreeWidget) else 0
+        text = str(index.data() or "")
+        if width <= 0 or not text:
+            return size
+        box = option.fontMetrics.boundingRect(QRect(0, 0, width, 100_000),
+                                              int(Qt.TextFlag.TextWordWrap), text)
+        return QSize(size.width(), max(size.height(), box.height() + 6))
 
 
 def _brush(color: str) -> Any:

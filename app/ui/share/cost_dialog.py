@@ -25,10 +25,10 @@ class CostLines:
     def texts(self) -> list[str]:
         lines = []
         if self.bid_fee:
-            lines.append(f"Bid fee: {mor(self.bid_fee)}, paid and gone (the network keeps it, "
+            lines.append(f"Offer fee: {mor(self.bid_fee)}, paid and gone (the network keeps it, "
                          "also when you stop).")
         else:
-            lines.append("Bid fee: nothing (your bid at this price is still on chain).")
+            lines.append("Offer fee: nothing (your offer at this price is still on the network).")
         if self.provider_stake:
             lines.append(
                 f"Provider stake: {mor(self.provider_stake)}, locked. It comes back when you "

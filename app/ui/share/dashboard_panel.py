@@ -1,4 +1,4 @@
-"""The live dashboard: state, address, bid, sessions, uptime, and earnings against the cap."""
+"""The live dashboard: state, address, offer, sessions, uptime, and earnings against the cap."""
 
 from __future__ import annotations
 
@@ -17,8 +17,12 @@ class DashboardPanel(QGroupBox):
         self.state_label.setWordWrap(True)
         self.endpoint_label = QLabel("—")
         self.endpoint_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.endpoint_label.setWordWrap(True)
         self.bid_label = QLabel("—")
         self.bid_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.bid_label.setWordWrap(True)
+        self.bid_label.setProperty("details", True)  # the offer's id on chain: for support
+        self.bid_label.setToolTip("Your offer's number on the network (for support requests).")
         self.sessions_label = QLabel("0")
         self.tokens_label = QLabel("0")
         self.uptime_label = QLabel("0:00:00")
@@ -35,7 +39,7 @@ class DashboardPanel(QGroupBox):
         self.auto_claim.setChecked(True)
         form.addRow("State", self.state_label)
         form.addRow("Address", self.endpoint_label)
-        form.addRow("Bid", self.bid_label)
+        form.addRow("Your offer", self.bid_label)
         form.addRow("Sessions served", self.sessions_label)
         form.addRow("Tokens served", self.tokens_label)
         form.addRow("Uptime", self.uptime_label)

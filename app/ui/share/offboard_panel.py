@@ -31,7 +31,7 @@ class OffboardPanel(QGroupBox):
         back = deregister_refund(info.stake, info.limit_period_earned, info.limit_period_end, now)
         kept = info.stake - back
         text = (
-            f"Your bid was removed, so nobody can open a new session with you. You are "
+            f"Your offer was removed, so nobody can open a new session with you. You are "
             f"still registered as a provider with {format_amount(info.stake)} MOR staked. "
             f"Deregister to get {format_amount(back)} MOR back now, or stay registered "
             "to come back later without staking again."
@@ -42,7 +42,7 @@ class OffboardPanel(QGroupBox):
                 f"year) until {date_text(info.limit_period_end)} UTC; deregistering again "
                 "after that date returns it."
             )
-        text += (" The bid fee is not refunded, and the model stake stays locked while the "
+        text += (" The offer fee is not refunded, and the model stake stays locked while the "
                  "model is registered, so you can come back without paying it again.")
         self.label.setText(text)
         self.registered(True)

@@ -46,8 +46,9 @@ class OfferPanel(QGroupBox):
         self.tokens_hint = QLabel()
         self.tokens_hint.setProperty("role", "hint")
         form.addRow("", self.tokens_hint)
-        # Advanced: the exact wei per second the bid carries.
+        # Advanced: the exact wei per second the bid carries (a "details" section).
         self.advanced = QWidget()
+        self.advanced.setProperty("details", True)
         adv = QHBoxLayout(self.advanced)
         adv.setContentsMargins(0, 0, 0, 0)
         self.price = QLineEdit()

@@ -53,6 +53,7 @@ from app.ui.share.state import (
     is_online,
     mark_steps,
 )
+from app.ui.share.texts import plain
 from app.wallet.units import format_amount
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ class SharePage(QWidget):
         lay.addWidget(page_title("Share my GPU"))
         intro = QLabel(
             "Serve a model from this computer to people on the Morpheus network and earn MOR "
-            "for every second of a session. Going online pays a bid fee and locks stakes; "
+            "for every second of a session. Going online pays an offer fee and locks stakes; "
             "you see every amount, and how it comes back, before anything is sent."
         )
         intro.setWordWrap(True)
@@ -293,7 +294,7 @@ class SharePage(QWidget):
 
     def _on_step(self, text: str) -> None:
         self.steps.append(text)
-        add_step(self.progress, text)
+        add_step(self.progress, plain(text))  # the service's words, made plain
 
     async def _confirm_costs(self, provider: ProviderService, plan: ProviderPlan) -> bool:
         """Show what going online spends and locks (the plan is read from chain just before

@@ -4,6 +4,7 @@ tested) on their own. Money arrives as int wei and leaves as exact decimal text.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from app.errors import UserFacingError
 from app.services.provider_service import CheckStatus, ProviderDashboard, ProviderState
@@ -16,7 +17,7 @@ STATUS_COLOR = {CheckStatus.OK: "#2e7d32", CheckStatus.WARN: "#b26a00", CheckSta
 FIX_ADVICE = {
     "wallet": "Unlock your wallet on the Wallet page.",
     "gas": "Send some ETH to your wallet address (Wallet page → Receive) to pay network fees.",
-    "mor": "Send MOR to your wallet address (Wallet page → Receive). The bid fee is spent; the "
+    "mor": "Send MOR to your wallet address (Wallet page → Receive). The offer fee is spent; the "
            "stakes are locked while you are registered (the confirmation says how they return).",
     "model": "Pick or download a model on the Settings page.",
     "bench": "The model could not run a short test; see the log for details.",
@@ -25,12 +26,39 @@ FIX_ADVICE = {
 }
 
 
+# The checklist's names for its items where the service's use a developer's word.
+CHECK_LABELS = {
+    "gas": "ETH for network fees",
+    "mor": "MOR for the provider stake and offer fee",
+}
+# Phrases from the services, as the window says them (technical detail stays in the log).
+_PLAIN = (
+    (re.compile(r"\s*\(\d+ wei/s\)"), ""),
+    (re.compile(r"\bbid fee\b"), "offer fee"),
+    (re.compile(r"\bETH for gas\b"), "ETH for network fees"),
+    (re.compile(r"\bthe bid\b"), "your offer"),
+    (re.compile(r"\bbids\b"), "offers"),
+    (re.compile(r"\bbid\b"), "offer"),
+    (re.compile(r"\bgas\b"), "network fee"),
+    (re.compile(r"\bRPC\b"), "connection"),
+)
+
+
+def plain(text: str) -> str:
+    """A sentence from the services with the developer's words replaced (bid → offer, gas →
+    network fee, a raw per-second price dropped next to its per-hour one)."""
+    for pattern, words in _PLAIN:
+        text = pattern.sub(words, text)
+    return text
+
+
 def mor(wei: int, places: int = 6) -> str:
     return f"{format_amount(wei, 18, places)} MOR"
 
 
 def mor_per_hour(price_per_second: int) -> str:
-    """Display only: a wei/s price as MOR per hour (exact decimal, rounded down)."""
+    """Display only: a price per second (as on chain) as MOR per hour (exact decimal, rounded
+    down)."""
     return f"{format_amount(price_per_second * HOUR, 18, 6)} MOR/hour"
 
 
@@ -84,7 +112,7 @@ def state_text(d: ProviderDashboard) -> str:
     if d.state is ProviderState.OFF:
         return "Off"
     if d.state is ProviderState.STARTING:
-        return f"Starting… {d.step}".rstrip()
+        return f"Starting… {plain(d.step)}".rstrip()
     if d.state is ProviderState.WAITING:
         return "Waiting for users"
     if d.state is ProviderState.SERVING:
@@ -92,4 +120,4 @@ def state_text(d: ProviderDashboard) -> str:
         return f"Serving {n} session{'s' if n != 1 else ''}"
     if d.state is ProviderState.STOPPING:
         return "Stopping…"
-    return f"Error: {d.error}"
+    return f"Error: {plain(d.error)}"

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services.wallet_service import WalletService
+from app.ui.a11y import named
 from app.ui.ops import OpHost, error_label
 from app.ui.wallet.secrets import CLIPBOARD_CLEAR_MS, copy_secret_to_clipboard
 
@@ -36,7 +37,7 @@ class RevealSeedDialog(QDialog):
         )
         warn.setWordWrap(True)
         lay.addWidget(warn)
-        self.password = QLineEdit()
+        self.password = named(QLineEdit(), "Wallet password")
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password.setPlaceholderText("Wallet password")
         lay.addWidget(self.password)

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services.wallet_service import SendPreview, TxRecord, WalletService
+from app.ui.a11y import named
 from app.ui.ops import OpHost, error_label, show_error
 from app.wallet.errors import FeeRose
 from app.wallet.units import format_amount
@@ -42,11 +43,11 @@ class SendDialog(QDialog):
         self.asset = QComboBox()
         self.asset.addItems(["MOR", "ETH"])
         form.addRow("Token", self.asset)
-        self.to = QLineEdit()
+        self.to = named(QLineEdit(), "Send to address")
         self.to.setPlaceholderText("0x…")
         form.addRow("To", self.to)
         amount_row = QHBoxLayout()
-        self.amount = QLineEdit()
+        self.amount = named(QLineEdit(), "Amount to send")
         self.amount.setPlaceholderText("0.0")
         self.max_button = QPushButton("Max")
         amount_row.addWidget(self.amount, 1)
