@@ -35,7 +35,7 @@ class _EndpointFailed(Exception):
 
 
 @dataclass
-class RpcError(Exception):
+class EthRpcError(Exception):
     """The node answered with a JSON-RPC error object."""
 
     code: int
@@ -197,11 +197,11 @@ class RpcPool:
         return result
 
     async def request(self, method: str, params: Any = None) -> Any:
-        """The ``result``; a JSON-RPC error object is raised as ``RpcError``."""
+        """The ``result``; a JSON-RPC error object is raised as ``EthRpcError``."""
         resp = await self.request_raw(method, params)
         if "error" in resp and resp["error"] is not None:
             err = resp["error"]
-            raise RpcError(int(err.get("code", 0)), str(err.get("message", "")), err.get("data"))
+            raise EthRpcError(int(err.get("code", 0)), str(err.get("message", "")), err.get("data"))
         return resp["result"]
 
     async def batch_raw(self, calls: Sequence[tuple[str, Any]]) -> list[dict[str, Any]]:
@@ -229,7 +229,7 @@ class RpcPool:
         for resp in await self.batch_raw(calls):
             if resp.get("error") is not None:
                 err = resp["error"]
-                out.append(RpcError(int(err.get("code", 0)), str(err.get("message", "")),
+                out.append(EthRpcError(int(err.get("code", 0)), str(err.get("message", "")),
                                     err.get("data")))
             else:
                 out.append(resp["result"])
