@@ -108,20 +108,24 @@ class ChainReader:
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    async def connect(self) -> None:
+    async def connect(self, *, market: bool = True) -> None:
         """Check chain id (every RPC URL is checked on first use) and that the contracts exist.
 
+        ``market=False``: a wallet-only client (ETH and MOR balances and transfers), for an RPC
+        address given without the marketplace's; only the MOR token is checked.
         Raises ``WrongChain``, ``RpcUnavailable`` or ``ContractNotFound``.
         """
+        checked = [("MOR token", self.token)]
+        if market:
+            checked.insert(0, ("Morpheus marketplace", self.diamond))
         codes = await self.rpc.batch(
-            [("eth_getCode", [a, "latest"]) for a in (self.diamond, self.token,
-                                                    self.multicall or self.diamond)]
+            [("eth_getCode", [a, "latest"]) for a in
+             [addr for _what, addr in checked] + [self.multicall or self.token]]
         )
-        for what, addr, code in (("Morpheus marketplace", self.diamond, codes[0]),
-                                 ("MOR token", self.token, codes[1])):
+        for (what, addr), code in zip(checked, codes, strict=False):
             if isinstance(code, EthRpcError) or code in (None, "0x", "0x0"):
                 raise ContractNotFound(what, addr)
-        if isinstance(codes[2], EthRpcError) or codes[2] in (None, "0x", "0x0"):
+        if isinstance(codes[-1], EthRpcError) or codes[-1] in (None, "0x", "0x0"):
             self.multicall = None  # fall back to plain JSON-RPC batches
         self._connected = True
 

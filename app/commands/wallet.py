@@ -160,19 +160,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 # ----- chain commands -----------------------------------------------------------------------
 async def _chain(args: argparse.Namespace) -> Any:
-    from app.wallet.web3_chain import Web3WalletChain
-
     if args.rpc:
         if not args.mor_token:
             raise WalletError("With --rpc, also give the MOR token address with --mor-token.")
-        from app.chain.rpc import RpcPool
+        from app.services.wallet_chain import wallet_chain_at
 
-        probe = RpcPool([args.rpc])
-        try:
-            chain_id = int(await probe.request("eth_chainId", []), 16)
-        finally:
-            await probe.close()
-        return Web3WalletChain(args.rpc, args.mor_token, chain_id=chain_id)
+        return await wallet_chain_at(args.rpc, args.mor_token)
     from app.chain.devnet import network_file
     from app.chain.networks import get_network
 
@@ -189,13 +182,7 @@ async def _chain(args: argparse.Namespace) -> Any:
     from app.chain.client import ChainClient
     from app.services.wallet_chain import ClientWalletChain
 
-    client = ChainClient(net)
-    try:
-        await client.connect()
-    except BaseException:
-        await client.close()
-        raise
-    return ClientWalletChain(client)
+    return ClientWalletChain(await ChainClient.connected(net))
 
 
 async def cmd_balance(args: argparse.Namespace) -> int:
