@@ -23,9 +23,8 @@ from typing import Any
 import aiohttp
 
 from app.chain.errors import RpcUnavailable, WrongChain
+from app.jsonsafe import ProtocolError, loads_bounded
 from app.logsetup import safe_url
-from app.p2p.errors import ProtocolError
-from app.p2p.framing import loads_bounded
 
 log = logging.getLogger(__name__)
 
