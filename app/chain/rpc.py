@@ -94,7 +94,8 @@ class RpcPool:
         self._closed = True
         if self._in_flight:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._drained.wait(), self.timeout)
+                async with asyncio.timeout(self.timeout):  # no inner task left unstarted
+                    await self._drained.wait()
         if self._session is not None:
             await self._session.close()
             self._session = None

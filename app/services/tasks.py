@@ -235,8 +235,11 @@ class TaskRunner:
             nxt = self.next_run_at()
             delay = max_sleep if nxt is None else max(0.0, min(max_sleep, nxt - self.clock()))
             self._wake.clear()
+            # Awaited in this task, not wrapped in another (``wait_for``): a stop or a closing
+            # loop then never leaves an ``Event.wait`` coroutine that was never started.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
 
     def start(self) -> None:
         if self._task is None or self._task.done():

@@ -201,11 +201,10 @@ def run_gui(argv: Sequence[str]) -> int:
 
     import asyncio
 
-    import qasync
-
     from app.ui.error_dialog import ExceptionReporter
+    from app.ui.qt_loop import QtEventLoop
 
-    loop = qasync.QEventLoop(app)
+    loop = QtEventLoop(app)
     asyncio.set_event_loop(loop)
     reporter = ExceptionReporter(lambda: window)
     reporter.install(loop)
