@@ -151,10 +151,18 @@ EMPTY_MODEL_STATS = ModelStats(EMPTY_SD, EMPTY_SD, EMPTY_SD, 0)
 
 @dataclass(frozen=True)
 class Pool:
+    """A reward pool's schedule (``getPool``; the formulas in ``app.market.economics``)."""
+
     initial_reward: int
     reward_decrease: int
     payout_start: int
     decrease_interval: int
+
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        """ABI tuple order ``(initialReward, rewardDecrease, payoutStart, decreaseInterval)``."""
+        return (
+            self.initial_reward, self.reward_decrease, self.payout_start, self.decrease_interval
+        )
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from eth_keys import keys
 from eth_utils import keccak
 
 from app.wallet.errors import CorruptWalletFile, UnsupportedKeystore, WrongPassword
+from app.wallet.secretbox import scrypt_key
 
 DEFAULT_SCRYPT_N = 2**18  # the geth/eth-account "standard" setting
 MAX_KDF_MEMORY = 1 << 30  # refuse files that would need more than 1 GiB to open
@@ -37,15 +38,7 @@ def encrypt_keystore(
     """
     salt, iv = os.urandom(32), os.urandom(16)
     r, p = 8, 1
-    dk = hashlib.scrypt(
-        password.encode("utf-8"),
-        salt=salt,
-        n=scrypt_n,
-        r=r,
-        p=p,
-        dklen=32,
-        maxmem=128 * r * (scrypt_n + p + 2) + (1 << 20),
-    )
+    dk = scrypt_key(password, salt, scrypt_n, r, p)
     enc = Cipher(algorithms.AES(dk[:16]), modes.CTR(iv)).encryptor()
     ciphertext = enc.update(private_key) + enc.finalize()
     address = keys.PrivateKey(private_key).public_key.to_address()
@@ -157,9 +150,7 @@ def _derive_key(crypto: dict[str, Any], password: str) -> bytes:
                 "settings."
             )
         try:
-            return hashlib.scrypt(
-                pw, salt=salt, n=n, r=r, p=p, dklen=dklen, maxmem=memory + (1 << 20)
-            )
+            return scrypt_key(password, salt, n, r, p, dklen)
         except (ValueError, MemoryError) as exc:
             raise UnsupportedKeystore(
                 "This keystore's scrypt settings cannot be used on this computer.", detail=str(exc)
