@@ -35,14 +35,11 @@ def id_bytes(value: bytes | str) -> bytes:
     return bytes.fromhex(id_hex(value)[2:])
 
 
-@dataclass(frozen=True)
-class Provider:
-    address: str
-    endpoint: str
-    stake: int
+class _Registered:
+    """What a provider and a model share: registered once (``created_at``), deregistered by a
+    flag. Declared here, stored by each dataclass."""
+
     created_at: int
-    limit_period_end: int
-    limit_period_earned: int
     is_deleted: bool
 
     @property
@@ -55,7 +52,18 @@ class Provider:
 
 
 @dataclass(frozen=True)
-class Model:
+class Provider(_Registered):
+    address: str
+    endpoint: str
+    stake: int
+    created_at: int
+    limit_period_end: int
+    limit_period_earned: int
+    is_deleted: bool
+
+
+@dataclass(frozen=True)
+class Model(_Registered):
     id: str
     ipfs_cid: str
     fee: int
@@ -65,14 +73,6 @@ class Model:
     tags: tuple[str, ...]
     created_at: int
     is_deleted: bool
-
-    @property
-    def exists(self) -> bool:
-        return self.created_at != 0
-
-    @property
-    def is_active(self) -> bool:
-        return self.created_at != 0 and not self.is_deleted
 
 
 @dataclass(frozen=True)
