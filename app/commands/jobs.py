@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from app.commands import help_when_bare
 from app.errors import UserFacingError
 from app.services.runtime import Runtime
 from app.services.tasks import TaskRunner
@@ -51,7 +52,7 @@ def register(sub: Any) -> None:
     _common(retry)
     retry.add_argument("key", help="the job key shown by `morpheus jobs list`")
     retry.set_defaults(handler=_retry)
-    jobs.set_defaults(handler=lambda a: jobs.print_help() or 2)
+    help_when_bare(jobs)
 
     close = sub.add_parser("close", help="close this wallet's open sessions now (stake back)")
     _common(close)

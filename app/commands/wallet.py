@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.commands import help_when_bare
 from app.fileio import atomic_write_text
 from app.logsetup import register_secret
 from app.paths import app_paths
@@ -261,12 +262,7 @@ def register(sub: Any) -> None:
         f"{PASSWORD_ENV} in scripts.",
     )
     ws = p.add_subparsers(dest="wallet_command", metavar="ACTION")
-
-    def usage(_args: argparse.Namespace) -> int:
-        p.print_help()
-        return 2
-
-    p.set_defaults(handler=usage)
+    help_when_bare(p)
 
     c = ws.add_parser("create", help="create a new wallet and show its recovery phrase")
     c.add_argument("--words", type=int, choices=(12, 24), default=12)
