@@ -6,7 +6,6 @@ gets a modern AEAD instead. The envelope is self-describing JSON so parameters c
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Any
 
@@ -14,23 +13,10 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from app.wallet.errors import CorruptWalletFile, WrongPassword
+from app.wallet.keystore import password_variants, scrypt_key
 
 DEFAULT_SCRYPT_N = 2**17
 _AAD = b"morpheus-desktop/sealed-secret/v1"
-
-
-def scrypt_key(password: str, salt: bytes, n: int, r: int, p: int, dklen: int = 32) -> bytes:
-    """OpenSSL's scrypt (several times faster than eth-account's), allowed exactly the memory its
-    settings need: OpenSSL refuses more than 32 MiB unless told. Shared with V3 keystores."""
-    return hashlib.scrypt(
-        password.encode("utf-8"),
-        salt=salt,
-        n=n,
-        r=r,
-        p=p,
-        dklen=dklen,
-        maxmem=128 * r * (n + p + 2) + (1 << 20),
-    )
 
 
 def seal(plaintext: bytes, password: str, *, scrypt_n: int = DEFAULT_SCRYPT_N) -> dict[str, Any]:
@@ -62,8 +48,6 @@ def unseal(box: Any, password: str) -> bytes:
         raise CorruptWalletFile(
             "The encrypted recovery phrase in the wallet file is damaged.", detail=str(exc)
         ) from exc
-    from app.wallet.keystore import password_variants
-
     for candidate in password_variants(password):
         try:
             return ChaCha20Poly1305(scrypt_key(candidate, salt, n, r, p)).decrypt(nonce, ct, _AAD)
