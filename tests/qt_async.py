@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import qasync
 from PySide6.QtWidgets import QApplication
+
+from app.ui.qt_loop import QtEventLoop
 
 
 def qt_event_loop() -> Any:
     app = QApplication.instance() or QApplication([])
-    return qasync.QEventLoop(app)
+    return QtEventLoop(app)
 
 
 async def cancel_ui_ops(timeout: float = 10.0) -> None:

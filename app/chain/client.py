@@ -26,11 +26,26 @@ from app.chain.decode import (
     provider_from,
     session_from,
 )
+from app.chain.networks import Network
+from app.chain.tx import TxPolicy
 from app.chain.writer import ChainWriter
 
 
 class ChainClient(ChainWriter):
     """One network's chain: reads (batched), market views and writes, behind one object."""
+
+    @classmethod
+    async def connected(cls, network: Network, *, policy: TxPolicy | None = None,
+                        market: bool = True) -> ChainClient:
+        """A client that has passed ``connect``; closed again when it has not, so its HTTP
+        session never outlives the failure."""
+        client = cls(network, policy=policy)
+        try:
+            await client.connect(market=market)
+        except BaseException:
+            await client.close()
+            raise
+        return client
 
 
 __all__ = [

@@ -14,7 +14,7 @@ import time
 from eth_utils import keccak
 
 from app.chain.abi import Fn
-from app.chain.rpc import RpcError, RpcPool
+from app.chain.rpc import EthRpcError, RpcPool
 
 PROVIDER_RULE = keccak(text="delegation.rules.provider")
 _IS_RIGHTS_DELEGATED = Fn("isRightsDelegated(address,address,bytes32)", ("bool",))
@@ -46,7 +46,7 @@ class DelegationChecker:
         try:
             call = {"to": to, "data": "0x" + data.hex()}
             result = await self.rpc.request("eth_call", [call, "latest"])
-        except RpcError:
+        except EthRpcError:
             return None  # a revert (no registry, not a contract with owner()) means "no"
         if not isinstance(result, str) or not result.startswith("0x"):
             return None

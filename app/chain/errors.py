@@ -61,7 +61,7 @@ class ContractNotFound(ChainError):
         self.address = address
 
 
-class InsufficientGas(ChainError):
+class InsufficientEth(ChainError):
     """The account lacks ETH for the network fee (plus any ETH value sent)."""
 
     def __init__(self, needed: int, balance: int) -> None:

@@ -29,7 +29,7 @@ from app.chain.errors import (
     decode_revert,
 )
 from app.chain.networks import Network
-from app.chain.rpc import RpcError, RpcPool
+from app.chain.rpc import EthRpcError, RpcPool
 from app.chain.tx import TxManager, TxPolicy
 from app.market.types import (
     Bid,
@@ -108,20 +108,24 @@ class ChainReader:
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    async def connect(self) -> None:
+    async def connect(self, *, market: bool = True) -> None:
         """Check chain id (every RPC URL is checked on first use) and that the contracts exist.
 
+        ``market=False``: a wallet-only client (ETH and MOR balances and transfers), for an RPC
+        address given without the marketplace's; only the MOR token is checked.
         Raises ``WrongChain``, ``RpcUnavailable`` or ``ContractNotFound``.
         """
+        checked = [("MOR token", self.token)]
+        if market:
+            checked.insert(0, ("Morpheus marketplace", self.diamond))
         codes = await self.rpc.batch(
-            [("eth_getCode", [a, "latest"]) for a in (self.diamond, self.token,
-                                                    self.multicall or self.diamond)]
+            [("eth_getCode", [a, "latest"]) for a in
+             [addr for _what, addr in checked] + [self.multicall or self.token]]
         )
-        for what, addr, code in (("Morpheus marketplace", self.diamond, codes[0]),
-                                 ("MOR token", self.token, codes[1])):
-            if isinstance(code, RpcError) or code in (None, "0x", "0x0"):
+        for (what, addr), code in zip(checked, codes, strict=False):
+            if isinstance(code, EthRpcError) or code in (None, "0x", "0x0"):
                 raise ContractNotFound(what, addr)
-        if isinstance(codes[2], RpcError) or codes[2] in (None, "0x", "0x0"):
+        if isinstance(codes[-1], EthRpcError) or codes[-1] in (None, "0x", "0x0"):
             self.multicall = None  # fall back to plain JSON-RPC batches
         self._connected = True
 
@@ -143,7 +147,7 @@ class ChainReader:
         params = [{"to": target, "data": "0x" + fn.encode(*args).hex()}, block]
         try:
             result = await self.rpc.request("eth_call", params)
-        except RpcError as exc:
+        except EthRpcError as exc:
             if exc.revert_data is not None or "revert" in exc.message.lower():
                 raise decode_revert(exc.revert_data or "0x") from exc
             raise ChainError("The network could not run this read.",
@@ -175,7 +179,7 @@ class ChainReader:
                                "latest"]) for c in group]
             )
             for c, ans in zip(group, answers, strict=True):
-                if isinstance(ans, RpcError):
+                if isinstance(ans, EthRpcError):
                     out.append(decode_revert(ans.revert_data or "0x"))
                 else:
                     out.append(self._decode(c.fn, c.to, ans))
@@ -196,7 +200,7 @@ class ChainReader:
                                           _chunks(chunks, BATCH_LIMIT), strict=True):
             answers = await self.rpc.batch(req_group)
             for chunk, ans in zip(chunk_group, answers, strict=True):
-                if isinstance(ans, RpcError):
+                if isinstance(ans, EthRpcError):
                     raise ChainError("The network could not run a batched read.",
                                      detail=str(ans))
                 results = decode_aggregate3(bytes.fromhex(str(ans)[2:]))
@@ -255,7 +259,7 @@ class ChainReader:
             ("eth_call", [{"to": self.token, "data": "0x" + ERC20["balanceOf"].encode(addr).hex()},
                           "latest"]),
         ])
-        if isinstance(eth, RpcError) or isinstance(mor, RpcError):
+        if isinstance(eth, EthRpcError) or isinstance(mor, EthRpcError):
             raise RpcUnavailable(f"balance read failed: {eth!r} {mor!r}")
         return int(eth, 16), int(self._decode(ERC20["balanceOf"], self.token, mor)[0])
 

@@ -23,9 +23,8 @@ from typing import Any
 import aiohttp
 
 from app.chain.errors import RpcUnavailable, WrongChain
+from app.jsonsafe import ProtocolError, loads_bounded
 from app.logsetup import safe_url
-from app.p2p.errors import ProtocolError
-from app.p2p.framing import loads_bounded
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +34,7 @@ class _EndpointFailed(Exception):
 
 
 @dataclass
-class RpcError(Exception):
+class EthRpcError(Exception):
     """The node answered with a JSON-RPC error object."""
 
     code: int
@@ -95,7 +94,8 @@ class RpcPool:
         self._closed = True
         if self._in_flight:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._drained.wait(), self.timeout)
+                async with asyncio.timeout(self.timeout):  # no inner task left unstarted
+                    await self._drained.wait()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -197,11 +197,11 @@ class RpcPool:
         return result
 
     async def request(self, method: str, params: Any = None) -> Any:
-        """The ``result``; a JSON-RPC error object is raised as ``RpcError``."""
+        """The ``result``; a JSON-RPC error object is raised as ``EthRpcError``."""
         resp = await self.request_raw(method, params)
         if "error" in resp and resp["error"] is not None:
             err = resp["error"]
-            raise RpcError(int(err.get("code", 0)), str(err.get("message", "")), err.get("data"))
+            raise EthRpcError(int(err.get("code", 0)), str(err.get("message", "")), err.get("data"))
         return resp["result"]
 
     async def batch_raw(self, calls: Sequence[tuple[str, Any]]) -> list[dict[str, Any]]:
@@ -229,7 +229,7 @@ class RpcPool:
         for resp in await self.batch_raw(calls):
             if resp.get("error") is not None:
                 err = resp["error"]
-                out.append(RpcError(int(err.get("code", 0)), str(err.get("message", "")),
+                out.append(EthRpcError(int(err.get("code", 0)), str(err.get("message", "")),
                                     err.get("data")))
             else:
                 out.append(resp["result"])

@@ -33,13 +33,13 @@ from app.chain.allowance_slots import (
 )
 from app.chain.errors import (
     ChainError,
-    InsufficientGas,
+    InsufficientEth,
     RpcUnavailable,
     TransactionFailed,
     TransactionTimeout,
     decode_revert,
 )
-from app.chain.rpc import RpcError, RpcPool
+from app.chain.rpc import EthRpcError, RpcPool
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ GWEI = 10**9
 MIN_BUMP_NUM, MIN_BUMP_DEN = 1125, 1000  # +12.5 %: what geth-style mempools require
 
 
-class Signer(Protocol):
+class TxSigner(Protocol):
     """Anything that can sign for one address (eth_account ``LocalAccount`` fits)."""
 
     @property
@@ -84,7 +84,7 @@ class SentTx:
 
 
 @dataclass(frozen=True)
-class Receipt:
+class TxReceipt:
     tx_hash: str
     block_number: int
     status: int
@@ -172,7 +172,7 @@ class TxManager:
             params.append(state_override)
         try:
             result = await self.rpc.request("eth_call", params)
-        except RpcError as exc:
+        except EthRpcError as exc:
             raise self._revert_error(exc) from exc
         return bytes.fromhex(str(result)[2:])
 
@@ -199,7 +199,7 @@ class TxManager:
             override = {token: {"stateDiff": {allowance_key(owner, spender, slot): word(probe)}}}
             try:
                 got = await self.rpc.request("eth_call", [call, "latest", override])
-            except (RpcError, ChainError):
+            except (EthRpcError, ChainError):
                 return None  # no state overrides on this node
             if int(str(got or "0x0"), 16) == probe:
                 return slot
@@ -209,7 +209,7 @@ class TxManager:
         call = {"from": sender, "to": to, "data": "0x" + data.hex(), "value": _hex(value)}
         try:
             est = int(await self.rpc.request("eth_estimateGas", [call]), 16)
-        except RpcError as exc:
+        except EthRpcError as exc:
             raise self._revert_error(exc) from exc
         return est * (100 + self.policy.gas_margin_pct) // 100
 
@@ -219,24 +219,24 @@ class TxManager:
         block, tip_hex = await self.rpc.batch(
             [("eth_getBlockByNumber", ["latest", False]), ("eth_maxPriorityFeePerGas", [])]
         )
-        if isinstance(block, RpcError) or not isinstance(block, dict):
+        if isinstance(block, EthRpcError) or not isinstance(block, dict):
             raise RpcUnavailable(f"latest block unreadable: {block!r}")
         base = int(block.get("baseFeePerGas") or "0x0", 16)
         tip = (
             self.policy.priority_fee_fallback
-            if isinstance(tip_hex, RpcError) or not isinstance(tip_hex, str)
+            if isinstance(tip_hex, EthRpcError) or not isinstance(tip_hex, str)
             else int(tip_hex, 16)
         )
         return 2 * base + tip, tip
 
     @staticmethod
-    def _revert_error(exc: RpcError) -> ChainError:
+    def _revert_error(exc: EthRpcError) -> ChainError:
         data = exc.revert_data
         if data is not None:
             return decode_revert(data)
         text = exc.message.lower()
         if "insufficient funds" in text:
-            return InsufficientGas(needed=1, balance=0)  # refined by callers that know more
+            return InsufficientEth(needed=1, balance=0)  # refined by callers that know more
         if "revert" in text:
             return decode_revert("0x")
         return ChainError(
@@ -247,7 +247,7 @@ class TxManager:
 
     async def send(
         self,
-        signer: Signer,
+        signer: TxSigner,
         to: str,
         data: bytes = b"",
         *,
@@ -257,7 +257,7 @@ class TxManager:
         description: str = "",
         simulate: bool = True,
         max_fee: int | None = None,
-    ) -> Receipt:
+    ) -> TxReceipt:
         """``max_fee``: the maxFeePerGas the user confirmed; sent as is and never raised by a
         fee bump (a stuck transaction then waits instead of being replaced)."""
         sender = to_checksum_address(signer.address)
@@ -268,7 +268,7 @@ class TxManager:
             have = int(await self.rpc.request("eth_getBalance", [sender, "pending"]), 16)
             if have < value:
                 max_fee, _ = await self.fees()
-                raise InsufficientGas(needed=value + 21_000 * max_fee, balance=have)
+                raise InsufficientEth(needed=value + 21_000 * max_fee, balance=have)
         if simulate and data:
             await self.simulate(sender, to, data, value)
         if gas is None:
@@ -280,7 +280,7 @@ class TxManager:
         balance = int(await self.rpc.request("eth_getBalance", [sender, "pending"]), 16)
         needed = gas * max_fee + value
         if balance < needed:
-            raise InsufficientGas(needed=needed, balance=balance)
+            raise InsufficientEth(needed=needed, balance=balance)
 
         nm = self.nonce_manager(sender)
         async with nm.lock:
@@ -312,14 +312,14 @@ class TxManager:
                          nm: NonceManager) -> str:
         try:
             await self.rpc.request("eth_sendRawTransaction", ["0x" + raw.hex()])
-        except RpcError as exc:
+        except EthRpcError as exc:
             text = exc.message.lower()
             if "already known" in text or "already imported" in text:
                 return tx_hash  # a retried POST that had in fact arrived
             nm.forget()
             if "insufficient funds" in text:
                 bal = int(await self.rpc.request("eth_getBalance", [nm.address, "pending"]), 16)
-                raise InsufficientGas(
+                raise InsufficientEth(
                     needed=int(tx["gas"]) * int(tx["maxFeePerGas"]) + int(tx["value"]),
                     balance=bal,
                 ) from exc
@@ -337,11 +337,11 @@ class TxManager:
             raise _MaybeSent(tx_hash, exc) from exc
         return tx_hash
 
-    async def receipt(self, tx_hash: str) -> Receipt | None:
+    async def receipt(self, tx_hash: str) -> TxReceipt | None:
         """The receipt if mined, else None (for resuming the watch on a recorded hash)."""
         return await self._receipt(tx_hash)
 
-    async def tx_state(self, tx_hash: str) -> tuple[str, Receipt | None]:
+    async def tx_state(self, tx_hash: str) -> tuple[str, TxReceipt | None]:
         """What the chain says about a recorded hash: ("mined", receipt), ("pending", None) while
         a node still holds it, or ("dropped", None) when no node knows it (safe to send again).
         An unreachable node raises ``RpcUnavailable``: never guess "dropped" from silence."""
@@ -366,7 +366,7 @@ class TxManager:
         for nm in self._nonces.values():
             nm.forget()
 
-    async def _receipt(self, tx_hash: str) -> Receipt | None:
+    async def _receipt(self, tx_hash: str) -> TxReceipt | None:
         try:
             r = await self.rpc.request("eth_getTransactionReceipt", [tx_hash])
         except RpcUnavailable:
@@ -375,7 +375,7 @@ class TxManager:
             return None
         return _receipt_from(r)
 
-    async def wait_for_receipt(self, tx_hashes: list[str], timeout: float) -> Receipt:
+    async def wait_for_receipt(self, tx_hashes: list[str], timeout: float) -> TxReceipt:
         """Poll until one of ``tx_hashes`` (same nonce, so at most one) is mined."""
         deadline = time.monotonic() + timeout
         while True:
@@ -388,9 +388,9 @@ class TxManager:
             await asyncio.sleep(self.policy.poll_interval)
 
     async def _await_receipt(
-        self, signer: Signer, tx: dict[str, Any], sent: SentTx, on_sent: OnSent | None,
+        self, signer: TxSigner, tx: dict[str, Any], sent: SentTx, on_sent: OnSent | None,
         *, capped: bool = False,
-    ) -> Receipt:
+    ) -> TxReceipt:
         pol = self.policy
         hashes = [sent.tx_hash]
         start = time.monotonic()
@@ -445,13 +445,13 @@ class TxManager:
             log.info("replaced stuck tx %s with %s", hashes[-1], new_hash)
             hashes.append(new_hash)
 
-    async def _failure_reason(self, sender: str, tx: dict[str, Any], rec: Receipt) -> str:
+    async def _failure_reason(self, sender: str, tx: dict[str, Any], rec: TxReceipt) -> str:
         """Replay the call at the failing block to learn why (best effort)."""
         call = {"from": sender, "to": tx["to"], "data": "0x" + bytes(tx["data"]).hex(),
                 "value": _hex(int(tx["value"]))}
         try:
             await self.rpc.request("eth_call", [call, _hex(rec.block_number)])
-        except RpcError as exc:
+        except EthRpcError as exc:
             err = self._revert_error(exc)
             return f"{type(err).__name__}: {err.message}"
         except ChainError:
@@ -459,14 +459,14 @@ class TxManager:
         return "out of gas or reverted"
 
 
-def _signed(signer: Signer, tx: dict[str, Any]) -> tuple[bytes, str]:
+def _signed(signer: TxSigner, tx: dict[str, Any]) -> tuple[bytes, str]:
     """The raw signed transaction and its hash (the hash is known before any broadcast)."""
     raw = raw_signed(signer.sign_transaction(dict(tx)))
     return raw, "0x" + keccak(raw).hex()
 
 
-def _receipt_from(r: dict[str, Any]) -> Receipt:
-    return Receipt(
+def _receipt_from(r: dict[str, Any]) -> TxReceipt:
+    return TxReceipt(
         tx_hash=r["transactionHash"],
         block_number=int(r["blockNumber"], 16),
         status=int(r.get("status", "0x1"), 16),

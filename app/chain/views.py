@@ -21,8 +21,8 @@ from app.chain.errors import (
     ChainError,
 )
 from app.chain.reader import ChainReader
-from app.chain.rpc import RpcError
-from app.chain.tx import Receipt
+from app.chain.rpc import EthRpcError
+from app.chain.tx import TxReceipt
 from app.market.types import (
     MarketParams,
     MarketSnapshot,
@@ -133,7 +133,7 @@ class MarketViews(ChainReader):
         seen: set[tuple[str, int]] = set()
         out: list[MorTransfer] = []
         for answer in answers:
-            if isinstance(answer, RpcError):
+            if isinstance(answer, EthRpcError):
                 raise ChainError("The network node refused to list token transfers.",
                                  detail=str(answer))
             for entry in answer or []:
@@ -158,11 +158,11 @@ class MarketViews(ChainReader):
             return "pending"
         return "confirmed" if rec.status == 1 else "failed"
 
-    async def get_receipt(self, tx_hash: str) -> Receipt | None:
+    async def get_receipt(self, tx_hash: str) -> TxReceipt | None:
         """Receipt of a recorded transaction, or None while it is pending/unknown."""
         return await self.tx.receipt(tx_hash)
 
-    async def wait_for_receipt(self, tx_hash: str, timeout: float = 180.0) -> Receipt:
+    async def wait_for_receipt(self, tx_hash: str, timeout: float = 180.0) -> TxReceipt:
         """Resume waiting on a hash recorded earlier (e.g. after a restart)."""
         return await self.tx.wait_for_receipt([tx_hash], timeout)
 

@@ -13,6 +13,7 @@ import signal
 from typing import Any
 
 from app.api.keys import api_key_path, load_or_create_api_key, regenerate_api_key
+from app.commands import help_when_bare
 from app.paths import app_paths
 
 
@@ -41,12 +42,7 @@ def register(sub: Any) -> None:
         "--regenerate", action="store_true", help="make a new key (the old one stops working)"
     )
     key.set_defaults(handler=_key)
-
-    def show_help(args: argparse.Namespace) -> int:
-        p.print_help()
-        return 2
-
-    p.set_defaults(handler=show_help)
+    help_when_bare(p)
 
 
 def _default_port() -> int:

@@ -17,6 +17,7 @@ from app.chain.devnet import (
     start_devnet,
     stop_pid,
 )
+from app.commands import help_when_bare
 
 
 def register(sub: Any) -> None:
@@ -27,12 +28,7 @@ def register(sub: Any) -> None:
         "10,000 MOR each, and a network file the program can connect to.",
     )
     p.add_argument("--dir", type=Path, default=None, help="devnet folder (default: data dir)")
-
-    def _usage(args: argparse.Namespace) -> int:
-        p.print_help()
-        return 2
-
-    p.set_defaults(handler=_usage)
+    help_when_bare(p)
     devsub = p.add_subparsers(dest="devnet_command", metavar="ACTION")
 
     up = devsub.add_parser(

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import os
 import sys
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
+from app.commands import help_when_bare
 from app.errors import UserFacingError
 from app.services.runtime import Runtime
+from app.services.tasks import TaskRunner
 
 PASSWORD_ENV = "MORPHEUS_WALLET_PASSWORD"
 
@@ -48,7 +52,7 @@ def register(sub: Any) -> None:
     _common(retry)
     retry.add_argument("key", help="the job key shown by `morpheus jobs list`")
     retry.set_defaults(handler=_retry)
-    jobs.set_defaults(handler=lambda a: jobs.print_help() or 2)
+    help_when_bare(jobs)
 
     close = sub.add_parser("close", help="close this wallet's open sessions now (stake back)")
     _common(close)
@@ -117,12 +121,20 @@ async def _run(args: argparse.Namespace) -> int:
         await rt.close()
 
 
-async def _list(args: argparse.Namespace) -> int:
+@contextlib.asynccontextmanager
+async def _job_runner(args: argparse.Namespace) -> AsyncIterator[TaskRunner]:
+    """This wallet's job runner on the chosen network, for a look or a nudge (nothing runs)."""
     rt = Runtime(network_key=args.network)
     try:
         chain = await rt.chain()
         signer = job_signer(rt, args, need_unlock=False)
-        runner = rt.runner(chain.network.chain_id, signer.address)
+        yield rt.runner(chain.network.chain_id, signer.address)
+    finally:
+        await rt.close()
+
+
+async def _list(args: argparse.Namespace) -> int:
+    async with _job_runner(args) as runner:
         jobs = runner.store.all()
         if runner.store.notice:
             print(f"note: {runner.store.notice}", file=sys.stderr)
@@ -131,24 +143,16 @@ async def _list(args: argparse.Namespace) -> int:
         for job in jobs:
             print(_job_line(job))
         return 0
-    finally:
-        await rt.close()
 
 
 async def _retry(args: argparse.Namespace) -> int:
-    rt = Runtime(network_key=args.network)
-    try:
-        chain = await rt.chain()
-        signer = job_signer(rt, args, need_unlock=False)
-        runner = rt.runner(chain.network.chain_id, signer.address)
+    async with _job_runner(args) as runner:
         if runner.store.get(args.key) is None:
             raise UserFacingError(f"There is no job {args.key!r}; see `morpheus jobs list`.")
         runner.retry(args.key)
         print("Queued; it runs now if `morpheus jobs run` or the app is running, "
               "otherwise at their next start.")
         return 0
-    finally:
-        await rt.close()
 
 
 async def _close(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.commands import help_when_bare
 from app.errors import UserFacingError
 
 
@@ -16,12 +17,7 @@ def register(sub: Any) -> None:
         "models", help="local models: list, download, probe"
     )
     msub = p.add_subparsers(dest="models_cmd", metavar="ACTION")
-
-    def usage(args: argparse.Namespace) -> int:
-        p.print_help()
-        return 2
-
-    p.set_defaults(handler=usage)
+    help_when_bare(p)
 
     ls = msub.add_parser("list", help="installed models, broken files and the catalog")
     ls.add_argument("--json", action="store_true")

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from app.chain.devnet import dev_account
+from app.commands import help_when_bare
 from app.commands.jobs import take_env_password
 from app.commands.provider_backend import (
     add_backend_args,
@@ -86,7 +87,7 @@ def register(sub: Any) -> None:
                        help="return the provider stake when stopping")
     add_backend_args(serve)
     serve.set_defaults(handler=_provider_serve)
-    prov.set_defaults(handler=lambda a: prov.print_help() or 2)
+    help_when_bare(prov)
 
     chat = sub.add_parser("chat", help="open a session with a provider and chat")
     _common(chat)

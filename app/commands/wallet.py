@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.commands import help_when_bare
 from app.fileio import atomic_write_text
 from app.logsetup import register_secret
 from app.paths import app_paths
@@ -160,19 +161,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 # ----- chain commands -----------------------------------------------------------------------
 async def _chain(args: argparse.Namespace) -> Any:
-    from app.wallet.web3_chain import Web3WalletChain
-
     if args.rpc:
         if not args.mor_token:
             raise WalletError("With --rpc, also give the MOR token address with --mor-token.")
-        from app.chain.rpc import RpcPool
+        from app.services.wallet_chain import wallet_chain_at
 
-        probe = RpcPool([args.rpc])
-        try:
-            chain_id = int(await probe.request("eth_chainId", []), 16)
-        finally:
-            await probe.close()
-        return Web3WalletChain(args.rpc, args.mor_token, chain_id=chain_id)
+        return await wallet_chain_at(args.rpc, args.mor_token)
     from app.chain.devnet import network_file
     from app.chain.networks import get_network
 
@@ -189,13 +183,7 @@ async def _chain(args: argparse.Namespace) -> Any:
     from app.chain.client import ChainClient
     from app.services.wallet_chain import ClientWalletChain
 
-    client = ChainClient(net)
-    try:
-        await client.connect()
-    except BaseException:
-        await client.close()
-        raise
-    return ClientWalletChain(client)
+    return ClientWalletChain(await ChainClient.connected(net))
 
 
 async def cmd_balance(args: argparse.Namespace) -> int:
@@ -274,12 +262,7 @@ def register(sub: Any) -> None:
         f"{PASSWORD_ENV} in scripts.",
     )
     ws = p.add_subparsers(dest="wallet_command", metavar="ACTION")
-
-    def usage(_args: argparse.Namespace) -> int:
-        p.print_help()
-        return 2
-
-    p.set_defaults(handler=usage)
+    help_when_bare(p)
 
     c = ws.add_parser("create", help="create a new wallet and show its recovery phrase")
     c.add_argument("--words", type=int, choices=(12, 24), default=12)

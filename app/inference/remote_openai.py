@@ -18,9 +18,8 @@ from app.inference.types import (
     StreamEvent,
     TokenDelta,
 )
+from app.jsonsafe import ProtocolError, loads_bounded
 from app.logsetup import register_secret
-from app.p2p.errors import ProtocolError
-from app.p2p.framing import loads_bounded
 
 
 class RemoteEngineError(InferenceError):

@@ -9,26 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# One pool type for the chain reads and these formulas (re-exported: tests build pools from here).
+from app.market.types import Pool as Pool
+
 DAY = 86_400
 COMPUTE_POOL_INDEX = 3
 MIN_SESSION_DURATION = 300
 SIGNATURE_TTL = 600
 PROVIDER_REWARD_LIMITER_PERIOD = 365 * DAY
 MAX_UINT128 = 2**128 - 1
-
-
-@dataclass(frozen=True)
-class Pool:
-    initial_reward: int
-    reward_decrease: int
-    payout_start: int
-    decrease_interval: int
-
-    def as_tuple(self) -> tuple[int, int, int, int]:
-        """ABI tuple order ``(initialReward, rewardDecrease, payoutStart, decreaseInterval)``."""
-        return (
-            self.initial_reward, self.reward_decrease, self.payout_start, self.decrease_interval
-        )
 
 
 _BIG = Pool(3_456_000_000_000_000_000_000, 592_558_728_240_000_000, 1_707_393_600, DAY)

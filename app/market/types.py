@@ -35,14 +35,11 @@ def id_bytes(value: bytes | str) -> bytes:
     return bytes.fromhex(id_hex(value)[2:])
 
 
-@dataclass(frozen=True)
-class Provider:
-    address: str
-    endpoint: str
-    stake: int
+class _Registered:
+    """What a provider and a model share: registered once (``created_at``), deregistered by a
+    flag. Declared here, stored by each dataclass."""
+
     created_at: int
-    limit_period_end: int
-    limit_period_earned: int
     is_deleted: bool
 
     @property
@@ -55,7 +52,18 @@ class Provider:
 
 
 @dataclass(frozen=True)
-class Model:
+class Provider(_Registered):
+    address: str
+    endpoint: str
+    stake: int
+    created_at: int
+    limit_period_end: int
+    limit_period_earned: int
+    is_deleted: bool
+
+
+@dataclass(frozen=True)
+class Model(_Registered):
     id: str
     ipfs_cid: str
     fee: int
@@ -65,14 +73,6 @@ class Model:
     tags: tuple[str, ...]
     created_at: int
     is_deleted: bool
-
-    @property
-    def exists(self) -> bool:
-        return self.created_at != 0
-
-    @property
-    def is_active(self) -> bool:
-        return self.created_at != 0 and not self.is_deleted
 
 
 @dataclass(frozen=True)
@@ -151,10 +151,18 @@ EMPTY_MODEL_STATS = ModelStats(EMPTY_SD, EMPTY_SD, EMPTY_SD, 0)
 
 @dataclass(frozen=True)
 class Pool:
+    """A reward pool's schedule (``getPool``; the formulas in ``app.market.economics``)."""
+
     initial_reward: int
     reward_decrease: int
     payout_start: int
     decrease_interval: int
+
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        """ABI tuple order ``(initialReward, rewardDecrease, payoutStart, decreaseInterval)``."""
+        return (
+            self.initial_reward, self.reward_decrease, self.payout_start, self.decrease_interval
+        )
 
 
 @dataclass(frozen=True)

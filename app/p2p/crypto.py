@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import coincurve
@@ -279,25 +280,38 @@ _derived_cache: dict[bytes, tuple[bytes, bytes]] = {}
 
 def ecies_decrypt(private_secret: int | bytes, ciphertext: bytes) -> bytes:
     """Reverse of ``ecies_encrypt``; the MAC is checked in constant time before decrypting."""
-    if len(ciphertext) < ECIES_OVERHEAD or ciphertext[0] not in (2, 3, 4):
-        raise CryptoError("ECIES payload too short or malformed")
-    if ciphertext[0] != 4:
-        raise CryptoError("ECIES ephemeral key must be uncompressed")
-    iv = ciphertext[65:81]
-    ct = ciphertext[81:-32]
-    tag = ciphertext[-32:]
     secret = (
         private_secret.to_bytes(32, "big") if isinstance(private_secret, int) else private_secret
     )
+    return ecies_open(lambda r: ecdh_x(secret, _load_public(r)), ciphertext, cache=secret)
+
+
+def ecies_open(
+    shared_x: Callable[[bytes], bytes], ciphertext: bytes, *, cache: bytes = b""
+) -> bytes:
+    """``ecies_decrypt`` for a key held elsewhere (the wallet's): ``shared_x(R)`` is the ECDH x
+    of the recipient's key with the message's 65-byte ephemeral key R. ``cache``, the secret
+    itself, lets a stream that reuses its R derive its keys once (without it, nothing is kept).
+
+    ``shared_x`` runs first, so a locked wallet says so whatever the payload."""
     # A stream reuses its R (see EciesRecipient); remember derived keys, indexed by a hash so
     # the cache never holds the secret itself.
-    slot = hashlib.sha256(secret + ciphertext[:65]).digest()
-    keys = _derived_cache.get(slot)
+    slot = hashlib.sha256(cache + ciphertext[:65]).digest() if cache else b""
+    keys = _derived_cache.get(slot) if cache else None
     if keys is None:
-        keys = _derive_keys(ecdh_x(secret, _load_public(ciphertext[:65])))
-        if len(_derived_cache) >= 64:
-            _derived_cache.pop(next(iter(_derived_cache)))
-        _derived_cache[slot] = keys
+        try:
+            keys = _derive_keys(shared_x(ciphertext[:65]))
+        except ValueError as exc:  # R is not a point of the curve
+            raise CryptoError("ECIES ephemeral key is not an uncompressed secp256k1 point") from exc
+        if cache:
+            if len(_derived_cache) >= 64:
+                _derived_cache.pop(next(iter(_derived_cache)))
+            _derived_cache[slot] = keys
+    if len(ciphertext) < ECIES_OVERHEAD or ciphertext[0] != 4:
+        raise CryptoError("ECIES payload too short or malformed")
+    iv = ciphertext[65:81]
+    ct = ciphertext[81:-32]
+    tag = ciphertext[-32:]
     ke, km = keys
     expected = hmac.digest(km, iv + ct, "sha256")
     if not hmac.compare_digest(expected, tag):

@@ -7,21 +7,13 @@ from __future__ import annotations
 
 from app.errors import UserFacingError
 
-
-class ProtocolError(UserFacingError):
-    """A MOR-RPC message was malformed (bad JSON, wrong types, bad hex, missing fields)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"The other node sent a message we cannot read ({reason}).", detail=reason)
-        self.reason = reason
+# A malformed message and too deep JSON: the base module's, shared with the chain and inference.
+from app.jsonsafe import NestingTooDeep as NestingTooDeep
+from app.jsonsafe import ProtocolError as ProtocolError
 
 
 class MessageTooLarge(ProtocolError):
     """The peer sent more bytes than one message may hold."""
-
-
-class NestingTooDeep(ProtocolError):
-    """The peer nested JSON deeper than our frames allow (refused before any recursion)."""
 
 
 class PeerTimeout(ProtocolError):

@@ -12,18 +12,18 @@ value and an idle gap between bytes) bound the rest.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import time
-from array import array
-from itertools import accumulate
 from typing import Any
 
+# The bound on untrusted JSON is a base module's (the chain and inference layers use it too).
+from app.jsonsafe import MAX_DEPTH as MAX_DEPTH
+from app.jsonsafe import loads_bounded as loads_bounded
+from app.jsonsafe import max_depth_of as max_depth_of
 from app.p2p.errors import MessageTooLarge, NestingTooDeep, PeerTimeout, ProtocolError
 from app.p2p.gofields import loads_go
 
 DEFAULT_MAX_MESSAGE_BYTES = 1 << 20
-MAX_DEPTH = 512  # Go allows 10 000; no MOR-RPC message needs more than a handful
 # Brackets and strings per frame. A MOR-RPC envelope has a few dozen whatever its size (a prompt's
 # own JSON travels inside one string, skipped at C speed); the cap bounds the Python work one
 # frame can cost (a frame of "[1],[1],..." would otherwise cost about a microsecond a byte).
@@ -154,32 +154,6 @@ class FrameScanner:
 def decode_frame(frame: bytes | bytearray, *, escapes: bool = True) -> Any:
     """A complete, depth-checked frame → Python value, with Go's decoding rules (see gojson)."""
     return loads_go(bytes(frame), escapes=escapes)
-
-
-_STRINGS = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"', re.DOTALL)
-_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
-_DEPTH_STEP = bytes.maketrans(b"[]{}", b"\x01\xff\x01\xff")  # +1 / -1 as signed bytes
-
-
-def max_depth_of(raw: bytes) -> int:
-    """The deepest nesting of a whole JSON document, at C speed: strings removed by one regex
-    substitution, everything but brackets deleted, then a running sum over signed bytes."""
-    brackets = _STRINGS.sub(b"", raw).translate(None, _NOT_BRACKETS)
-    steps = array("b", brackets.translate(_DEPTH_STEP))
-    return max(accumulate(steps), default=0)
-
-
-def loads_bounded(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
-    """``json.loads`` for one whole document from an untrusted source (an RPC reply, a decrypted
-    chunk, a prompt's own JSON): nesting is measured first, so a deep document is refused, never
-    recursed into."""
-    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    if raw.count(b"[") + raw.count(b"{") > max_depth and max_depth_of(raw) > max_depth:
-        raise NestingTooDeep(f"JSON nested deeper than {max_depth} levels")
-    try:
-        return json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        raise ProtocolError(f"invalid JSON: {exc}") from None
 
 
 class JsonStreamReader:

@@ -20,7 +20,7 @@ from app.chain import abi
 from app.chain.client import ChainClient
 from app.chain.delegation import checker_for
 from app.chain.errors import ChainError, RpcUnavailable, TransactionTimeout
-from app.chain.tx import Receipt, SentTx
+from app.chain.tx import SentTx, TxReceipt
 from app.errors import UserFacingError
 from app.market.economics import DAY, stake_with_margin, start_of_day
 from app.market.rating import RatedBid, rate_bids
@@ -421,7 +421,7 @@ class ConsumerService:
         done = await self._settled(sid, after.closed_at or now, r)
         return Done({**done.result, "disputed": disputed})
 
-    async def _settled(self, sid: str, closed_at: int, close: Receipt | None) -> Done:
+    async def _settled(self, sid: str, closed_at: int, close: TxReceipt | None) -> Done:
         """Record a close from what the chain says: the refund from the close receipt (when we
         have it), the held part from the contract, and a withdraw job for whatever it holds."""
         rec = self.sessions.get(sid, "consumer")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from app.p2p.crypto import ecies_open
+
 
 class KeySigner(Protocol):
     @property
@@ -16,7 +18,7 @@ class KeySigner(Protocol):
 
     def sign_raw_hash(self, digest: bytes) -> bytes: ...
 
-    def ecies_decrypt(self, ciphertext: bytes) -> bytes: ...
+    def ecdh_x(self, public_key: bytes) -> bytes: ...
 
 
 class WalletNodeKey:
@@ -43,4 +45,5 @@ class WalletNodeKey:
         return self._signer.sign_message_hash(message_hash)
 
     def ecies_decrypt(self, ciphertext: bytes) -> bytes:
-        return self._signer.ecies_decrypt(ciphertext)  # the key stays with the wallet
+        """The wallet does the ECDH with its key (which stays there); the rest is MOR-RPC's."""
+        return ecies_open(self._signer.ecdh_x, ciphertext)

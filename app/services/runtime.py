@@ -15,7 +15,7 @@ from app.chain.client import ChainClient
 from app.chain.networks import DEVNET_KEY, Network, get_network
 from app.chain.tx import TxPolicy
 from app.errors import UserFacingError
-from app.fileio import ensure_private_dir, make_private
+from app.fileio import ensure_private_dir
 from app.inference.types import ChatEngine
 from app.paths import AppPaths, app_paths
 from app.services.consumer_service import ConsumerService
@@ -79,13 +79,7 @@ class Runtime:
         would mean two nonce managers, and one of them never closed)."""
         async with self._chain_lock:
             if self._chain is None:
-                client = ChainClient(self.network(), policy=self.tx_policy)
-                try:
-                    await client.connect()
-                except BaseException:
-                    await client.close()
-                    raise
-                self._chain = client
+                self._chain = await ChainClient.connected(self.network(), policy=self.tx_policy)
             return self._chain
 
     def _account_dir(self, chain_id: int, address: str) -> Path:
@@ -97,8 +91,7 @@ class Runtime:
         key = f"{chain_id}-{address.lower()}"
         if key not in self._runners:
             d = self._account_dir(chain_id, address)
-            self._runners[key] = TaskRunner(JobStore(d / "jobs.sqlite3"))
-            make_private(d / "jobs.sqlite3")
+            self._runners[key] = TaskRunner(JobStore(d / "jobs.sqlite3"))  # 0600 (db.connect)
         return self._runners[key]
 
     def sessions(self, chain_id: int, address: str) -> SessionStore:
@@ -106,7 +99,6 @@ class Runtime:
         if key not in self._sessions:
             db = self._account_dir(chain_id, address) / "sessions.sqlite3"
             self._sessions[key] = SessionStore(db)
-            make_private(db)
         return self._sessions[key]
 
     async def consumer(self, signer: LocalSigner | WalletSigner) -> ConsumerService:

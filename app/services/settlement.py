@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.chain import abi
-from app.chain.tx import Receipt
+from app.chain.tx import TxReceipt
 from app.errors import UserFacingError
 from app.market.types import id_hex
 
@@ -28,7 +28,7 @@ def clock_skew_text(local: float, chain_now: int, network_key: str) -> str:
     return f" (about {abs(skew) / 60:.0f} minutes {where} the network)"
 
 
-def opened_session(r: Receipt) -> str | None:
+def opened_session(r: TxReceipt) -> str | None:
     """The session id a mined openSession receipt created, if it is one."""
     if r.status != 1:
         return None

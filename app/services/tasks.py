@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.chain.tx import Receipt, TxManager
+from app.chain.tx import TxManager, TxReceipt
 from app.errors import UserFacingError
 from app.storage.jobs import DAMAGED, Job, JobState, JobStore
 from app.wallet.locking import WalletLocked
@@ -67,13 +67,13 @@ def backoff_s(attempts: int) -> float:
     return min(MAX_BACKOFF_S, 2.0 ** max(1, attempts))
 
 
-async def recorded_txs(tx: TxManager, job: Job) -> tuple[str, list[Receipt]]:
+async def recorded_txs(tx: TxManager, job: Job) -> tuple[str, list[TxReceipt]]:
     """Ask the chain about every hash the job recorded, before anything else is decided.
 
     Returns ("pending", mined) while any of them is still held by the node (wait: it may mine),
     else ("settled", mined) with the receipts of those mined (the others were dropped: safe to
     send again). A node that cannot be reached raises: silence is never taken for "dropped"."""
-    mined: list[Receipt] = []
+    mined: list[TxReceipt] = []
     pending = False
     for h in job.tx_hashes:
         state, receipt = await tx.tx_state(h)
@@ -235,8 +235,11 @@ class TaskRunner:
             nxt = self.next_run_at()
             delay = max_sleep if nxt is None else max(0.0, min(max_sleep, nxt - self.clock()))
             self._wake.clear()
+            # Awaited in this task, not wrapped in another (``wait_for``): a stop or a closing
+            # loop then never leaves an ``Event.wait`` coroutine that was never started.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
 
     def start(self) -> None:
         if self._task is None or self._task.done():

@@ -10,15 +10,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
-from eth_utils import to_checksum_address
+from eth_utils import is_address, to_checksum_address
 
 from app.chain.abi import ERC20
 from app.chain.client import ChainClient, MorTransfer
+from app.chain.networks import Network
+from app.chain.rpc import RpcPool
 from app.chain.tx import SentTx
+from app.logsetup import safe_url
 from app.services.wallet_service import Asset, FeeQuote
-from app.wallet.errors import FeeRose
+from app.wallet.errors import FeeRose, WalletError
 from app.wallet.units import format_amount
 
 log = logging.getLogger(__name__)
@@ -115,3 +119,21 @@ class ClientWalletChain:
 
     async def transaction_status(self, tx_hash: str) -> str:
         return await self.chain.transaction_status(tx_hash)
+
+
+async def wallet_chain_at(rpc_url: str, mor_token: str, *, explorer: str = "") -> ClientWalletChain:
+    """The wallet's chain through one RPC address and a MOR token (``morpheus wallet --rpc``):
+    the same client and transaction manager as every other path, checking only the token (the
+    marketplace's address is not known here). The chain id is the node's own."""
+    if not is_address(mor_token):
+        raise WalletError(f"The MOR token address {mor_token!r} is not an Ethereum address.")
+    net = Network(key="custom", name=f"JSON-RPC at {safe_url(rpc_url)}", chain_id=0,
+                  rpc_urls=(), mor_token=to_checksum_address(mor_token), diamond="",
+                  explorer=explorer).with_rpc_urls([rpc_url])
+    probe = RpcPool(list(net.rpc_urls))
+    try:
+        chain_id = int(await probe.request("eth_chainId", []), 16)
+    finally:
+        await probe.close()
+    return ClientWalletChain(
+        await ChainClient.connected(replace(net, chain_id=chain_id), market=False))

@@ -1,14 +1,16 @@
 """A tiny SQLite helper shared by the stores: one way to open a database and one way to migrate it.
 
-Why: every store (chats, jobs, sessions) needs the same things — WAL so a reader never blocks the
-writer, foreign keys on, a busy timeout instead of "database is locked", and schema upgrades that
-run exactly once. Migrations are numbered by position and tracked with ``PRAGMA user_version`` for
-a database file owned by one store, or per ``component`` in a small table when stores share a file.
+Why: every store (chats, jobs, sessions) needs the same things — an owner-only file (it says what
+this wallet has at stake and what it talked about), WAL so a reader never blocks the writer,
+foreign keys on, a busy timeout instead of "database is locked", and schema upgrades that run
+exactly once. Migrations are numbered by position and tracked with ``PRAGMA user_version`` for a
+database file owned by one store, or per ``component`` in a small table when stores share a file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,27 +24,58 @@ class DatabaseError(UserFacingError):
     """The local database could not be opened or upgraded."""
 
 
-def connect(path: Path | str, *, check_same_thread: bool = True) -> sqlite3.Connection:
-    """Open (creating if needed) a SQLite file with WAL, foreign keys and a busy timeout."""
+def create_private(path: Path) -> None:
+    """Create ``path`` empty and owner-only (0600) if missing, and make it 0600 if it is not.
+
+    Done before SQLite opens the file: SQLite gives its -wal and -shm files the database file's
+    permissions, so they are owner-only from their first byte.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    with contextlib.suppress(OSError):
+        path.chmod(0o600)
+
+
+def connect(
+    path: Path | str, *, check_same_thread: bool = True, synchronous: str = "NORMAL"
+) -> sqlite3.Connection:
+    """Open (creating if needed, owner-only) a SQLite file with WAL, foreign keys and a busy
+    timeout. ``synchronous="FULL"`` for a store whose every commit must survive a power cut."""
+    if synchronous not in ("NORMAL", "FULL"):
+        raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
     if str(path) != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        create_private(Path(path))
+        for suffix in ("-wal", "-shm", "-journal"):  # left by an older program, maybe readable
+            with contextlib.suppress(OSError):
+                Path(f"{path}{suffix}").chmod(0o600)
     try:
         conn = sqlite3.connect(
             str(path), timeout=10.0, check_same_thread=check_same_thread, isolation_level=None
         )
+    except sqlite3.DatabaseError as exc:
+        raise _unopenable(path, exc) from exc
+    try:
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA synchronous={synchronous}")
     except sqlite3.DatabaseError as exc:
-        raise DatabaseError(
-            f"The local database at {path} could not be opened. It may be damaged.",
-            detail=str(exc),
-        ) from exc
-    if str(path) != ":memory:":
-        with contextlib.suppress(OSError):
-            Path(path).chmod(0o600)
+        conn.close()
+        raise _unopenable(path, exc) from exc
     return conn
+
+
+def _unopenable(path: Path | str, exc: sqlite3.Error) -> DatabaseError:
+    return DatabaseError(
+        f"The local database at {path} could not be opened. It may be damaged.",
+        detail=str(exc),
+    )
+
+
+def columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    """The column names ``table`` has now (for a migration step that adds one only if missing)."""
+    return {str(r[1]) for r in conn.execute(f"PRAGMA table_info({table})").fetchall()}
 
 
 def _current_version(conn: sqlite3.Connection, component: str | None) -> int:

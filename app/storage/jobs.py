@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import UserFacingError
+from app.storage.db import DatabaseError, Migration, columns, connect, create_private, migrate
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,16 @@ class Job:
     failures: int = 0  # transient errors in a row (``attempts`` counts every run)
 
 
-_SCHEMA = """
+def _add_failures(db: sqlite3.Connection) -> None:
+    """Failures (transient errors in a row) kept apart from attempts; stores from before schema
+    versions may have the column already."""
+    if "failures" not in columns(db, "jobs"):
+        db.execute("ALTER TABLE jobs ADD COLUMN failures INTEGER NOT NULL DEFAULT 0")
+
+
+# ``PRAGMA user_version`` steps. Never edit a released step: append one. ``IF NOT EXISTS``: a store
+# written before versions (user_version 0) has the table of step 1 already.
+_MIGRATIONS: tuple[Migration, ...] = ("""
 CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     key TEXT NOT NULL UNIQUE,
@@ -81,17 +91,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     updated_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs(state, run_at);
-"""
-
-
-def create_private(path: Path) -> None:
-    """Create ``path`` empty and owner-only (0600) if missing; SQLite gives its -wal and -shm
-    files the database file's permissions."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileExistsError):
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    with contextlib.suppress(OSError):
-        path.chmod(0o600)
+""", _add_failures)
 
 
 def _disk_message(exc: sqlite3.Error) -> str:
@@ -116,24 +116,20 @@ class JobStore:
     # -- opening, integrity, backup -------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        create_private(self.path)
-        db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None,
-                             timeout=10.0)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        return db
+        return connect(self.path, check_same_thread=False, synchronous="FULL")
 
     def _healthy(self, db: sqlite3.Connection) -> bool:
+        """Intact and at this program's schema. A store written by a newer program raises
+        ``DatabaseError`` (it is not damaged: restoring an older copy would lose its jobs)."""
         try:
             ok = db.execute("PRAGMA quick_check").fetchone()
-            db.executescript(_SCHEMA)
-            cols = {r[1] for r in db.execute("PRAGMA table_info(jobs)").fetchall()}
-            if "failures" not in cols:  # stores written before failures were kept apart
-                db.execute("ALTER TABLE jobs ADD COLUMN failures INTEGER NOT NULL DEFAULT 0")
+            if not ok or ok[0] != "ok":
+                return False
+            migrate(db, _MIGRATIONS)
             db.execute("SELECT COUNT(*) FROM jobs").fetchone()
         except sqlite3.DatabaseError:
             return False
-        return bool(ok) and ok[0] == "ok"
+        return True
 
     def _open_checked(self) -> sqlite3.Connection:
         emptied = self.path.exists() and self.path.stat().st_size == 0 and self.backup_path.exists()
@@ -145,6 +141,11 @@ class JobStore:
                 damaged = not self._healthy(db)
             except sqlite3.DatabaseError:
                 damaged = True
+            except DatabaseError:
+                if db is not None:  # newer than this program: refused, left as it is
+                    db.close()
+                    raise
+                damaged = True  # could not be opened at all
             if not damaged and db is not None:
                 self._backup(db)
                 return db

@@ -3,14 +3,13 @@ program knows what stake is out there and when it comes back, even if the chain 
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from app.storage.jobs import create_private
+from app.storage.db import Migration, connect, migrate
 
 Role = Literal["consumer", "provider"]
 
@@ -44,21 +43,31 @@ class SessionRecord:
 _FIELDS = [f.name for f in fields(SessionRecord)]
 _INT = {f.name for f in fields(SessionRecord) if f.type in ("int", int)}
 
+# ``PRAGMA user_version`` steps; never edit a released one, append (a new field of
+# ``SessionRecord`` is an ``ALTER TABLE sessions ADD COLUMN`` step). Money columns are TEXT: wei
+# amounts exceed SQLite's 64-bit integers. ``IF NOT EXISTS``: a store written before versions
+# (user_version 0) has this table already.
+_MIGRATIONS: tuple[Migration, ...] = ("""
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id TEXT, role TEXT, user TEXT, provider TEXT, bid_id TEXT, model_id TEXT,
+    endpoint TEXT, price_per_second TEXT, stake TEXT, opened_at TEXT, ends_at TEXT,
+    closed_at TEXT, refunded TEXT, on_hold TEXT, on_hold_until TEXT, spent TEXT, prompts TEXT,
+    tokens TEXT, status TEXT, open_tx TEXT, close_tx TEXT, updated_at REAL,
+    PRIMARY KEY(session_id, role)
+);
+""",)
+
 
 class SessionStore:
     def __init__(self, path: Path) -> None:
-        create_private(path)  # owner-only: it says what stake this wallet has out there
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # Money columns are TEXT: wei amounts exceed SQLite's 64-bit integers.
-        cols = ",".join(
-            f"{n} TEXT" if n in _INT else f"{n} {'REAL' if n == 'updated_at' else 'TEXT'}"
-            for n in _FIELDS
-        )
-        self._db.execute(
-            f"CREATE TABLE IF NOT EXISTS sessions ({cols}, PRIMARY KEY(session_id, role))"
-        )
+        # Owner-only (db.connect): it says what stake this wallet has out there.
+        self._db = connect(path, check_same_thread=False)
+        try:
+            migrate(self._db, _MIGRATIONS)
+        except BaseException:
+            self._db.close()
+            raise
 
     def close(self) -> None:
         with self._lock:

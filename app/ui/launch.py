@@ -246,11 +246,10 @@ def run_gui(argv: Sequence[str]) -> int:
 
     import asyncio
 
-    import qasync
-
     from app.ui.crash_hook import CrashHook
+    from app.ui.qt_loop import QtEventLoop
 
-    loop = qasync.QEventLoop(app)
+    loop = QtEventLoop(app)
     asyncio.set_event_loop(loop)
     reporter = CrashHook(lambda: window)  # the report dialog's module loads on the first error
     reporter.install(loop)

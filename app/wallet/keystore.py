@@ -26,6 +26,21 @@ MAX_KDF_MEMORY = 1 << 30  # refuse files that would need more than 1 GiB to open
 MAX_PBKDF2_ROUNDS = 10_000_000
 
 
+def scrypt_key(password: str, salt: bytes, n: int, r: int, p: int, dklen: int = 32) -> bytes:
+    """OpenSSL's scrypt (several times faster than eth-account's), allowed exactly the memory its
+    settings need: OpenSSL refuses more than 32 MiB unless told. The sealed recovery phrase
+    (``secretbox``) uses it too."""
+    return hashlib.scrypt(
+        password.encode("utf-8"),
+        salt=salt,
+        n=n,
+        r=r,
+        p=p,
+        dklen=dklen,
+        maxmem=128 * r * (n + p + 2) + (1 << 20),
+    )
+
+
 def encrypt_keystore(
     private_key: bytes, password: str, *, scrypt_n: int = DEFAULT_SCRYPT_N
 ) -> dict[str, Any]:
@@ -36,15 +51,7 @@ def encrypt_keystore(
     """
     salt, iv = os.urandom(32), os.urandom(16)
     r, p = 8, 1
-    dk = hashlib.scrypt(
-        password.encode("utf-8"),
-        salt=salt,
-        n=scrypt_n,
-        r=r,
-        p=p,
-        dklen=32,
-        maxmem=128 * r * (scrypt_n + p + 2) + (1 << 20),
-    )
+    dk = scrypt_key(password, salt, scrypt_n, r, p)
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # first use
 
     enc = Cipher(algorithms.AES(dk[:16]), modes.CTR(iv)).encryptor()
@@ -158,9 +165,7 @@ def _derive_key(crypto: dict[str, Any], password: str) -> bytes:
                 "settings."
             )
         try:
-            return hashlib.scrypt(
-                pw, salt=salt, n=n, r=r, p=p, dklen=dklen, maxmem=memory + (1 << 20)
-            )
+            return scrypt_key(password, salt, n, r, p, dklen)
         except (ValueError, MemoryError) as exc:
             raise UnsupportedKeystore(
                 "This keystore's scrypt settings cannot be used on this computer.", detail=str(exc)

@@ -36,7 +36,7 @@ def _tx_chain_id(tx: dict[str, Any]) -> int | None:
 
 
 class WalletSigner:
-    """A ``Signer`` (plus ``ecies_decrypt``) that holds an address, never a key."""
+    """A ``Signer`` (plus ``ecdh_x``) that holds an address, never a key."""
 
     def __init__(self, owner: KeyOwner, address: str, public_key: bytes | None = None) -> None:
         """``public_key`` may be unknown when the wallet is still locked (a job supervisor
@@ -81,5 +81,5 @@ class WalletSigner:
     def sign_raw_hash(self, digest: bytes) -> bytes:
         return self._key().sign_raw_hash(digest)
 
-    def ecies_decrypt(self, ciphertext: bytes) -> bytes:
-        return self._key(signing=False).ecies_decrypt(ciphertext)
+    def ecdh_x(self, public_key: bytes) -> bytes:
+        return self._key(signing=False).ecdh_x(public_key)

@@ -6,7 +6,6 @@ gets a modern AEAD instead. The envelope is self-describing JSON so parameters c
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Any
 
@@ -16,24 +15,15 @@ DEFAULT_SCRYPT_N = 2**17
 _AAD = b"morpheus-desktop/sealed-secret/v1"
 
 
-def _key(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(
-        password.encode("utf-8"),
-        salt=salt,
-        n=n,
-        r=r,
-        p=p,
-        dklen=32,
-        maxmem=128 * r * (n + p + 2) + (1 << 20),
-    )
-
-
 def seal(plaintext: bytes, password: str, *, scrypt_n: int = DEFAULT_SCRYPT_N) -> dict[str, Any]:
     salt, nonce = os.urandom(16), os.urandom(12)
     r, p = 8, 1
     from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305  # first use
 
-    ct = ChaCha20Poly1305(_key(password, salt, scrypt_n, r, p)).encrypt(nonce, plaintext, _AAD)
+    from app.wallet.keystore import scrypt_key
+
+    key = scrypt_key(password, salt, scrypt_n, r, p)
+    ct = ChaCha20Poly1305(key).encrypt(nonce, plaintext, _AAD)
     return {
         "version": 1,
         "kdf": "scrypt",
@@ -61,11 +51,11 @@ def unseal(box: Any, password: str) -> bytes:
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-    from app.wallet.keystore import password_variants
+    from app.wallet.keystore import password_variants, scrypt_key
 
     for candidate in password_variants(password):
         try:
-            return ChaCha20Poly1305(_key(candidate, salt, n, r, p)).decrypt(nonce, ct, _AAD)
+            return ChaCha20Poly1305(scrypt_key(candidate, salt, n, r, p)).decrypt(nonce, ct, _AAD)
         except InvalidTag:
             continue
     raise WrongPassword()

@@ -85,6 +85,7 @@ class LocalSigner:
         pk = keys.PrivateKey(key)
         self._address = pk.public_key.to_checksum_address()
         self._pub = b"\x04" + pk.public_key.to_bytes()
+        self._shared: dict[bytes, bytes] = {}  # ephemeral public key -> ECDH x (ecdh_x)
 
     def __repr__(self) -> str:  # never show the key, even in a debugger or a traceback
         return f"LocalSigner({self._address})"
@@ -118,11 +119,18 @@ class LocalSigner:
         _check_digest(digest)
         return bytes(self._cc.sign_recoverable(digest, hasher=None))
 
-    def ecies_decrypt(self, ciphertext: bytes) -> bytes:
-        """Open a MOR-RPC ECIES message sent to this key (the key itself never leaves)."""
-        from app.p2p import crypto
-
-        return crypto.ecies_decrypt(int.from_bytes(self._key, "big"), ciphertext)
+    def ecdh_x(self, public_key: bytes) -> bytes:
+        """The x-coordinate of key·Q for a 65-byte public key Q (go-ethereum's ECDH
+        ``GenerateShared``): what opening a MOR-RPC ECIES message sent to this key needs, while
+        the key itself never leaves. A stream reuses its Q, so the last few are remembered."""
+        x = self._shared.get(public_key)
+        if x is None:
+            point = coincurve.PublicKey(public_key).multiply(self._key)
+            x = bytes(point.format(compressed=True)[1:])
+            if len(self._shared) >= 64:
+                self._shared.pop(next(iter(self._shared)))
+            self._shared[public_key] = x
+        return x
 
 
 def recover_raw_hash_signer(digest: bytes, signature: bytes) -> str:

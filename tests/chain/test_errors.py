@@ -108,7 +108,7 @@ def test_empty_or_short_revert(data: str | None) -> None:
 
 
 def test_insufficient_gas_message_has_exact_missing_amount() -> None:
-    err = e.InsufficientGas(needed=3 * 10**15, balance=10**15)
+    err = e.InsufficientEth(needed=3 * 10**15, balance=10**15)
     assert err.missing == 2 * 10**15
     assert "0.002 ETH more is needed" in err.message
 

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from app.chain.client import ChainClient
 from app.chain.errors import RpcUnavailable, WrongChain
-from app.chain.rpc import RpcError, RpcPool
+from app.chain.rpc import EthRpcError, RpcPool
 from tests.chain.conftest import PlainAnvil, plain_network
 
 
@@ -148,7 +148,7 @@ async def test_wrong_chain_id_refused(plain_anvil: PlainAnvil) -> None:
 async def test_node_error_object_is_not_a_failover(plain_anvil: PlainAnvil) -> None:
     pool = RpcPool([plain_anvil.url, dead_url()])
     try:
-        with pytest.raises(RpcError):
+        with pytest.raises(EthRpcError):
             await pool.request("eth_noSuchMethod")
         assert pool.active_url == plain_anvil.url
     finally:
@@ -162,7 +162,7 @@ async def test_batch_answers_in_call_order(plain_anvil: PlainAnvil) -> None:
             [("eth_chainId", []), ("eth_noSuchMethod", []), ("eth_blockNumber", [])]
         )
         assert int(chain_id, 16) == 31338
-        assert isinstance(bad, RpcError)
+        assert isinstance(bad, EthRpcError)
         assert int(number, 16) >= 0
         assert pool.request_count == 1
     finally:

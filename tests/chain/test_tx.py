@@ -12,7 +12,7 @@ from eth_account.signers.local import LocalAccount
 
 from app.chain.errors import (
     ContractReverted,
-    InsufficientGas,
+    InsufficientEth,
     RpcUnavailable,
     TransactionFailed,
 )
@@ -114,7 +114,7 @@ async def test_insufficient_eth_for_gas_names_the_missing_amount(
     plain_anvil.rpc("anvil_setBalance", [poor.address, hex(1000)])
     tm = TxManager(pool, CHAIN_ID, fast())
     sent: list[SentTx] = []
-    with pytest.raises(InsufficientGas) as info:
+    with pytest.raises(InsufficientEth) as info:
         await tm.send(poor, Account.create().address, value=1, on_sent=sent.append)
     err = info.value
     assert err.balance == 1000
@@ -155,7 +155,7 @@ async def test_eth_amount_above_balance_is_typed(
     acct: LocalAccount = Account.create()
     plain_anvil.rpc("anvil_setBalance", [acct.address, hex(10**18)])
     tm = TxManager(pool, CHAIN_ID, fast())
-    with pytest.raises(InsufficientGas) as info:
+    with pytest.raises(InsufficientEth) as info:
         await tm.send(acct, Account.create().address, value=2 * 10**18)
     assert info.value.missing > 10**18 and info.value.balance == 10**18
 

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import qasync
 from PySide6.QtWidgets import QApplication
 
 from app.logsetup import setup_logging
 from app.paths import AppPaths, app_paths
 from app.services.wallet_service import WalletService
+from app.ui.qt_loop import QtEventLoop
 from app.wallet.keyring_store import UnlockSecretStore
 from tests.devnet_fixture import chain, devnet  # noqa: F401  (shared devnet fixtures)
 
@@ -25,7 +25,7 @@ FAST_N = 2**10
 
 def _qt_event_loop() -> Any:
     app = QApplication.instance() or QApplication([])
-    return qasync.QEventLoop(app)
+    return QtEventLoop(app)
 
 
 def pytest_asyncio_loop_factories(config: Any, item: Any) -> dict[str, Any]:

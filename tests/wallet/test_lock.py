@@ -168,3 +168,33 @@ def test_typing_in_the_window_keeps_the_wallet_unlocked(
         qtbot.wait(150)  # the pace of a person typing, not a synchronisation
         assert wallet.is_unlocked
     qtbot.waitUntil(lambda: not wallet.is_unlocked, timeout=5000)  # then away: it locks
+
+
+def test_the_wallet_opens_mor_rpc_messages_to_its_key_without_giving_the_key_out(
+    make_service: Make,
+) -> None:
+    """ECIES to the wallet's key: the wallet does the ECDH, MOR-RPC the rest; a stream that
+    reuses its ephemeral key, someone else's key, tampering and the lock all behave as before."""
+    from app.p2p import crypto
+    from app.p2p.errors import CryptoError
+    from app.p2p.keys import LocalKey
+
+    svc = make_service()
+    svc.import_private_key("0x" + "22" * 32, PASSWORD)
+    mine = WalletNodeKey(svc.signer)
+    stream = crypto.EciesRecipient(mine.public_key_uncompressed, reuse_ephemeral=True)
+    chunks = [f"token {i}".encode() for i in range(5)]
+    assert [mine.ecies_decrypt(stream.encrypt(c)) for c in chunks] == chunks
+    same_key = LocalKey(bytes.fromhex("22" * 32))  # the p2p's own key object agrees
+    assert same_key.ecies_decrypt(stream.encrypt(b"hi")) == b"hi"
+
+    other = crypto.ecies_encrypt(LocalKey(bytes.fromhex("33" * 32)).public_key_uncompressed, b"x")
+    tampered = bytearray(stream.encrypt(b"secret"))
+    tampered[70] ^= 1
+    for bad in (other, bytes(tampered), b"\x04" * 50, b""):
+        with pytest.raises(CryptoError):
+            mine.ecies_decrypt(bad)
+
+    svc.lock("locked by hand")
+    with pytest.raises(WalletLocked):
+        mine.ecies_decrypt(stream.encrypt(b"after the lock"))

@@ -14,10 +14,10 @@ from pytestqt.qtbot import QtBot
 from app.chain.devnet import Devnet
 from app.paths import AppPaths
 from app.services.context import AppContext
+from app.services.wallet_chain import wallet_chain_at
 from app.services.wallet_service import WalletService
 from app.ui.wallet_page import WalletPage
 from app.wallet.mnemonic import generate_mnemonic
-from app.wallet.web3_chain import Web3WalletChain
 from tests.wallet.secrets_seen import remember
 
 PW = "Harbor-Cinnamon-Glacier-64"
@@ -49,9 +49,7 @@ def _mor(net: Devnet, addr: str) -> int:
 async def funded(chain: Devnet, make_service: Make) -> AsyncIterator[WalletService]:
     phrase = generate_mnemonic(12)
     remember(phrase)
-    adapter = Web3WalletChain(
-        chain.rpc_url, chain.network["morToken"], chain_id=chain.chain_id, explorer_url=EXPLORER
-    )
+    adapter = await wallet_chain_at(chain.rpc_url, chain.network["morToken"], explorer=EXPLORER)
     svc = make_service(chain=adapter)
     svc.create_from_mnemonic(phrase, PW)
     remember(Account.from_mnemonic(phrase).key.hex().removeprefix("0x"))

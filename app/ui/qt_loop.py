@@ -1,0 +1,39 @@
+"""The asyncio loop on Qt: qasync's, with every callback run as the running loop's.
+
+qasync marks itself as the running loop only inside ``run_forever``, yet Qt also dispatches its
+callbacks elsewhere: the last pass of ``run_until_complete`` (between launch's "quit requested"
+and its shutdown), and any ``processEvents()`` made between two runs (pytest-qt makes one after
+every test). A task step run there found no running loop, so ``asyncio.timeout`` or
+``create_task`` raised ``RuntimeError`` in the middle of the step (the chain watch, a job
+runner, the earnings-cap check), and a coroutine created just before, such as aiohttp's request
+body writer, was left "never awaited".
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import qasync
+
+
+class QtEventLoop(qasync.QEventLoop):  # type: ignore[misc]
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any,
+                   context: Any = None) -> asyncio.Handle:
+        if asyncio.iscoroutinefunction(callback):
+            raise TypeError("coroutines cannot be used with call_later")
+        if not callable(callback):
+            raise TypeError(f"callback must be callable: {type(callback).__name__}")
+        handle: asyncio.Handle = super().call_later(
+            delay, self._as_running, callback, *args, context=context)
+        return handle
+
+    def _as_running(self, callback: Callable[..., Any], *args: Any) -> Any:
+        if asyncio.events._get_running_loop() is self:
+            return callback(*args)
+        asyncio.events._set_running_loop(self)
+        try:
+            return callback(*args)
+        finally:
+            asyncio.events._set_running_loop(None)
