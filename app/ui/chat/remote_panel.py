@@ -15,7 +15,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
-from PySide6.QtCore import Qt, SignalInstance
+from PySide6.QtCore import Qt, Signal, SignalInstance
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -111,6 +111,7 @@ class RemoteChatPanel(QWidget):
     """Visible while a network model is picked: its offers, "Open session", the session bar."""
 
     COLUMNS = ("Provider", "Price", "Quality", "Reachability")
+    wallet_changed = Signal()  # the wallet unlocked or locked (from any thread)
 
     def __init__(self, page: ChatHost, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -269,14 +270,39 @@ def install_remote_chat(page: ChatHost) -> RemoteChatPanel:
     page.add_panel(panel)
     page.source_changed.connect(panel.set_source)
     panel.set_source(page.current_source())
-    services = ctx.extras.get("services")
-    if services is not None and hasattr(services, "on_change"):
-        def on_services(what: str) -> None:
-            if what in ("wallet", "chain"):
-                Op(page.refresh_sources(), panel).run()
-
-        services.on_change(on_services)
+    watch_for_network_models(page, panel)
     return panel
+
+
+def watch_for_network_models(page: ChatHost, panel: RemoteChatPanel) -> None:
+    """Refresh the picker when the chain connects or the wallet unlocks or locks.
+
+    The services object is created here if nobody has yet: at launch the Chat page is built
+    before the status bar's feed creates it, and a page that waited for it would never hear the
+    "chain connected" and "wallet unlocked" that make network models available (issue 16).
+    """
+    from app.services.app_services import services_of
+
+    ctx = page.ctx
+
+    def refresh() -> None:
+        Op(page.refresh_sources(), panel).run()
+
+    panel.wallet_changed.connect(refresh)  # queued: wallet events may come from a worker thread
+
+    def on_services(what: str) -> None:
+        if what in ("wallet", "chain"):
+            refresh()
+
+    services_of(ctx).on_change(on_services)
+    wallet = ctx.wallet
+    if wallet is not None and hasattr(wallet, "add_listener"):
+        def on_wallet(event: str) -> None:
+            if event in ("unlocked", "locked"):
+                panel.wallet_changed.emit()
+
+        wallet.add_listener(on_wallet)
+        panel.destroyed.connect(lambda *_: wallet.remove_listener(on_wallet))
 
 
 def _rating_text(rb: RatedBid) -> str:
