@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
-    QComboBox,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -36,6 +35,7 @@ from app.storage.chats import (
 from app.ui.chat.conversations import ConversationsMixin
 from app.ui.chat.generation import GenerationMixin
 from app.ui.chat.layout import build_chat_page
+from app.ui.chat.picker import ModelPicker
 from app.ui.chat.remote_panel import install_remote_chat
 from app.ui.chat.sources import ChatSource, collect_sources
 from app.ui.chat.widgets import ChatView, ModelSettingsPanel, PromptEdit, TranscriptEntry
@@ -62,7 +62,8 @@ class ChatPage(ConversationsMixin, GenerationMixin, QWidget):
     conversation_list: QListWidget
     rename_button: QPushButton
     delete_button: QPushButton
-    model_picker: QComboBox
+    model_picker: ModelPicker
+    model_detail: QLabel
     settings_button: QToolButton
     settings_panel: ModelSettingsPanel
     view: ChatView
@@ -97,7 +98,7 @@ class ChatPage(ConversationsMixin, GenerationMixin, QWidget):
         self._editing_message_id: int | None = None
         self.generation_task: asyncio.Task[None] | None = None
         self._sources_task: asyncio.Future[None] | None = None
-        self._refresh_seq = 0
+        self._refresh_lock: asyncio.Lock | None = None  # made on the loop, at first use
         self._build()
         self.refresh_conversations()
         if sources is not None:
@@ -118,7 +119,7 @@ class ChatPage(ConversationsMixin, GenerationMixin, QWidget):
         self.model_picker.blockSignals(True)
         self.model_picker.clear()
         for source in self._sources:
-            self.model_picker.addItem(source.label)
+            self.model_picker.add_model(source.label, source.detail)
         index = 0
         if current is not None:
             for i, s in enumerate(self._sources):
@@ -140,14 +141,12 @@ class ChatPage(ConversationsMixin, GenerationMixin, QWidget):
         return list(self._sources)
 
     async def refresh_sources(self) -> None:
-        """Re-read the local engine's models and every registered source provider; of two
-        refreshes in flight, the later one wins (an early "wallet locked" reading must not
-        overwrite the network models found after the unlock)."""
-        self._refresh_seq += 1
-        seq = self._refresh_seq
-        sources = await collect_sources(self.ctx)
-        if seq == self._refresh_seq:
-            self.set_sources(sources)
+        """Re-read the local engine's models and every registered source provider. One at a
+        time, in order: an early reading (wallet still locked) never lands after a later one."""
+        if self._refresh_lock is None:
+            self._refresh_lock = asyncio.Lock()
+        async with self._refresh_lock:
+            self.set_sources(await collect_sources(self.ctx))
 
     def _schedule_source_refresh(self) -> None:
         # (no qasync loop running, as in a bare widget test: nothing to do)
@@ -166,6 +165,8 @@ class ChatPage(ConversationsMixin, GenerationMixin, QWidget):
 
     def _on_model_changed(self, _index: int) -> None:
         source = self.current_source()
+        self.model_detail.setText(source.detail if source is not None else "")
+        self.model_detail.setVisible(bool(self.model_detail.text()))
         self.source_changed.emit(source)
         if source is None:
             return

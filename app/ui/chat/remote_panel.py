@@ -15,7 +15,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
-from PySide6.QtCore import Qt, Signal, SignalInstance
+from PySide6.QtCore import Qt, Signal, SignalInstance, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -100,10 +100,11 @@ async def network_sources(ctx: AppContext) -> list[ChatSource]:
             remote = reg[key] = RemoteChat(consumer, model)
         else:
             remote.model = model
-        out.append(ChatSource(model.label, remote, model.key))
+        out.append(ChatSource(model.label, remote, model.key, network_detail(model)))
     for key, remote in reg.items():  # no offers left, but a session still open: keep it usable
         if key not in seen and remote.is_open:
-            out.append(ChatSource(remote.model.label, remote, remote.model.key))
+            out.append(ChatSource(remote.model.label, remote, remote.model.key,
+                                  "Your session is open"))
     return out
 
 
@@ -122,6 +123,7 @@ class RemoteChatPanel(QWidget):
         self.ping_tasks: list[asyncio.Task[Any]] = []
         self.reachability: dict[str, Reachability] = {}
         self.offers_label = QLabel("")
+        self.offers_label.setWordWrap(True)
         self.table = QTableWidget(0, len(self.COLUMNS))
         self.table.setHorizontalHeaderLabels(list(self.COLUMNS))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -130,8 +132,11 @@ class RemoteChatPanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setMaximumHeight(140)
+        self.table.setAccessibleName("Providers offering this model")
         self.open_button = QPushButton("Open session")
+        self.open_button.setAccessibleName("Open a session with the chosen provider")
         self.refresh_button = QPushButton("Refresh offers")
+        self.refresh_button.setAccessibleName("Refresh the providers' offers")
         self.session_bar = SessionBar()
         self.offers = QWidget()
         ov = QVBoxLayout(self.offers)
@@ -151,6 +156,10 @@ class RemoteChatPanel(QWidget):
         self.refresh_button.clicked.connect(self._on_refresh)
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.setVisible(False)
+
+    @Slot()
+    def refresh_sources(self) -> None:
+        Op(self.page.refresh_sources(), self).run()
 
     # which model -------------------------------------------------------------------------------
     def set_source(self, source: ChatSource | None) -> None:
@@ -230,6 +239,8 @@ class RemoteChatPanel(QWidget):
         offer = self.selected_offer()
         if self.remote is None or offer is None or self.remote.is_open:
             return None
+        if self.dialog is not None and self.dialog.isVisible():
+            return self.dialog  # a double click opens one dialog, not two
         self.dialog = OpenSessionDialog(self.remote, offer, self)
         self.dialog.opened.connect(self._on_opened)
         self.dialog.open()
@@ -288,7 +299,8 @@ def watch_for_network_models(page: ChatHost, panel: RemoteChatPanel) -> None:
     def refresh() -> None:
         Op(page.refresh_sources(), panel).run()
 
-    panel.wallet_changed.connect(refresh)  # queued: wallet events may come from a worker thread
+    # Wallet events may come from a worker thread (the automatic unlock): queued to the panel's.
+    panel.wallet_changed.connect(panel.refresh_sources, Qt.ConnectionType.QueuedConnection)
 
     def on_services(what: str) -> None:
         if what in ("wallet", "chain"):
@@ -303,6 +315,15 @@ def watch_for_network_models(page: ChatHost, panel: RemoteChatPanel) -> None:
 
         wallet.add_listener(on_wallet)
         panel.destroyed.connect(lambda *_: wallet.remove_listener(on_wallet))
+
+
+def network_detail(model: NetworkModel) -> str:
+    """The picker's second line for a network model: lowest price per hour, best quality."""
+    if not model.bids:
+        return "No offers right now"
+    cheapest = min(rb.bid.price_per_second for rb in model.bids)
+    best = max(model.bids, key=lambda rb: rb.total)
+    return f"from {mor_per_hour(cheapest)} · quality {_rating_text(best)}"
 
 
 def _rating_text(rb: RatedBid) -> str:
