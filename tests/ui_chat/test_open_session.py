@@ -16,6 +16,7 @@ from pytestqt.qtbot import QtBot
 from app.services.remote_chat import RemoteChat, RemoteState
 from app.ui.chat_page import ChatPage
 from app.ui.formatting import mor
+from tests.ui_chat.conftest import clipped, jargon
 from tests.ui_remote.conftest import MODEL_NAME, Gui, Providers
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -43,7 +44,7 @@ async def test_open_session_dialog_is_readable_and_double_clicks_spend_once(
 ) -> None:
     page = ChatPage(gui.ctx)
     qtbot.addWidget(page)
-    page.resize(800, 600)
+    page.resize(800 - 180, 600 - 60)  # its share of an 800x600 window
     page.show()
     await page.refresh_sources()
     page.select_source(NETWORK_LABEL)
@@ -53,6 +54,8 @@ async def test_open_session_dialog_is_readable_and_double_clicks_spend_once(
     assert "MOR/hour" in page.model_detail.text() and "quality" in page.model_detail.text()
     assert "wei" not in page.model_detail.text()
     panel = page.remote_panel
+    await asyncio.gather(*panel.ping_tasks)
+    assert clipped(page) == [] and jargon(page) == []  # offers at 800x600, in plain words
 
     double_click(qtbot, panel.open_button)
     dialog = panel.dialog
@@ -89,6 +92,7 @@ async def test_open_session_dialog_is_readable_and_double_clicks_spend_once(
     assert await chain.mor_balance(gui.address) == before - s.stake  # one stake, not two
 
     bar = panel.session_bar
+    assert bar.isVisible() and clipped(page) == [] and jargon(page) == []
     double_click(qtbot, bar.close_button)
     assert bar.close_task is not None
     await asyncio.wait_for(bar.close_task, WAIT_S)

@@ -143,7 +143,10 @@ class ModelSettingsPanel(QWidget):
         self.advanced_button.toggled.connect(self.advanced.setVisible)
 
         self.save_button = QPushButton("Save for this model")
+        self.save_button.setAccessibleName("Save answer settings for this model")
         self.reset_button = QPushButton("Defaults")
+        self.reset_button.setAccessibleName("Back to the default answer settings")
+        self.advanced_button.setAccessibleName("Advanced answer settings")
         self.reset_button.setToolTip("Balanced answers and no instructions")
         buttons = QHBoxLayout()
         buttons.addWidget(self.advanced_button)
