@@ -5,7 +5,6 @@ with their speed live under them, and presets set the sampling values."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 
