@@ -173,6 +173,8 @@ async def run(args: argparse.Namespace) -> tuple[float, float]:
         chat = ChatPage(ctx, sources=[], store=store)
         chat.resize(1000, 800)
         chat.show()
+        # The view's markdown render of each streamed batch (completed blocks + open tail).
+        chat.view._render_tail = timed(chat.view._render_tail, "chat_render")
         activity = ActivityPage(ctx) if args.pages == "all" else None
         if activity is not None:
             activity.show()
@@ -220,9 +222,9 @@ async def run(args: argparse.Namespace) -> tuple[float, float]:
               f"{len(gaps)} ticks")
         print(f"tick gap ms: median {statistics.median(gaps):.1f} "
               f"p99 {gaps[int(len(gaps) * 0.99) - 1]:.1f} max {gaps[-1]:.1f}")
-        if activity is not None:
-            print(f"activity page rows: {activity.jobs_table.rowCount()}; slowest GUI-thread "
-                  "work: " + ", ".join(f"{k} {max(v):.1f} ms" for k, v in TIMINGS.items() if v))
+        rows = f"activity page rows: {activity.jobs_table.rowCount()}; " if activity else ""
+        print(f"{rows}slowest GUI-thread work: "
+              + ", ".join(f"{k} {max(v):.1f} ms" for k, v in TIMINGS.items() if v))
         return meter.max_stall_ms, open_to_first
     finally:
         if services is not None:
@@ -242,8 +244,11 @@ def main() -> None:
     ap.add_argument("--answers", type=int, default=3, help="answers streamed in a row")
     ap.add_argument("--pages", choices=["all", "chat"], default="all",
                     help="which pages are open while streaming")
+    ap.add_argument("--watchdog", type=float, default=600.0,
+                    help="seconds before a stuck run dumps its stacks and exits (a busy machine "
+                    "generates slowly)")
     args = ap.parse_args()
-    faulthandler.dump_traceback_later(240, exit=True)
+    faulthandler.dump_traceback_later(args.watchdog, exit=True)
     app = QApplication.instance() or QApplication([])
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)

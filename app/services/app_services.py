@@ -64,6 +64,7 @@ class AppServices:
         self.supervisor: JobSupervisor | None = None
         self.supervisor_error = ""  # why background payments do not run here (shown to the user)
         self._wallet_hooked = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._supervisor_lock = asyncio.Lock()  # two pages connecting at once start one
         self._stop_hooks: list[Callable[[], Awaitable[None]]] = []
 
@@ -134,12 +135,22 @@ class AppServices:
         self.supervisor_error = sup.notice
         runner.on_change(lambda: self._emit("jobs"))
         if not self._wallet_hooked:
+            self._loop = asyncio.get_running_loop()
             wallet.add_listener(self._on_wallet_event)
             self._wallet_hooked = True
         self._emit("jobs")
         return sup
 
     def _on_wallet_event(self, event: str) -> None:
+        # The automatic unlock runs in a worker thread and the wallet tells its listeners from
+        # there: the job runner and the pages are the loop's, so the event is handed to it.
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wallet_event_on_loop, event)
+        else:
+            self._wallet_event_on_loop(event)
+
+    def _wallet_event_on_loop(self, event: str) -> None:
         if event == "unlocked" and self.supervisor is not None:
             self.supervisor.wallet_unlocked()
         self._emit("jobs")

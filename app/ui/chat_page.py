@@ -9,19 +9,14 @@ the picker later without changes here.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 from collections.abc import Sequence
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
-    QComboBox,
     QLabel,
     QLineEdit,
     QListWidget,
-    QListWidgetItem,
-    QMessageBox,
     QPushButton,
     QToolButton,
     QVBoxLayout,
@@ -29,24 +24,19 @@ from PySide6.QtWidgets import (
 )
 
 from app.errors import UserFacingError
-from app.inference.types import (
-    ChatMessage,
-    ChatRequest,
-    CompletionDone,
-    CompletionMetrics,
-    TokenDelta,
-)
 from app.services.context import AppContext
 from app.storage.chats import (
     ChatStore,
     Conversation,
-    ConversationNotFound,
     ModelSettings,
     StoredMessage,
     default_chat_store_path,
 )
+from app.ui.chat.conversations import ConversationsMixin
+from app.ui.chat.generation import GenerationMixin
 from app.ui.chat.layout import build_chat_page
-from app.ui.chat.network_side import ensure_network_side, first_sources, is_provider_switch
+from app.ui.chat.network_side import ensure_network_side, first_sources
+from app.ui.chat.picker import ModelPicker
 from app.ui.chat.sources import ChatSource, collect_sources
 from app.ui.chat.widgets import ChatView, ModelSettingsPanel, PromptEdit, TranscriptEntry
 from app.ui.ops import Op
@@ -61,7 +51,7 @@ def title_from(text: str) -> str:
     return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
 
 
-class ChatPage(QWidget):
+class ChatPage(ConversationsMixin, GenerationMixin, QWidget):
     """``ChatPage(ctx)``; optional ``sources`` replaces the ones collected from ``ctx``."""
 
     answer_finished = Signal(str)
@@ -72,7 +62,8 @@ class ChatPage(QWidget):
     conversation_list: QListWidget
     rename_button: QPushButton
     delete_button: QPushButton
-    model_picker: QComboBox
+    model_picker: ModelPicker
+    model_detail: QLabel
     settings_button: QToolButton
     settings_panel: ModelSettingsPanel
     view: ChatView
@@ -107,6 +98,7 @@ class ChatPage(QWidget):
         self._editing_message_id: int | None = None
         self.generation_task: asyncio.Task[None] | None = None
         self._sources_task: asyncio.Future[None] | None = None
+        self._refresh_lock: asyncio.Lock | None = None  # made on the loop, at first use
         self._build()
         self.refresh_conversations()
         if sources is not None:
@@ -126,7 +118,7 @@ class ChatPage(QWidget):
         self.model_picker.blockSignals(True)
         self.model_picker.clear()
         for source in self._sources:
-            self.model_picker.addItem(source.label)
+            self.model_picker.add_model(source.label, source.detail)
         index = 0
         if current is not None:
             for i, s in enumerate(self._sources):
@@ -148,9 +140,13 @@ class ChatPage(QWidget):
         return list(self._sources)
 
     async def refresh_sources(self) -> None:
-        """Re-read the local engine's models and every registered source provider."""
+        """Re-read the local engine's models and every registered source provider. One at a
+        time, in order: an early reading (wallet still locked) never lands after a later one."""
         ensure_network_side(self)
-        self.set_sources(await collect_sources(self.ctx))
+        if self._refresh_lock is None:
+            self._refresh_lock = asyncio.Lock()
+        async with self._refresh_lock:
+            self.set_sources(await collect_sources(self.ctx))
 
     def _schedule_source_refresh(self) -> None:
         # (no qasync loop running, as in a bare widget test: nothing to do)
@@ -169,6 +165,8 @@ class ChatPage(QWidget):
 
     def _on_model_changed(self, _index: int) -> None:
         source = self.current_source()
+        self.model_detail.setText(source.detail if source is not None else "")
+        self.model_detail.setVisible(bool(self.model_detail.text()))
         self.source_changed.emit(source)
         if source is None:
             return
@@ -187,114 +185,6 @@ class ChatPage(QWidget):
             self.show_status(exc.message, error=True)
             return
         self.show_status(f"Settings saved for {source.model_name}.")
-
-    # conversations -----------------------------------------------------------------------------
-    @property
-    def conversation_id(self) -> int | None:
-        return self._conversation_id
-
-    def refresh_conversations(self) -> None:
-        conversations = self.store.list_conversations(self.search_box.text())
-        self.conversation_list.blockSignals(True)
-        self.conversation_list.clear()
-        selected: QListWidgetItem | None = None
-        for conv in conversations:
-            item = QListWidgetItem(conv.title)
-            item.setData(Qt.ItemDataRole.UserRole, conv.id)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
-            self.conversation_list.addItem(item)
-            if conv.id == self._conversation_id:
-                selected = item
-        if selected is not None:
-            self.conversation_list.setCurrentItem(selected)
-        self.conversation_list.blockSignals(False)
-        self.conversations_refreshed.emit()
-
-    def conversation_titles(self) -> list[str]:
-        return [
-            self.conversation_list.item(i).text() for i in range(self.conversation_list.count())
-        ]
-
-    def new_conversation(self) -> None:
-        """Show an empty transcript; the conversation is stored when the first message is sent."""
-        self.stop()
-        self._conversation_id = None
-        self._editing_message_id = None
-        self.conversation_list.clearSelection()
-        self.conversation_list.setCurrentRow(-1)
-        self.view.show_entries([])
-        self.prompt.setFocus()
-        self._update_buttons()
-
-    def open_conversation(self, conversation_id: int) -> None:
-        if conversation_id != self._conversation_id:
-            self.stop()
-        conv = self.store.get_conversation(conversation_id)
-        self._conversation_id = conv.id
-        self._editing_message_id = None
-        if conv.model:
-            for i, s in enumerate(self._sources):
-                if s.model_name == conv.model:
-                    self.model_picker.blockSignals(True)
-                    self.model_picker.setCurrentIndex(i)
-                    self.model_picker.blockSignals(False)
-                    self.settings_panel.load(self.store.model_settings(s.model_name))
-                    break
-        self._render_transcript()
-        self.refresh_conversations()
-        self._update_buttons()
-
-    def rename_conversation(self, conversation_id: int, title: str) -> None:
-        try:
-            self.store.rename(conversation_id, title)
-        except UserFacingError as exc:
-            self.show_status(exc.message, error=True)
-        self.refresh_conversations()
-
-    def delete_conversation(self, conversation_id: int) -> None:
-        if conversation_id == self._conversation_id:
-            self.stop()
-            self._conversation_id = None
-            self.view.show_entries([])
-        self.store.delete(conversation_id)
-        self.refresh_conversations()
-        self._update_buttons()
-
-    def _selected_id(self) -> int | None:
-        item = self.conversation_list.currentItem()
-        return None if item is None else int(item.data(Qt.ItemDataRole.UserRole))
-
-    def _on_current_item(self, current: QListWidgetItem | None, _prev: object) -> None:
-        if current is not None:
-            conv_id = int(current.data(Qt.ItemDataRole.UserRole))
-            if conv_id != self._conversation_id:
-                self.open_conversation(conv_id)
-
-    def _on_item_edited(self, item: QListWidgetItem) -> None:
-        conv_id = int(item.data(Qt.ItemDataRole.UserRole))
-        title = item.text().strip()
-        if not title:
-            self.refresh_conversations()  # an empty name is not kept; show the old one again
-            return
-        self.rename_conversation(conv_id, title)
-
-    def _on_rename_clicked(self) -> None:
-        item = self.conversation_list.currentItem()
-        if item is not None:
-            self.conversation_list.editItem(item)
-
-    def _on_delete_clicked(self) -> None:
-        conv_id = self._selected_id()
-        if conv_id is None:
-            return
-        title = self.store.get_conversation(conv_id).title
-        answer = QMessageBox.question(
-            self,
-            "Delete chat",
-            f"Delete “{title}” and all its messages? This cannot be undone.",
-        )
-        if answer == QMessageBox.StandardButton.Yes:
-            self.delete_conversation(conv_id)
 
     # transcript --------------------------------------------------------------------------------
     def messages(self) -> list[StoredMessage]:
@@ -397,96 +287,6 @@ class ChatPage(QWidget):
     def stop(self) -> None:
         if self.busy and self.generation_task is not None:
             self.generation_task.cancel()
-
-    def _start_generation(self, source: ChatSource) -> asyncio.Task[None]:
-        assert self._conversation_id is not None
-        self._render_transcript()
-        self.show_status("")
-        task = Op(self._generate(self._conversation_id, source), self).run()
-        assert task is not None, "sending needs the running event loop"
-        self.generation_task = task
-        task.add_done_callback(lambda _t: self._update_buttons())
-        self._update_buttons()
-        return task
-
-    def _request_for(self, conversation_id: int, source: ChatSource) -> ChatRequest:
-        settings = self.store.model_settings(source.model_name)
-        messages: list[ChatMessage] = []
-        if settings.system_prompt:
-            messages.append(ChatMessage("system", settings.system_prompt))
-        for m in self.store.messages(conversation_id):
-            if m.role in ("user", "assistant") and m.content:
-                messages.append(ChatMessage(m.role, m.content))
-        return ChatRequest(tuple(messages), settings.params, source.model_name)
-
-    async def _generate(self, conversation_id: int, source: ChatSource) -> None:
-        request = self._request_for(conversation_id, source)
-        self.view.begin_stream(source.label)
-        parts: list[str] = []
-        metrics: CompletionMetrics | None = None
-        error = ""
-        started = time.perf_counter()
-        first_at: float | None = None
-        cancelled = False
-        stream = source.engine.chat_stream(request)
-        try:
-            async with contextlib.aclosing(stream):  # type: ignore[type-var]
-                async for event in stream:
-                    if is_provider_switch(event):
-                        # The provider failed and another one answers afresh: drop the partial
-                        # answer and say what happened in the conversation itself.
-                        parts.clear()
-                        first_at = None
-                        with contextlib.suppress(ConversationNotFound):
-                            self.store.add_message(conversation_id, "system", event.notice)
-                        if conversation_id == self._conversation_id:
-                            self._render_transcript()
-                            self.view.begin_stream(source.label)
-                        self.show_status(event.notice)
-                    elif isinstance(event, TokenDelta):
-                        if first_at is None:
-                            first_at = time.perf_counter()
-                        parts.append(event.text)
-                        self.view.append_text(event.text)
-                    elif isinstance(event, CompletionDone):
-                        metrics = event.metrics
-        except asyncio.CancelledError:
-            cancelled = True
-        except UserFacingError as exc:
-            error = exc.message
-            log.warning("chat generation failed: %s (%s)", exc.message, exc.detail)
-        except Exception:
-            log.exception("chat generation failed")
-            error = "Something went wrong while generating the answer. Details are in the log."
-        finally:
-            self.view.end_stream()
-        text = "".join(parts)
-        if metrics is None and (cancelled or text):
-            end = time.perf_counter()
-            n = len(parts)
-            gen = end - (first_at or end)
-            metrics = CompletionMetrics(
-                prompt_tokens=0,
-                completion_tokens=n,
-                ttft_ms=((first_at or end) - started) * 1000,
-                tokens_per_s=(n - 1) / gen if n > 1 and gen > 0 else 0.0,
-                finish_reason="cancelled",
-            )
-        if text or (metrics is not None and not error):
-            # (the user may have deleted the chat while it was answering)
-            with contextlib.suppress(ConversationNotFound):
-                self.store.add_message(
-                    conversation_id, "assistant", text, model=source.model_name, metrics=metrics
-                )
-
-        if conversation_id == self._conversation_id:
-            self._render_transcript()
-        if error:
-            self.show_status(error, error=True)
-        elif cancelled:
-            self.show_status("Stopped.")
-        self.refresh_conversations()
-        self.answer_finished.emit(text)
 
     def _update_buttons(self) -> None:
         busy = self.busy

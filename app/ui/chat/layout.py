@@ -8,7 +8,6 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
-    QComboBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.chat.picker import ModelPicker
 from app.ui.chat.widgets import ChatView, ModelSettingsPanel, PromptEdit
 from app.ui.placeholder import page_title
 
@@ -51,12 +51,17 @@ def build_chat_page(page: Any) -> None:
     lv.addLayout(lr)
 
     # right: model picker, settings, transcript, prompt
-    page.model_picker = QComboBox()
-    page.model_picker.setMinimumWidth(240)
+    page.model_picker = ModelPicker()
     page.model_picker.setPlaceholderText("No model available yet")
+    page.model_detail = QLabel("")
+    page.model_detail.setProperty("role", "hint")
+    page.model_detail.setWordWrap(True)
+    page.model_detail.setAccessibleName("About the chosen model")
     page.settings_button = QToolButton()
-    page.settings_button.setText("Model settings")
+    page.settings_button.setText("Answer settings")
     page.settings_button.setCheckable(True)
+    page.settings_button.setToolTip("How the model answers: precise, balanced or creative")
+    page.settings_button.setAccessibleName("Answer settings")
     page.settings_panel = ModelSettingsPanel()
     page.settings_panel.setVisible(False)
     page.view = ChatView()
@@ -69,17 +74,32 @@ def build_chat_page(page: Any) -> None:
         "Message the model (Enter to send, Shift+Enter for a new line)"
     )
     page.prompt.setMaximumHeight(110)
+    page.prompt.setAccessibleName("Your message")
     page.send_button = QPushButton("Send")
     page.send_button.setDefault(True)
     page.stop_button = QPushButton("Stop")
+    page.stop_button.setToolTip("Stop the answer (Esc)")
     page.regenerate_button = QPushButton("Regenerate")
+    page.regenerate_button.setToolTip("Ask again for a new answer to your last message")
     page.edit_button = QPushButton("Edit last")
+    page.edit_button.setToolTip("Change your last message and send it again")
+    page.status.setAccessibleName("Chat status")
+    for button, name in ((page.send_button, "Send message"), (page.stop_button, "Stop answer"),
+                         (page.regenerate_button, "Regenerate answer"),
+                         (page.edit_button, "Edit last message"),
+                         (page.new_button, "New chat"), (page.rename_button, "Rename chat"),
+                         (page.delete_button, "Delete chat")):
+        button.setAccessibleName(name)
+    page.search_box.setAccessibleName("Search chats")
+    page.conversation_list.setAccessibleName("Chats")
 
     top = QHBoxLayout()
     top.addWidget(page_title("Chat"))
     top.addStretch(1)
-    top.addWidget(QLabel("Model"))
-    top.addWidget(page.model_picker)
+    model_label = QLabel("Model")
+    model_label.setBuddy(page.model_picker)
+    top.addWidget(model_label)
+    top.addWidget(page.model_picker, 1)
     top.addWidget(page.settings_button)
     buttons = QHBoxLayout()
     buttons.addWidget(page.edit_button)
@@ -91,6 +111,7 @@ def build_chat_page(page: Any) -> None:
     rv = QVBoxLayout(right)
     rv.setContentsMargins(0, 0, 0, 0)
     rv.addLayout(top)
+    rv.addWidget(page.model_detail)
     rv.addWidget(page.settings_panel)
     page.panels = QVBoxLayout()  # extra panels above the transcript (remote session bar)
     rv.addLayout(page.panels)
@@ -103,7 +124,9 @@ def build_chat_page(page: Any) -> None:
     splitter.addWidget(left)
     splitter.addWidget(right)
     splitter.setStretchFactor(1, 1)
-    splitter.setSizes([220, 680])
+    splitter.setCollapsible(1, False)
+    left.setMinimumWidth(140)
+    splitter.setSizes([200, 700])
     layout = QVBoxLayout(page)
     layout.setContentsMargins(16, 12, 16, 12)
     layout.addWidget(splitter)

@@ -34,10 +34,17 @@ def _code_html(code: str, lang: str, index: int) -> str:
     return (
         f'<table width="100%" cellspacing="0" cellpadding="6" bgcolor="{CODE_BG}" '
         f'style="margin-top:4px; margin-bottom:4px;">'
-        f'<tr><td bgcolor="{CODE_HEADER_BG}"><span style="color:#4b5563;">{label}</span>'
-        f'&nbsp;&nbsp;<a href="{COPY_CODE_SCHEME}:{index}">Copy</a></td></tr>'
-        f'<tr><td><pre style="font-family: monospace; margin:0;">{body}</pre></td></tr></table>\n'
+        f'<tr><td bgcolor="{CODE_HEADER_BG}"><span style="color:#4b5563;">{label}</span></td>'
+        f'<td bgcolor="{CODE_HEADER_BG}" align="right"><a href="{COPY_CODE_SCHEME}:{index}" '
+        f'style="text-decoration:none; color:#1d4ed8;"><b>Copy</b></a></td></tr>'
+        f'<tr><td colspan="2"><pre style="font-family: monospace; margin:0; color:#111827;">'
+        f"{body}</pre></td></tr></table>\n"
     )
+
+
+def _hr(self: Any, tokens: Any, idx: int, options: Any, env: dict[str, Any]) -> str:
+    # A paragraph, not <hr>: Qt carries a rule's format into the blocks after it.
+    return '<p align="center" style="color:#9ca3af;">· · ·</p>\n'
 
 
 def _fence(self: Any, tokens: Any, idx: int, options: Any, env: dict[str, Any]) -> str:
@@ -65,6 +72,7 @@ def _make_parser() -> MarkdownIt:
     md.enable(["table", "strikethrough"])
     md.add_render_rule("fence", _fence)
     md.add_render_rule("code_block", _code_block)
+    md.add_render_rule("hr", _hr)
     return md
 
 
@@ -74,3 +82,27 @@ def render_markdown(text: str, *, code_offset: int = 0) -> RenderedMarkdown:
     env: dict[str, Any] = {"code_blocks": [], "code_offset": code_offset}
     html = _make_parser().render(text, env)
     return RenderedMarkdown(html, list(env["code_blocks"]))
+
+
+def completed_length(text: str, start: int = 0) -> int:
+    """How much of a streaming ``text`` is finished blocks: up to the last blank line (or closing
+    code fence) after ``start`` that is outside a code fence. ``start`` must itself be such a
+    boundary. The rest is the open tail, still being written."""
+    end = start
+    pos = start
+    fence = ""
+    while True:
+        nl = text.find("\n", pos)
+        if nl < 0:
+            return end
+        line = text[pos:nl]
+        pos = nl + 1
+        stripped = line.strip()
+        if fence:
+            if stripped.startswith(fence) and not stripped[len(fence):].strip("`~"):
+                fence = ""
+                end = pos
+        elif stripped.startswith(("```", "~~~")):
+            fence = stripped[:3]
+        elif not stripped and not line.startswith("    "):
+            end = pos

@@ -11,8 +11,10 @@ from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QPushButton,
     QSlider,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -25,6 +27,7 @@ from app.ui.formatting import duration_text, local_time, mor, mor_per_hour
 from app.ui.ops import Op
 
 DEFAULT_MINUTES = 30
+DIALOG_WIDTH = 520
 QUOTE_DEBOUNCE_MS = 300
 ERROR_STYLE = "color: #b91c1c;"
 
@@ -32,9 +35,31 @@ ERROR_STYLE = "color: #b91c1c;"
 def returns_text(next_midnight: int) -> str:
     return (
         "Closing before the end returns the unused stake at once; the part for today's use is "
-        f"held until {local_time(next_midnight)} and then returned automatically. If the session "
-        "runs to its end, the whole stake comes back when it closes."
+        f"held until {local_time(next_midnight)} and then returned automatically. That is the "
+        "next 00:00 UTC. If the session runs to its end, the whole stake comes back when it "
+        "closes."
     )
+
+
+def cost_text(q: StakeQuote) -> str:
+    """The most the session costs, in the words of what leaves the wallet and what comes back."""
+    return (
+        f"The most this costs you: {mor(q.stake, 6)} is set aside while the session runs, and "
+        "all of it comes back to you (when, see below). The provider's pay, at most "
+        f"{mor(q.cost_if_used_fully, 6)} for {duration_text(q.duration_s)}, comes from the "
+        "network's shared fund, not from your stake. Opening and closing each need a small "
+        "network fee in ETH."
+    )
+
+
+EXPLAIN = (
+    "To use a model on the network you set MOR aside (a stake) for the time you choose. You do "
+    "not spend it: the network pays the provider from its own fund, in proportion to the MOR "
+    "set aside. When you close the session, the stake comes back. If you close before the end, "
+    "the part that paid for today's use stays set aside until the next 00:00 UTC, then comes "
+    "back by itself; you do not need to do anything. The window's Activity page shows each "
+    "step."
+)
 
 
 class OpenSessionDialog(QDialog):
@@ -59,18 +84,32 @@ class OpenSessionDialog(QDialog):
             f"<b>{remote.model.name}</b> from provider {short_address(bid.provider)} at "
             f"{mor_per_hour(bid.price_per_second)}"
         )
+        heading.setWordWrap(True)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(MIN_SESSION_S // 60, MIN_SESSION_S // 60)
         self.slider.setSingleStep(5)
         self.slider.setPageStep(30)
         self.duration_label = QLabel("")
         self.stake_label = QLabel("Working out the stake…")
+        self.stake_label.setWordWrap(True)
+        self.cost_label = QLabel("")
+        self.cost_label.setWordWrap(True)
+        self.explain_button = QToolButton()
+        self.explain_button.setText("What does this mean?")
+        self.explain_button.setCheckable(True)
+        self.explain_button.setAutoRaise(True)
+        self.explain_label = QLabel(EXPLAIN)
+        self.explain_label.setWordWrap(True)
+        self.explain_label.setProperty("role", "hint")
+        self.explain_label.setVisible(False)
+        self.explain_button.toggled.connect(self._on_explain)
         self.balance_label = QLabel("")
         self.balance_label.setWordWrap(True)
         self.returns_label = QLabel("")
         self.returns_label.setWordWrap(True)
         self.returns_label.setProperty("role", "hint")
         self.steps_label = QLabel("")
+        self.steps_label.setWordWrap(True)
         self.error_label = QLabel("")
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet(ERROR_STYLE)
@@ -92,12 +131,22 @@ class OpenSessionDialog(QDialog):
         layout.addWidget(heading)
         layout.addLayout(row)
         layout.addWidget(self.stake_label)
+        layout.addWidget(self.cost_label)
         layout.addWidget(self.balance_label)
         layout.addWidget(self.returns_label)
+        layout.addWidget(self.explain_button)
+        layout.addWidget(self.explain_label)
         layout.addWidget(self.steps_label)
         layout.addWidget(self.error_label)
         layout.addLayout(buttons)
-        self.setMinimumWidth(460)
+        # The dialog grows with its wrapped texts (set after it is shown): never half lines.
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
+        self.setMinimumWidth(DIALOG_WIDTH)
+        self.resize(DIALOG_WIDTH, self.sizeHint().height())
+        self.slider.setAccessibleName("Session length")
+        self.open_button.setAccessibleName("Open session")
+        self.open_button.setToolTip("Sets the stake aside and opens the session")
+        self.cancel_button.setAccessibleName("Cancel")
 
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
@@ -162,8 +211,23 @@ class OpenSessionDialog(QDialog):
             )
             self.balance_label.setStyleSheet(ERROR_STYLE)
         self.returns_label.setText(returns_text(q.next_midnight))
+        self.cost_label.setText(cost_text(q))
+        self._fit()
         self.open_button.setEnabled(q.affordable and self.open_task is None)
         self.quoted.emit(q)
+
+    def _on_explain(self, shown: bool) -> None:
+        self.explain_label.setVisible(shown)
+        self._fit()
+
+    def _fit(self) -> None:
+        """Grow to show every wrapped line (texts change after the dialog is shown)."""
+        layout = self.layout()
+        if layout is not None:
+            layout.activate()
+            need = layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth() else 0
+            if need > self.height():
+                self.resize(self.width(), need)
 
     def _on_open(self) -> None:
         if self.quote is None or not self.quote.affordable or self.open_task is not None:
@@ -192,3 +256,4 @@ class OpenSessionDialog(QDialog):
     def _error(self, message: str) -> None:
         self.error_label.setText(message)
         self.error_label.setVisible(True)
+        self._fit()

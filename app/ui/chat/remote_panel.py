@@ -15,7 +15,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
-from PySide6.QtCore import Qt, SignalInstance
+from PySide6.QtCore import Qt, Signal, SignalInstance, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -100,10 +100,11 @@ async def network_sources(ctx: AppContext) -> list[ChatSource]:
             remote = reg[key] = RemoteChat(consumer, model)
         else:
             remote.model = model
-        out.append(ChatSource(model.label, remote, model.key))
+        out.append(ChatSource(model.label, remote, model.key, network_detail(model)))
     for key, remote in reg.items():  # no offers left, but a session still open: keep it usable
         if key not in seen and remote.is_open:
-            out.append(ChatSource(remote.model.label, remote, remote.model.key))
+            out.append(ChatSource(remote.model.label, remote, remote.model.key,
+                                  "Your session is open"))
     return out
 
 
@@ -111,6 +112,7 @@ class RemoteChatPanel(QWidget):
     """Visible while a network model is picked: its offers, "Open session", the session bar."""
 
     COLUMNS = ("Provider", "Price", "Quality", "Reachability")
+    wallet_changed = Signal()  # the wallet unlocked or locked (from any thread)
 
     def __init__(self, page: ChatHost, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -121,6 +123,7 @@ class RemoteChatPanel(QWidget):
         self.ping_tasks: list[asyncio.Task[Any]] = []
         self.reachability: dict[str, Reachability] = {}
         self.offers_label = QLabel("")
+        self.offers_label.setWordWrap(True)
         self.table = QTableWidget(0, len(self.COLUMNS))
         self.table.setHorizontalHeaderLabels(list(self.COLUMNS))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -129,8 +132,11 @@ class RemoteChatPanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setMaximumHeight(140)
+        self.table.setAccessibleName("Providers offering this model")
         self.open_button = QPushButton("Open session")
+        self.open_button.setAccessibleName("Open a session with the chosen provider")
         self.refresh_button = QPushButton("Refresh offers")
+        self.refresh_button.setAccessibleName("Refresh the providers' offers")
         self.session_bar = SessionBar()
         self.offers = QWidget()
         ov = QVBoxLayout(self.offers)
@@ -150,6 +156,10 @@ class RemoteChatPanel(QWidget):
         self.refresh_button.clicked.connect(self._on_refresh)
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.setVisible(False)
+
+    @Slot()
+    def refresh_sources(self) -> None:
+        Op(self.page.refresh_sources(), self).run()
 
     # which model -------------------------------------------------------------------------------
     def set_source(self, source: ChatSource | None) -> None:
@@ -229,6 +239,8 @@ class RemoteChatPanel(QWidget):
         offer = self.selected_offer()
         if self.remote is None or offer is None or self.remote.is_open:
             return None
+        if self.dialog is not None and self.dialog.isVisible():
+            return self.dialog  # a double click opens one dialog, not two
         self.dialog = OpenSessionDialog(self.remote, offer, self)
         self.dialog.opened.connect(self._on_opened)
         self.dialog.open()
@@ -269,14 +281,49 @@ def install_remote_chat(page: ChatHost) -> RemoteChatPanel:
     page.add_panel(panel)
     page.source_changed.connect(panel.set_source)
     panel.set_source(page.current_source())
-    services = ctx.extras.get("services")
-    if services is not None and hasattr(services, "on_change"):
-        def on_services(what: str) -> None:
-            if what in ("wallet", "chain"):
-                Op(page.refresh_sources(), panel).run()
-
-        services.on_change(on_services)
+    watch_for_network_models(page, panel)
     return panel
+
+
+def watch_for_network_models(page: ChatHost, panel: RemoteChatPanel) -> None:
+    """Refresh the picker when the chain connects or the wallet unlocks or locks.
+
+    The services object is created here if nobody has yet: at launch the Chat page is built
+    before the status bar's feed creates it, and a page that waited for it would never hear the
+    "chain connected" and "wallet unlocked" that make network models available (issue 16).
+    """
+    from app.services.app_services import services_of
+
+    ctx = page.ctx
+
+    def refresh() -> None:
+        Op(page.refresh_sources(), panel).run()
+
+    # Wallet events may come from a worker thread (the automatic unlock): queued to the panel's.
+    panel.wallet_changed.connect(panel.refresh_sources, Qt.ConnectionType.QueuedConnection)
+
+    def on_services(what: str) -> None:
+        if what in ("wallet", "chain"):
+            refresh()
+
+    services_of(ctx).on_change(on_services)
+    wallet = ctx.wallet
+    if wallet is not None and hasattr(wallet, "add_listener"):
+        def on_wallet(event: str) -> None:
+            if event in ("unlocked", "locked"):
+                panel.wallet_changed.emit()
+
+        wallet.add_listener(on_wallet)
+        panel.destroyed.connect(lambda *_: wallet.remove_listener(on_wallet))
+
+
+def network_detail(model: NetworkModel) -> str:
+    """The picker's second line for a network model: lowest price per hour, best quality."""
+    if not model.bids:
+        return "No offers right now"
+    cheapest = min(rb.bid.price_per_second for rb in model.bids)
+    best = max(model.bids, key=lambda rb: rb.total)
+    return f"from {mor_per_hour(cheapest)} · quality {_rating_text(best)}"
 
 
 def _rating_text(rb: RatedBid) -> str:

@@ -20,6 +20,7 @@ from app.inference.types import ChatEngine
 log = logging.getLogger(__name__)
 
 SOURCE_PROVIDERS_KEY = "chat_source_providers"
+LOCAL_DETAIL = "Free · runs on this computer, nothing leaves it"
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class ChatSource:
     label: str
     engine: ChatEngine
     model: str = ""
+    detail: str = ""  # the picker's second line: price per hour and quality, or "Free"
 
     @property
     def model_name(self) -> str:
@@ -67,7 +69,7 @@ async def local_sources(ctx: Any) -> list[ChatSource]:
                 return []
         engine = LazyEngine(services_of(ctx).local_engine, name)
     names = await engine.model_names()
-    return [ChatSource(f"This computer · {name}", engine, name) for name in names]
+    return [ChatSource(f"This computer · {name}", engine, name, LOCAL_DETAIL) for name in names]
 
 
 async def collect_sources(ctx: Any) -> list[ChatSource]:
