@@ -255,6 +255,7 @@ class ProviderClient:
             assert response is not None
             return response.result
         finally:
+            framed.close()
             writer.close()
 
     # ------------------------------------------------------------ methods
@@ -396,6 +397,7 @@ class ProviderClient:
                 ):
                     finished = True
         finally:
+            framed.close()
             writer.close()
 
     async def report(self, session_id: bytes) -> tuple[bytes, bytes]:

@@ -199,6 +199,8 @@ class ProviderServer(ProviderAuth):
             self.stats.dropped_bad_input += 1
             log.debug("dropping %s: %s", conn.ip, exc)
             return
+        finally:
+            framed.close()  # one request per connection: its idle timer has done its job
         try:
             request = parse_request(decode_frame(raw, escapes=escapes))
         except ProtocolError as exc:
