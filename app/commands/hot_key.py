@@ -58,9 +58,10 @@ def load_hot_key(path: Path, password: str) -> Any:
     return LocalKey(decrypt_keystore(data, password))
 
 
-def register(psub: Any, common: Any, port: Any, network: Any) -> None:
-    """Adds ``hot-key`` and ``serve-hot`` under ``morpheus provider`` (``common``, ``port`` and
-    ``network`` are `provider serve`'s own option helpers)."""
+def register(psub: Any, common: Any, port: Any, network: Any, signer: Any) -> None:
+    """Adds ``hot-key`` and ``serve-hot`` under ``morpheus provider`` (``common``, ``port``,
+    ``network`` and ``signer`` are `provider serve`'s own helpers; passed in, not imported, so
+    the two command modules do not import each other)."""
     from app.commands.provider_backend import add_backend_args
 
     hot = psub.add_parser("hot-key", help="a separate signing key for a provider server")
@@ -74,7 +75,7 @@ def register(psub: Any, common: Any, port: Any, network: Any) -> None:
     common(auth)
     auth.add_argument("address", help="the hot key's address (0x...)")
     auth.add_argument("--revoke", action="store_true", help="withdraw the authorisation instead")
-    auth.set_defaults(handler=_authorize)
+    auth.set_defaults(handler=_authorize, main_signer=signer)
     hot.set_defaults(handler=lambda a: hot.print_help() or 2)
 
     serve = psub.add_parser(
@@ -129,13 +130,12 @@ def _address(text: str) -> str:
 async def _authorize(args: argparse.Namespace) -> int:
     from app.chain.abi import Fn
     from app.chain.delegation import PROVIDER_RULE, DelegationChecker
-    from app.commands.node import _signer
     from app.services.runtime import Runtime
 
     hot = _address(args.address)
     rt = Runtime(network_key=args.network)
     try:
-        signer = _signer(rt, args)
+        signer = args.main_signer(rt, args)
         chain = await rt.chain()
         fn = Fn("delegateContract(address,address,bytes32,bool)", ("bytes32",))
         data = fn.encode(hot, chain.diamond, bytes(PROVIDER_RULE), not args.revoke)

@@ -88,7 +88,7 @@ def register(sub: Any) -> None:
     serve.set_defaults(handler=_provider_serve)
     from app.commands.hot_key import register as register_hot_key  # serve with a hot key
 
-    register_hot_key(psub, _common, _port, _network_key)
+    register_hot_key(psub, _common, _port, _network_key, _signer)
     prov.set_defaults(handler=lambda a: prov.print_help() or 2)
 
     chat = sub.add_parser("chat", help="open a session with a provider and chat")
