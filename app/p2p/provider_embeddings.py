@@ -23,6 +23,8 @@ from app.p2p.provider_stream import Served, Write, send_signed_chunk, send_signe
 
 MAX_INPUTS = 256
 MAX_TEXT_CHARS = 64 * 1024
+# what a consumer reads in one reply (ours: 4 MiB of hex, i.e. 2 MiB of JSON), with room to spare
+MAX_ANSWER_BYTES = 3 << 19
 
 
 @runtime_checkable
@@ -100,6 +102,19 @@ async def answer_embeddings(
     tokens = int(getattr(result, "prompt_tokens", 0))
     payload = embeddings_response(list(result.vectors), tokens, model_name)
     ttft = int((monotonic() - start) * 1000)
+    if sum(len(v) for v in result.vectors) * 24 > MAX_ANSWER_BYTES:
+        # a float is at most ~24 bytes of JSON; the hex ciphertext doubles it
+        record(Served(tokens, 0, min(ttft, 10_000_000), 0, False))
+        await send_signed_error(
+            key,
+            write,
+            request_id,
+            recipient,
+            "the answer would be too large for one message; send fewer texts at a time",
+            "invalid_request_error",
+            now_ms(),
+        )
+        return
     await send_signed_chunk(key, write, request_id, recipient, payload, now_ms)
     record(Served(tokens, 0, min(ttft, 10_000_000), 0, True))
 

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
+from app.inference.embedding import Embeddings
 from app.inference.engine import LocalEngine
 from app.p2p.consumer_client import ProviderClient
 from app.p2p.errors import ProviderRejected
@@ -117,3 +118,31 @@ async def test_bad_embeddings_input_is_refused_and_chat_still_works(served: Serv
     chunks = [c async for c in client.prompt(SESSION, ask)]
     text = "".join((c["choices"][0].get("delta") or {}).get("content") or "" for c in chunks)
     assert text.strip()
+
+
+class _WideEngine:
+    """Embeds with very wide vectors (a big model's), to reach the one-message size bound."""
+
+    async def model_names(self) -> list[str]:
+        return ["wide"]
+
+    async def chat_stream(self, request: object) -> AsyncIterator[object]:
+        raise AssertionError("not a chat test")
+        yield  # pragma: no cover
+
+    async def embed(self, texts: list[str]) -> Embeddings:
+        return Embeddings([[0.123456789] * 8192 for _ in texts], len(texts))
+
+
+async def test_an_answer_too_big_for_one_message_is_a_signed_error() -> None:
+    provider, consumer = LocalKey.from_hex(PROVIDER_SECRET), LocalKey.from_hex(CONSUMER_SECRET)
+    chain = FakeChain()
+    chain.bids[BID] = BidInfo(BID, provider.address, bytes(32), 10**12)
+    config = ProviderConfig(chain_id=CHAIN_ID, model_name="wide", limits=TEST_LIMITS)
+    async with ProviderServer(provider, chain, _WideEngine(), config) as server:  # type: ignore[arg-type]
+        client = ProviderClient(server.endpoint, consumer, provider.address, chain_id=CHAIN_ID)
+        await client.request_session(BID, spend=1)
+        chain.open_session(SESSION, consumer.address)
+        assert len(await client.embeddings(SESSION, ["a", "b"])) == 2
+        with pytest.raises(ProviderRejected, match="send fewer texts"):
+            await client.embeddings(SESSION, ["x"] * 40)
