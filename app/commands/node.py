@@ -87,6 +87,9 @@ def register(sub: Any) -> None:
                        help="return the provider stake when stopping")
     add_backend_args(serve)
     serve.set_defaults(handler=_provider_serve)
+    from app.commands.hot_key import register as register_hot_key  # serve with a hot key
+
+    register_hot_key(psub, _common, _port, _network_key, _signer)
     help_when_bare(prov)
 
     chat = sub.add_parser("chat", help="open a session with a provider and chat")

@@ -15,7 +15,7 @@ import json
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -255,6 +255,7 @@ class ProviderClient:
             assert response is not None
             return response.result
         finally:
+            framed.close()
             writer.close()
 
     # ------------------------------------------------------------ methods
@@ -318,7 +319,7 @@ class ProviderClient:
 
     async def prompt(
         self, session_id: bytes, request: dict[str, Any], *, bid_id: bytes | None = None
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, None]:
         """``session.prompt``: yields each verified, decrypted chunk (parsed JSON).
 
         Stops after ``"[DONE]"`` (not yielded), after a full ``chat.completion``, or at EOF once a
@@ -388,15 +389,46 @@ class ProviderClient:
                 if isinstance(plain, dict) and "providerModelError" in plain:
                     raise ProviderRejected(json.dumps(plain["providerModelError"]))
                 yield plain
-                if isinstance(plain, dict) and plain.get("object") == "chat.completion":
-                    return
+                if isinstance(plain, dict) and plain.get("object") in ("chat.completion", "list"):
+                    return  # a whole answer, or an embeddings response: nothing follows
                 if isinstance(plain, dict) and any(
                     isinstance(c, dict) and c.get("finish_reason")
                     for c in plain.get("choices") or []
                 ):
                     finished = True
         finally:
+            framed.close()
             writer.close()
+
+    async def embeddings(
+        self, session_id: bytes, texts: list[str], *, bid_id: bytes | None = None
+    ) -> list[list[float]]:
+        """An embeddings prompt as the Go consumer sends it (``"type": "embeddings"``); one
+        vector per text, in order."""
+        request = {"input": texts, "model": "", "type": "embeddings"}
+        answers = self.prompt(session_id, request, bid_id=bid_id)
+        async with contextlib.aclosing(answers):
+            async for plain in answers:
+                data = plain.get("data") if isinstance(plain, dict) else None
+                if not isinstance(data, list) or len(data) != len(texts):
+                    break
+                vectors: list[list[float]] = [[] for _ in texts]
+                for item in data:
+                    index = item.get("index") if isinstance(item, dict) else None
+                    vector = item.get("embedding") if isinstance(item, dict) else None
+                    if (
+                        not isinstance(index, int)
+                        or not 0 <= index < len(texts)
+                        or not isinstance(vector, list)
+                        or not all(isinstance(x, int | float) for x in vector)
+                    ):
+                        break
+                    vectors[index] = [float(x) for x in vector]
+                else:
+                    if all(vectors):
+                        return vectors
+                break
+        raise ProviderMisbehaved("the provider's answer is not an embeddings response")
 
     async def report(self, session_id: bytes) -> tuple[bytes, bytes]:
         """``session.report``: the provider-signed receipt and its EIP-191 signature, verified."""

@@ -14,9 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import coincurve
-from coincurve.ecdsa import cdata_to_der, deserialize_compact
-from Crypto.Hash import keccak as _keccak
 
+from app.p2p import native
 from app.p2p.errors import CryptoError
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -26,9 +25,8 @@ ECIES_OVERHEAD = 65 + 16 + 32
 
 
 def keccak256(data: bytes) -> bytes:
-    """pycryptodome's keccak directly: half the cost of going through eth_utils/eth_hash, and it
-    runs twice per streamed token."""
-    return _keccak.new(digest_bits=256, data=data).digest()
+    """pycryptodome's C keccak with no wrapper around it (``native``): it runs twice per token."""
+    return native.keccak256(data)
 
 
 def eip191_digest(message_hash: bytes) -> bytes:
@@ -47,7 +45,7 @@ def address_from_pubkey(public_key: bytes) -> str:
 
 def sign_hash(private_key: coincurve.PrivateKey, digest: bytes) -> bytes:
     """RFC 6979, low-s, 65 bytes r‖s‖v with v∈{0,1} (go-ethereum ``crypto.Sign``)."""
-    return bytes(private_key.sign_recoverable(digest, hasher=None))
+    return native.sign_recoverable(private_key.secret, digest)
 
 
 def _split(signature: bytes) -> tuple[int, int]:
@@ -64,9 +62,7 @@ def verify_hash(public_key: bytes, digest: bytes, signature: bytes) -> bool:
     """go-ethereum ``VerifySignature``: ignores v, accepts 33/65-byte keys, rejects high-s."""
     try:
         _split(signature)
-        key = coincurve.PublicKey(public_key)
-        der = cdata_to_der(deserialize_compact(signature[:64]))
-        return bool(key.verify(der, digest, hasher=None))
+        return native.verify_compact(public_key, digest, signature[:64])
     except (CryptoError, ValueError, TypeError):
         return False
 
@@ -196,7 +192,9 @@ class Receipt:
 # ---------------------------------------------------------------- ECIES (AES-128-CTR + HMAC-SHA256)
 # The point multiplication uses libsecp256k1 (coincurve): OpenSSL's generic-curve secp256k1 costs
 # milliseconds per operation, which is more than a token takes to generate. AES-CTR, HMAC and the
-# KDF use ``cryptography``/hashlib; the tests check the ECDH against ``cryptography``'s own.
+# KDF use ``cryptography``/hashlib through ``native`` (one AES context and one keyed HMAC per
+# derived key, reused by every chunk of a stream); the tests check the ECDH against
+# ``cryptography``'s own.
 
 
 def _load_public(public_key: bytes) -> coincurve.PublicKey:
@@ -218,11 +216,17 @@ def _derive_keys(shared_x: bytes) -> tuple[bytes, bytes]:
     return k[:16], hashlib.sha256(k[16:32]).digest()
 
 
-def _aes_ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # first use
+@dataclass(frozen=True)
+class _Keys:
+    """Ke and Km of one ECIES key agreement, ready to use for many messages."""
 
-    ctx = Cipher(algorithms.AES(key), modes.CTR(iv)).encryptor()
-    return ctx.update(data) + ctx.finalize()
+    aes: native.AesCtr
+    mac: native.HmacSha256
+
+    @classmethod
+    def derive(cls, shared_x: bytes) -> _Keys:
+        ke, km = _derive_keys(shared_x)
+        return cls(native.AesCtr(ke), native.HmacSha256(km))
 
 
 class EciesRecipient:
@@ -237,17 +241,17 @@ class EciesRecipient:
     def __init__(self, public_key: bytes, *, reuse_ephemeral: bool = False) -> None:
         self._public = _load_public(public_key)
         self._reuse = reuse_ephemeral
-        self._cached: tuple[bytes, bytes, bytes] | None = None
+        self._cached: tuple[bytes, _Keys] | None = None
 
-    def _ephemeral(self, ephemeral_secret: int | None) -> tuple[bytes, bytes, bytes]:
+    def _ephemeral(self, ephemeral_secret: int | None) -> tuple[bytes, _Keys]:
         if ephemeral_secret is None and self._cached is not None:
             return self._cached
         if ephemeral_secret is None:
             eph = coincurve.PrivateKey()
         else:
             eph = coincurve.PrivateKey(ephemeral_secret.to_bytes(32, "big"))
-        ke, km = _derive_keys(ecdh_x(eph.secret, self._public))
-        made = (bytes(eph.public_key.format(compressed=False)), ke, km)
+        keys = _Keys.derive(ecdh_x(eph.secret, self._public))
+        made = (bytes(eph.public_key.format(compressed=False)), keys)
         if self._reuse and ephemeral_secret is None:
             self._cached = made
         return made
@@ -256,13 +260,12 @@ class EciesRecipient:
         self, plaintext: bytes, *, ephemeral_secret: int | None = None, iv: bytes | None = None
     ) -> bytes:
         """R(65) ‖ IV(16) ‖ AES-CTR(pt) ‖ HMAC(IV ‖ ct); R and IV injectable for vectors."""
-        r_pub, ke, km = self._ephemeral(ephemeral_secret)
+        r_pub, keys = self._ephemeral(ephemeral_secret)
         iv = os.urandom(16) if iv is None else iv
         if len(iv) != 16:
             raise ValueError("IV must be 16 bytes")
-        ct = _aes_ctr(ke, iv, plaintext)
-        tag = hmac.digest(km, iv + ct, "sha256")
-        return r_pub + iv + ct + tag
+        ct = keys.aes.xor(iv, plaintext)
+        return b"".join((r_pub, iv, ct, keys.mac.digest(iv, ct)))
 
 
 def ecies_encrypt(
@@ -275,7 +278,7 @@ def ecies_encrypt(
     return EciesRecipient(public_key).encrypt(plaintext, ephemeral_secret=ephemeral_secret, iv=iv)
 
 
-_derived_cache: dict[bytes, tuple[bytes, bytes]] = {}
+_derived_cache: dict[bytes, _Keys] = {}
 
 
 def ecies_decrypt(private_secret: int | bytes, ciphertext: bytes) -> bytes:
@@ -300,7 +303,7 @@ def ecies_open(
     keys = _derived_cache.get(slot) if cache else None
     if keys is None:
         try:
-            keys = _derive_keys(shared_x(ciphertext[:65]))
+            keys = _Keys.derive(shared_x(ciphertext[:65]))
         except ValueError as exc:  # R is not a point of the curve
             raise CryptoError("ECIES ephemeral key is not an uncompressed secp256k1 point") from exc
         if cache:
@@ -312,8 +315,6 @@ def ecies_open(
     iv = ciphertext[65:81]
     ct = ciphertext[81:-32]
     tag = ciphertext[-32:]
-    ke, km = keys
-    expected = hmac.digest(km, iv + ct, "sha256")
-    if not hmac.compare_digest(expected, tag):
+    if not hmac.compare_digest(keys.mac.digest(iv, ct), tag):
         raise CryptoError("ECIES MAC mismatch")
-    return _aes_ctr(ke, iv, ct)
+    return keys.aes.xor(iv, ct)

@@ -176,6 +176,11 @@ class JsonStreamReader:
         self.read_timeout = read_timeout
         self.idle_timeout = idle_timeout
         self.bytes_read = 0
+        # One timer for many reads: a streamed answer reads once per token, and arming and
+        # cancelling a timer (``asyncio.timeout``) for each costs more than the token's crypto.
+        self._wait_until: float | None = None
+        self._timer: asyncio.Handle | None = None  # qasync's loop returns a plain Handle
+        self._timer_at = 0.0
 
     async def read_value(self, *, read_timeout: float | None = -1.0) -> Any:
         """The next value; ``EOFError`` at a clean end of stream before any byte of a value.
@@ -243,13 +248,41 @@ class JsonStreamReader:
             if remaining <= 0:
                 raise PeerTimeout("peer too slow to send a whole message")
             wait = remaining if wait is None else min(wait, remaining)
-        try:
-            async with asyncio.timeout(wait):
+        if wait is None:
+            chunk = await self._reader.read(_READ_CHUNK)
+        else:
+            loop = asyncio.get_running_loop()
+            self._wait_until = until = loop.time() + wait
+            if self._timer is None or self._timer_at > until:
+                if self._timer is not None:
+                    self._timer.cancel()
+                self._timer, self._timer_at = loop.call_at(until, self._expire), until
+            try:
                 chunk = await self._reader.read(_READ_CHUNK)
-        except TimeoutError:
-            raise PeerTimeout("peer went silent") from None
+            finally:
+                self._wait_until = None
         if not chunk:
             self._eof = True
             return
         self.bytes_read += len(chunk)
         self._buffer += chunk
+
+    def _expire(self) -> None:
+        """The shared timer fired: fail the read still waiting past its time, else re-arm for it
+        (the reads since it was armed wait until later)."""
+        self._timer = None
+        until = self._wait_until
+        if until is None:
+            return  # nobody is waiting; the next read arms its own
+        loop = asyncio.get_running_loop()
+        if loop.time() >= until:
+            # the waiting ``read`` raises this; the connection is over either way
+            self._reader.set_exception(PeerTimeout("peer went silent"))
+        else:
+            self._timer, self._timer_at = loop.call_at(until, self._expire), until
+
+    def close(self) -> None:
+        """Drops the pending timer (it would only find nobody waiting)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None

@@ -29,8 +29,9 @@ class InvalidInferenceRequest(ValueError):
 
 
 class UnsupportedRequest(InvalidInferenceRequest):
-    """A valid request of a kind this provider does not serve (embeddings, audio, tools): the
-    answer is a signed "not supported by this provider" error, not a malformed-request one."""
+    """A valid request of a kind this provider does not serve (audio, tools, embeddings on an
+    engine that cannot embed; see ``provider_embeddings``): the answer is a signed "not
+    supported by this provider" error, not a malformed-request one."""
 
 
 UNSUPPORTED_TYPES = frozenset({"embeddings", "audio_transcription", "audio_speech"})

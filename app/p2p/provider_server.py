@@ -48,6 +48,7 @@ from app.p2p.gojson import (
 )
 from app.p2p.openai_codec import InvalidInferenceRequest, UnsupportedRequest, parse_chat_request
 from app.p2p.provider_auth import Conn, ProviderAuth, Reject
+from app.p2p.provider_embeddings import answer_embeddings, embeddings_texts
 from app.p2p.provider_stream import (
     Served,
     SessionState,
@@ -199,6 +200,8 @@ class ProviderServer(ProviderAuth):
             self.stats.dropped_bad_input += 1
             log.debug("dropping %s: %s", conn.ip, exc)
             return
+        finally:
+            framed.close()  # one request per connection: its idle timer has done its job
         try:
             request = parse_request(decode_frame(raw, escapes=escapes))
         except ProtocolError as exc:
@@ -296,11 +299,12 @@ class ProviderServer(ProviderAuth):
             raise Reject("session expired")
         recipient = EciesRecipient(user_key, reuse_ephemeral=True)  # one R per answer
         try:
-            chat, stream = parse_chat_request(
-                loads_bounded(req.message, max_depth=self.limits.max_depth),
-                model=self.config.model_name,
-                max_tokens_cap=self.limits.max_tokens,
-            )
+            obj = loads_bounded(req.message, max_depth=self.limits.max_depth)
+            texts = embeddings_texts(obj, self.engine)  # None: a chat request
+            if texts is None:
+                chat, stream = parse_chat_request(
+                    obj, model=self.config.model_name, max_tokens_cap=self.limits.max_tokens
+                )
         except UnsupportedRequest as exc:
             await self._signed_refusal(conn, request_id, recipient, str(exc))
             return
@@ -324,6 +328,20 @@ class ProviderServer(ProviderAuth):
             state.waiting -= 1
         try:
             self.stats.inferences += 1
+            if texts is not None:
+                await answer_embeddings(
+                    self.key,
+                    self.engine,  # type: ignore[arg-type]  # embeddings_texts checked it
+                    texts,
+                    request_id=request_id,
+                    recipient=recipient,
+                    model_name=self.config.model_name,
+                    write=lambda data: self._write(conn.writer, data),
+                    now_ms=self._now_ms,
+                    monotonic=time.monotonic,
+                    record=lambda served: self._record(state, served),
+                )
+                return
             await stream_answer(
                 self.key,
                 self.engine,

@@ -85,6 +85,24 @@ async def send_signed_error(
     await write(encode_error(request_id, signed))
 
 
+async def send_signed_chunk(
+    key: NodeKey,
+    write: Write,
+    request_id: str,
+    recipient: EciesRecipient,
+    payload: Any,
+    now_ms: Callable[[], int],
+) -> None:
+    """One §5.6.3 chunk outside a token stream (an embeddings answer): ``payload`` as Go
+    marshals a map (sorted keys), encrypted to the user, signed."""
+    ct = binascii.hexlify(recipient.encrypt(go_json_bytes(payload, sort_keys=True)))
+    ts = now_ms()
+    sig = key.sign_raw_hash(keccak256(chunk_signed_bytes(ct, ts)))
+    await write(
+        b'{"id":%s,"result":' % go_json_bytes(request_id) + chunk_wire_bytes(ct, sig, ts) + b"}"
+    )
+
+
 async def stream_answer(
     key: NodeKey,
     engine: ChatEngine,
@@ -161,4 +179,4 @@ async def stream_answer(
         record(Served(in_tokens, out_tokens, ttft_ms, tps, completed, failed))
 
 
-__all__ = ["Served", "SessionState", "send_signed_error", "stream_answer"]
+__all__ = ["Served", "SessionState", "send_signed_chunk", "send_signed_error", "stream_answer"]
