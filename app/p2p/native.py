@@ -28,7 +28,6 @@ from coincurve._libsecp256k1 import ffi as _ecc_ffi
 from coincurve._libsecp256k1 import lib as _ecc
 from coincurve.context import GLOBAL_CONTEXT
 from Crypto.Hash import keccak as _keccak_api
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 _CTX = GLOBAL_CONTEXT.ctx
 _MASK128 = (1 << 128) - 1
@@ -117,6 +116,9 @@ class AesCtr:
     __slots__ = ("_ecb",)
 
     def __init__(self, key: bytes) -> None:
+        # (imported here: the idle window loads this module but never needs AES)
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
         self._ecb = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
 
     def xor(self, iv: bytes, data: bytes) -> bytes:
