@@ -8,15 +8,30 @@ imports inside functions.
 from __future__ import annotations
 
 import ast
+import gc
 from pathlib import Path
 
 APP = Path(__file__).resolve().parent.parent / "app"
 QT_MODULES = {"PySide6", "shiboken6", "qasync"}
 
 
+def parse(source: str, filename: str) -> ast.Module:
+    """``ast.parse`` with the cyclic GC held off. In CPython 3.11.7 the AST builder keeps its
+    recursion count per interpreter; a finaliser run by the GC in the middle (one that formats a
+    traceback parses source itself) breaks it with "AST constructor recursion depth mismatch"
+    or worse, as seen after the GUI suites left objects for the GC to collect."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return ast.parse(source, filename)
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def qt_imports(source: str, filename: str) -> list[tuple[int, str]]:
     found: list[tuple[int, str]] = []
-    for node in ast.walk(ast.parse(source, filename)):
+    for node in ast.walk(parse(source, filename)):
         names: list[str] = []
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
@@ -118,7 +133,7 @@ def _module_of(path: Path) -> str:
 
 def app_imports(path: Path) -> list[tuple[int, str]]:
     """Every ``app.…`` module ``path`` imports (absolute or relative, at any depth)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    tree = parse(path.read_text(encoding="utf-8"), str(path))
     mod = _module_of(path)
     pkg = mod if path.name == "__init__.py" else mod.rsplit(".", 1)[0]
     out: list[tuple[int, str]] = []
