@@ -9,3 +9,39 @@ import tempfile
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 if "MORPHEUS_HOME" not in os.environ:
     os.environ["MORPHEUS_HOME"] = tempfile.mkdtemp(prefix="morpheus-test-home-")
+
+
+# ---------------------------------------------------------------- loopback only
+# Tests talk to this machine only. A name beyond it (the public networks' RPC hosts a window on
+# Base would try) is refused here as a DNS failure, which is what the program meets offline and
+# must already handle; nothing is ever looked up or sent beyond this machine during a test.
+import ipaddress
+import socket
+
+_LOCAL_NAMES = {"localhost", "0.0.0.0", "::", "::1", "", None, socket.gethostname(),
+                socket.gethostname().split(".")[0]}
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _is_local(host: object) -> bool:
+    """A name of this machine, or an address literal (no name lookup; namespaces and multicast
+    in the router tests use them)."""
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if host in _LOCAL_NAMES:
+        return True
+    text = str(host)
+    try:
+        ipaddress.ip_address(text.split("%")[0])
+        return True
+    except ValueError:
+        return text.endswith(".localhost")
+
+
+def _loopback_getaddrinfo(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+    if not _is_local(host):
+        raise socket.gaierror(socket.EAI_NONAME, f"tests reach this machine only, not {host}")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+socket.getaddrinfo = _loopback_getaddrinfo
