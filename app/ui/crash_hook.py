@@ -15,6 +15,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from app.ui.hook_slots import HookSlots
+
 if TYPE_CHECKING:
     import asyncio
 
@@ -23,15 +25,12 @@ if TYPE_CHECKING:
     from app.ui.error_dialog import ExceptionReporter
 
 
-class CrashHook:
+class CrashHook(HookSlots):
     """Installs the hooks now; imports and creates the ``ExceptionReporter`` when first needed."""
 
     def __init__(self, parent_widget: Callable[[], QWidget | None] = lambda: None) -> None:
         self._parent_widget = parent_widget
         self._reporter: ExceptionReporter | None = None
-        self._old_sys_hook: Any = None
-        self._old_thread_hook: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._main_thread = threading.current_thread()
 
     @property
@@ -42,24 +41,6 @@ class CrashHook:
 
             self._reporter = ExceptionReporter(self._parent_widget)
         return self._reporter
-
-    def install(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        self._old_sys_hook = sys.excepthook
-        self._old_thread_hook = threading.excepthook
-        sys.excepthook = self.handle_exception
-        threading.excepthook = self._thread_hook
-        if loop is not None:
-            self._loop = loop
-            loop.set_exception_handler(self._loop_exception)
-
-    def uninstall(self) -> None:
-        if self._old_sys_hook is not None:
-            sys.excepthook = self._old_sys_hook
-            threading.excepthook = self._old_thread_hook
-            self._old_sys_hook = None
-        if self._loop is not None:
-            self._loop.set_exception_handler(None)
-            self._loop = None
 
     def handle_exception(
         self,
@@ -73,7 +54,9 @@ class CrashHook:
     def _thread_hook(self, args: threading.ExceptHookArgs) -> None:
         self._in_gui_thread(lambda r: r._thread_hook(args), args.exc_value)
 
-    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    def handle_loop_exception(
+        self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]
+    ) -> None:
         self._in_gui_thread(lambda r: r.handle_loop_exception(loop, context), None)
 
     def _in_gui_thread(

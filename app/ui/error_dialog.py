@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from app import __version__
 from app.errors import UserFacingError
 from app.logsetup import redact
+from app.ui.hook_slots import HookSlots
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +128,7 @@ class ErrorDialog(QDialog):
         self.copy_button.setText("Copied")
 
 
-ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None], Any]
-
-
-class ExceptionReporter(QObject):
+class ExceptionReporter(QObject, HookSlots):
     """Installs the hooks and shows reports in the GUI thread (signals hop threads safely)."""
 
     _reported = Signal(str, str)  # headline, report
@@ -140,28 +138,7 @@ class ExceptionReporter(QObject):
         super().__init__()
         self._parent_widget = parent_widget
         self.dialog: ErrorDialog | None = None
-        self._old_sys_hook: ExceptHook | None = None
-        self._old_thread_hook: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._reported.connect(self._show, Qt.ConnectionType.QueuedConnection)
-
-    def install(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        self._old_sys_hook = sys.excepthook
-        self._old_thread_hook = threading.excepthook
-        sys.excepthook = self.handle_exception
-        threading.excepthook = self._thread_hook
-        if loop is not None:
-            self._loop = loop
-            loop.set_exception_handler(self.handle_loop_exception)
-
-    def uninstall(self) -> None:
-        if self._old_sys_hook is not None:
-            sys.excepthook = self._old_sys_hook
-            threading.excepthook = self._old_thread_hook
-            self._old_sys_hook = None
-        if self._loop is not None:
-            self._loop.set_exception_handler(None)
-            self._loop = None
 
     def handle_exception(
         self,

@@ -3,12 +3,11 @@ read from the chain (``ProviderService.plan``). Nothing is sent until the user c
 
 from __future__ import annotations
 
-import asyncio
-
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
 from app.services.provider_service import ProviderPlan
 from app.ui.share.texts import cap_sentence, date_text, mor
+from app.ui.widgets.question_dialog import QuestionDialog
 
 
 class CostLines:
@@ -45,7 +44,7 @@ class CostLines:
         return lines
 
 
-class CostDialog(QDialog):
+class CostDialog(QuestionDialog):
     """Opened without blocking the event loop; ``answer()`` resolves when the user decides."""
 
     def __init__(self, lines: CostLines, parent: QWidget | None = None) -> None:
@@ -65,16 +64,7 @@ class CostDialog(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         lay.addWidget(self.buttons)
-        self._answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self.finished.connect(self._finished)
-
-    def _finished(self, result: int) -> None:
-        if not self._answer.done():
-            self._answer.set_result(result == QDialog.DialogCode.Accepted.value)
-
-    async def answer(self) -> bool:
-        self.open()
-        return await self._answer
+        self._expect_answer()
 
     @property
     def text(self) -> str:

@@ -4,11 +4,8 @@ the node accepts connections from other computers."""
 
 from __future__ import annotations
 
-import asyncio
-
 from PySide6.QtWidgets import (
     QCheckBox,
-    QDialog,
     QDialogButtonBox,
     QFormLayout,
     QGroupBox,
@@ -20,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from app.p2p.endpoints import is_loopback_host, local_addresses
 from app.services.provider_service import ProviderService
+from app.ui.widgets.question_dialog import QuestionDialog
 
 
 class ReachPanel(QGroupBox):
@@ -58,7 +56,7 @@ class ReachPanel(QGroupBox):
             provider.listen_consent = False
 
 
-class ListenDialog(QDialog):
+class ListenDialog(QuestionDialog):
     """Asked once before the node listens beyond this computer."""
 
     def __init__(self, host: str, port: int, parent: QWidget | None = None) -> None:
@@ -77,16 +75,7 @@ class ListenDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         lay.addWidget(buttons)
-        self._answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self.finished.connect(self._finished)
-
-    def _finished(self, result: int) -> None:
-        if not self._answer.done():
-            self._answer.set_result(result == QDialog.DialogCode.Accepted.value)
-
-    async def answer(self) -> bool:
-        self.open()
-        return await self._answer
+        self._expect_answer()
 
 
 def needs_listen_consent(provider: ProviderService) -> bool:
