@@ -13,7 +13,6 @@ after it.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -112,9 +111,6 @@ class JobStore:
         self.backup_path = path.with_name(path.name + ".bak")
         self.notice = ""  # set when the file had to be repaired; show it to the user
         self._lock = threading.Lock()
-        self._backup_state = threading.Lock()  # guards the two below
-        self._backup_wanted = False
-        self._backup_thread: threading.Thread | None = None
         self._db = self._open_checked()
 
     # -- opening, integrity, backup -------------------------------------------------------
@@ -195,52 +191,9 @@ class JobStore:
 
     def backup(self) -> None:
         with self._lock:
-            self._backup_soon()
-
-    def _backup_soon(self) -> None:
-        """Copy to ``.bak`` off the event loop's thread when one runs (the window's): the copy
-        writes and syncs a whole file, which on a busy disk held the window still for tens of
-        milliseconds at every new job. Copies asked for meanwhile become one. Without a running
-        loop (command line, plain tests) the copy is made at once. Called with ``_lock`` held."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
             self._backup(self._db)
-            return
-        with self._backup_state:
-            self._backup_wanted = True
-            if self._backup_thread is not None:
-                return  # the running copy takes this change too
-            self._backup_thread = threading.Thread(
-                target=self._backup_worker, name="job-store-backup", daemon=True)
-            self._backup_thread.start()
-
-    def _backup_worker(self) -> None:
-        """Its own connection (WAL: it reads a consistent snapshot while the loop writes)."""
-        while True:
-            with self._backup_state:
-                if not self._backup_wanted:
-                    self._backup_thread = None
-                    return
-                self._backup_wanted = False
-            try:
-                src = sqlite3.connect(str(self.path), timeout=10.0)
-            except sqlite3.Error as exc:
-                log.warning("could not back up the job store: %s", exc)
-                continue
-            try:
-                self._backup(src)
-            finally:
-                src.close()
-
-    def _wait_backup(self) -> None:
-        with self._backup_state:
-            thread = self._backup_thread
-        if thread is not None:
-            thread.join()
 
     def close(self) -> None:
-        self._wait_backup()  # a copy in flight finishes: the .bak is whole and current
         with self._lock:
             self._db.close()
 
@@ -308,7 +261,7 @@ class JobStore:
             cur = db.execute(f"SELECT {self._COLS} FROM jobs WHERE key=?", (key,))
             row = cur.fetchone()
             if row[11] == now:  # newly added: the backup must know about it too
-                self._backup_soon()
+                self._backup(db)
         return self._row(row)
 
     def get(self, key: str) -> Job | None:
