@@ -260,16 +260,11 @@ class ActivityPage(QWidget):
         self.jobs = jobs
         t = self.jobs_table
         order = [job.key for job, _ in jobs]
-        fresh = [k for k in order if k not in self._row_sig]
-        if order == fresh + self._row_keys:
-            for _ in fresh:  # new jobs are the newest: they go on top
-                t.insertRow(0)
-            full = False
-        else:
+        full = not self._move_rows(order)
+        if full:  # the rows' order changed (it never should): build the table afresh
             t.setRowCount(0)
             t.setRowCount(len(order))
             self._row_sig.clear()
-            full = True
         self._row_keys = order
         network = self.services.chain.network if self.services.chain is not None else None
         for row, (job, runner) in enumerate(jobs):
@@ -286,6 +281,26 @@ class ActivityPage(QWidget):
                 t.fit_row(row)
         if full:
             t.fit_columns()
+
+    def _move_rows(self, order: list[str]) -> bool:
+        """Drop the rows of jobs gone and insert rows for new ones where they sort, keeping
+        every other row (and its widgets) as it is. A job's place (by creation) never changes,
+        so the kept rows stay in order; False if they did not."""
+        t = self.jobs_table
+        wanted = set(order)
+        rows = list(self._row_keys)
+        for row in range(len(rows) - 1, -1, -1):
+            if rows[row] not in wanted:
+                t.removeRow(row)
+                self._row_sig.pop(rows.pop(row), None)
+        for i, key in enumerate(order):
+            if i < len(rows) and rows[i] == key:
+                continue
+            if key in self._row_sig:
+                return False
+            t.insertRow(i)
+            rows.insert(i, key)
+        return rows == order
 
     def _fill_job_row(self, row: int, job: Job, runner: TaskRunner, network: Any, *,
                       new_txs: bool, new_state: bool) -> None:

@@ -77,3 +77,22 @@ def test_a_change_rebuilds_only_its_own_row(
     assert table.rowCount() == 61 and page.job_row("withdraw:new") == 0
     assert table.item(changed + 1, 1) is before[changed][0]
     assert table.item(0, 0).text() == job_text("consumer.withdraw", {}, "Withdraw held stake")
+
+
+def test_a_job_of_another_store_sorting_between_rows_keeps_the_others(
+    page_and_runner: tuple[ActivityPage, TaskRunner], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    page, runner = page_and_runner
+    other = TaskRunner(JobStore(tmp_path / "other.sqlite3"))  # the provider's, say
+    monkeypatch.setattr(page.services, "runners", lambda: [runner, other])
+    page.show()
+    table = page.jobs_table
+    before = {k: table.item(page.job_row(k), 1) for k in page._row_keys}
+
+    other.schedule("claim:0x1", "provider.claim", {"session_id": "0x1"}, title="Claim earnings")
+    page.rebuild_jobs()  # a second store, with ids of its own
+    assert table.rowCount() == 61 and page.job_row("claim:0x1") >= 0
+    for key, item in before.items():
+        assert table.item(page.job_row(key), 1) is item, key
+    assert [table.item(r, 1) is not None for r in range(61)] == [True] * 61
