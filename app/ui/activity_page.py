@@ -2,7 +2,9 @@
 session this wallet opened or served, so no MOR is ever out of sight.
 
 Jobs come straight from the SQLite job stores of ``services_of(ctx).runners()`` and the table is
-rebuilt (debounced) on each "jobs" event; held stake and sessions are read on the qasync loop.
+brought up to date (debounced) on each "jobs" event, touching only the rows whose job changed;
+a hidden page waits and catches up once when shown. Held stake and sessions are read on the qasync
+loop.
 """
 
 from __future__ import annotations
@@ -13,16 +15,13 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -35,6 +34,7 @@ from app.services.tasks import TaskRunner
 from app.storage.jobs import Job, JobState
 from app.storage.sessions import SessionRecord, SessionStore
 from app.ui.a11y import named
+from app.ui.activity_table import make_table, tx_cell
 from app.ui.formatting import mor as _mor
 from app.ui.formatting import when_text
 from app.ui.job_words import job_text
@@ -43,6 +43,7 @@ from app.ui.placeholder import page_title
 from app.ui.words import short_id
 
 log = logging.getLogger(__name__)
+_tx_cell = tx_cell  # its old name here (tests build one cell alone)
 
 REBUILD_DEBOUNCE_MS = 150
 JOB_COLUMNS = ["Task", "State", "When", "Tries", "Last error", "Transactions", ""]
@@ -88,6 +89,7 @@ class ActivityPage(QWidget):
         self._refresh_again = False
         self._row_keys: list[str] = []  # job keys in table order
         self._row_sig: dict[str, tuple[Any, ...]] = {}  # what each row shows, to skip unchanged
+        self._stale = False  # a change came while hidden: catch up when shown
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(24, 20, 24, 20)
@@ -113,10 +115,11 @@ class ActivityPage(QWidget):
         lay.addWidget(self.api_spent)
         self.show_api_spent()
         lay.addWidget(QLabel("Background tasks"))
-        self.jobs_table = named(_table(JOB_COLUMNS, JOB_WRAPPED), "Background tasks")
+        self.jobs_table = named(make_table(JOB_COLUMNS, JOB_WRAPPED, grow=True),
+                                "Background tasks")
         lay.addWidget(self.jobs_table, 3)
         lay.addWidget(QLabel("Sessions"))
-        self.sessions_table = named(_table(SESSION_COLUMNS), "Sessions")
+        self.sessions_table = named(make_table(SESSION_COLUMNS), "Sessions")
         lay.addWidget(self.sessions_table, 2)
 
         self._rebuild_timer = QTimer(self)
@@ -181,7 +184,20 @@ class ActivityPage(QWidget):
         if what in ("unlocked", "locked", "changed"):
             self.refresh()
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self._stale = False
+            self.rebuild_jobs()
+            self.rebuild_sessions()
+            with contextlib.suppress(RuntimeError):  # no loop: only what is stored
+                asyncio.get_running_loop()
+                self.refresh()  # a missed job may have moved the held stake
+
     def _on_jobs_changed(self) -> None:
+        if not self.isVisible():  # nothing to draw; the chain is read again when shown
+            self._stale = True
+            return
         self.rebuild_jobs()
         self.refresh()  # a job that moved money changes the held stake and the sessions
 
@@ -228,7 +244,11 @@ class ActivityPage(QWidget):
     # ----- jobs ----------------------------------------------------------------------------
     def rebuild_jobs(self) -> None:
         """Bring the table up to date, touching only rows whose job changed: this runs on every
-        job event while answers may be streaming, so it must stay far below a frame."""
+        job event while answers may be streaming, so it must stay far below a frame. A hidden page
+        only notes that it is behind (``showEvent`` catches up)."""
+        if not self.isVisible():
+            self._stale = True
+            return
         seen: set[str] = set()
         jobs: list[tuple[Job, TaskRunner]] = []
         for runner in self.services.runners():
@@ -240,11 +260,8 @@ class ActivityPage(QWidget):
         self.jobs = jobs
         t = self.jobs_table
         order = [job.key for job, _ in jobs]
-        fresh = [k for k in order if k not in self._row_sig]
-        if order == fresh + self._row_keys:
-            for _ in fresh:  # new jobs are the newest: they go on top
-                t.insertRow(0)
-        else:
+        full = not self._move_rows(order)
+        if full:  # the rows' order changed (it never should): build the table afresh
             t.setRowCount(0)
             t.setRowCount(len(order))
             self._row_sig.clear()
@@ -260,7 +277,30 @@ class ActivityPage(QWidget):
             self._fill_job_row(row, job, runner, network,
                                new_txs=old is None or old[2] != job.tx_hashes,
                                new_state=old is None or old[0] != job.state)
-            t.resizeRowToContents(row)
+            if not full:
+                t.fit_row(row)
+        if full:
+            t.fit_columns()
+
+    def _move_rows(self, order: list[str]) -> bool:
+        """Drop the rows of jobs gone and insert rows for new ones where they sort, keeping
+        every other row (and its widgets) as it is. A job's place (by creation) never changes,
+        so the kept rows stay in order; False if they did not."""
+        t = self.jobs_table
+        wanted = set(order)
+        rows = list(self._row_keys)
+        for row in range(len(rows) - 1, -1, -1):
+            if rows[row] not in wanted:
+                t.removeRow(row)
+                self._row_sig.pop(rows.pop(row), None)
+        for i, key in enumerate(order):
+            if i < len(rows) and rows[i] == key:
+                continue
+            if key in self._row_sig:
+                return False
+            t.insertRow(i)
+            rows.insert(i, key)
+        return rows == order
 
     def _fill_job_row(self, row: int, job: Job, runner: TaskRunner, network: Any, *,
                       new_txs: bool, new_state: bool) -> None:
@@ -282,7 +322,7 @@ class ActivityPage(QWidget):
             if col == 0:
                 item.setData(Qt.ItemDataRole.UserRole, job.key)
         if new_txs or t.cellWidget(row, 5) is None:
-            t.setCellWidget(row, 5, _tx_cell(job.tx_hashes, network))
+            t.setCellWidget(row, 5, tx_cell(job.tx_hashes, network))
         if new_state or (job.state is JobState.FAILED) != (t.cellWidget(row, 6) is not None):
             if job.state is JobState.FAILED:
                 button = QPushButton("Retry")
@@ -348,6 +388,9 @@ class ActivityPage(QWidget):
         return stores
 
     def rebuild_sessions(self) -> None:
+        if not self.isVisible():
+            self._stale = True
+            return
         records = [r for store in self._session_stores() for r in store.list()]
         records.sort(key=lambda r: -(r.opened_at or int(r.updated_at)))
         self.sessions = records
@@ -371,97 +414,3 @@ class ActivityPage(QWidget):
                 item.setToolTip(r.session_id if col == 1 else text)
                 t.setItem(row, col, item)
         t.resizeRowsToContents()
-
-
-class _Table(QTableWidget):
-    """Wrapped columns keep their width on a narrow window (the table scrolls sideways) and share
-    the spare room on a wide one, so the words use the space instead of a blank strip."""
-
-    def __init__(self, columns: int, wrapped: dict[int, int]) -> None:
-        super().__init__(0, columns)
-        self.wrapped = wrapped
-        self._fit_timer = QTimer(self)  # one fit after a burst of content-sized columns changing
-        self._fit_timer.setSingleShot(True)
-        self._fit_timer.timeout.connect(self.fit_wrapped)
-        self.horizontalHeader().sectionResized.connect(
-            lambda col, _old, _new: col in self.wrapped or self._fit_timer.start(0))
-        # Shortened ids are whole in the tooltip; Copy (menu or Ctrl+C) takes the whole one.
-        self.copy_action = QAction("Copy", self)
-        self.copy_action.setShortcut(QKeySequence.StandardKey.Copy)
-        self.copy_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)  # this table only
-        self.copy_action.triggered.connect(self.copy_current)
-        self.addAction(self.copy_action)
-        self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-
-    def copy_current(self) -> None:
-        item = self.currentItem()
-        if item is not None:
-            QGuiApplication.clipboard().setText(item.toolTip() or item.text())
-
-    def resizeEvent(self, event: Any) -> None:
-        super().resizeEvent(event)
-        self.fit_wrapped()
-
-    def fit_wrapped(self) -> None:
-        if not self.wrapped:
-            return
-        header = self.horizontalHeader()
-        others = sum(header.sectionSize(c) for c in range(self.columnCount())
-                     if c not in self.wrapped)
-        spare = self.viewport().width() - others - sum(self.wrapped.values())
-        extra = max(0, spare) // len(self.wrapped)
-        for col, width in self.wrapped.items():
-            self.setColumnWidth(col, width + extra)
-        self.resizeRowsToContents()
-
-
-def _table(columns: list[str], wrapped: dict[int, int] | None = None) -> _Table:
-    t = _Table(len(columns), wrapped or {})
-    t.setHorizontalHeaderLabels(columns)
-    t.verticalHeader().hide()
-    t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    t.setWordWrap(True)
-    header = t.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    header.setStretchLastSection(False)
-    for col, width in (wrapped or {}).items():
-        header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
-        t.setColumnWidth(col, width)
-    t.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-    return t
-
-
-def _tx_cell(hashes: tuple[str, ...], network: Any) -> QWidget:
-    """Explorer links when the network has an explorer; otherwise the hashes, shortened and
-    selectable, with a copy button for the whole ones (the devnet has no explorer)."""
-    w = QWidget()
-    lay = QHBoxLayout(w)
-    lay.setContentsMargins(2, 0, 2, 0)
-    label = QLabel()
-    label.setObjectName("txLinks")
-    label.setTextInteractionFlags(
-        Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.LinksAccessibleByMouse
-    )
-    label.setOpenExternalLinks(True)
-    if not hashes:
-        label.setText("—")
-        lay.addWidget(label)
-        return w
-    urls = [network.tx_url(h) if network is not None else "" for h in hashes]
-    if all(urls):
-        label.setTextFormat(Qt.TextFormat.RichText)
-        label.setText("<br>".join(f'<a href="{u}">{short_id(h)}</a>' for h, u in zip(hashes, urls,
-                                                                                    strict=True)))
-    else:  # shortened for reading; the whole hashes in the tooltip and behind "Copy"
-        label.setTextFormat(Qt.TextFormat.PlainText)
-        label.setText("\n".join(short_id(h) for h in hashes))
-    label.setToolTip("\n".join(hashes))
-    label.setProperty("urls", urls)
-    lay.addWidget(label, 1)
-    copy = QPushButton("Copy")
-    copy.setObjectName("copyTx")
-    copy.setToolTip("Copy the transaction hashes")
-    copy.clicked.connect(lambda: QGuiApplication.clipboard().setText("\n".join(hashes)))
-    lay.addWidget(copy)
-    return w

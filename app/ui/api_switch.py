@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, QTimer
 from app.services.context import AppContext
 from app.storage.settings import Settings, SettingsStore
 from app.ui.app_state import register_shutdown
+from app.ui.ops import Op
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,8 @@ class ApiSwitch(QObject):
             s = self.store.settings
             await window_api(self.ctx).apply(bool(s.api_enabled), int(s.api_port))
 
-        self.task = asyncio.ensure_future(run())
+        # Kept running if the window closes: a half-started server is stopped by the shutdown.
+        self.task = Op(run(), self, name="local API switch").keep_running().run()
         return self.task
 
     async def _shutdown(self) -> None:

@@ -31,6 +31,7 @@ from app.inference.hardware import HardwareInfo
 from app.inference.library import CatalogEntry, ModelLibrary, load_catalog
 from app.services.context import AppContext
 from app.ui.library.rows import CatalogRow, InstalledRow
+from app.ui.ops import OpHost
 from app.ui.placeholder import page_title, scroll_body
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class LibraryPage(QWidget):
         self.catalog = catalog if catalog is not None else load_catalog()
         self.downloads = DownloadManager(ctx.paths.models, self._on_task)
         self.confirm: Callable[[str], bool] = self._ask
-        self.pending: set[asyncio.Future[Any]] = set()
+        self.host = OpHost(self)  # the probe, imports and cancels (closed page: stopped)
 
         self.error = QLabel()
         self.error.setObjectName("libraryError")
@@ -105,14 +106,15 @@ class LibraryPage(QWidget):
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    def _spawn(self, coro: Any) -> None:
-        try:
-            fut = asyncio.ensure_future(coro)
-        except RuntimeError:  # no event loop (a bare test): nothing async can run
-            coro.close()
-            return
-        self.pending.add(fut)
-        fut.add_done_callback(self.pending.discard)
+    @property
+    def pending(self) -> set[asyncio.Task[Any]]:
+        """The page's unfinished work (tests and close handlers wait on it)."""
+        return self.host.tasks
+
+    def _spawn(self, coro: Any, *, keep_running: bool = False) -> None:
+        """Through the one way pages run work; without an event loop (a bare test) nothing
+        async can run and the coroutine is closed."""
+        self.host.spawn(coro, keep_running=keep_running)
 
     async def _probe(self) -> None:
         from app.inference.hardware import probe
@@ -257,7 +259,7 @@ class LibraryPage(QWidget):
         self.downloads.pause(entry.name)
 
     def cancel(self, entry: CatalogEntry) -> None:
-        self._spawn(self._cancel(entry))
+        self._spawn(self._cancel(entry), keep_running=True)  # half-removed files help no one
 
     async def _cancel(self, entry: CatalogEntry) -> None:
         await self.downloads.cancel(entry.name)
