@@ -135,16 +135,11 @@ def new_completion_id() -> str:
 
 
 def finish_reason(metrics: CompletionMetrics) -> str:
-    # OpenAI has no "cancelled"; a cancelled stream has nobody left to read it anyway.
-    return "length" if metrics.finish_reason == "length" else "stop"
+    return metrics.openai_finish_reason()
 
 
 def usage(metrics: CompletionMetrics) -> dict[str, int]:
-    return {
-        "prompt_tokens": metrics.prompt_tokens,
-        "completion_tokens": metrics.completion_tokens,
-        "total_tokens": metrics.prompt_tokens + metrics.completion_tokens,
-    }
+    return metrics.openai_usage()
 
 
 def timings(metrics: CompletionMetrics) -> dict[str, float]:

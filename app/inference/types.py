@@ -89,6 +89,18 @@ class CompletionMetrics:
     finish_reason: Literal["stop", "length", "cancelled"]
     cached_tokens: int = 0  # prompt tokens reused from the engine's cache (not recomputed)
 
+    def openai_finish_reason(self) -> str:
+        """OpenAI's word for how it ended; it has no "cancelled" (nobody is left to read it)."""
+        return "length" if self.finish_reason == "length" else "stop"
+
+    def openai_usage(self) -> dict[str, int]:
+        """The ``usage`` object of the local API and of MOR-RPC's last chunk alike."""
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+        }
+
 
 @dataclass(frozen=True)
 class CompletionDone:

@@ -139,18 +139,6 @@ def chat_request_to_openai(request: ChatRequest, *, stream: bool = True) -> dict
     return out
 
 
-def _finish(reason: str) -> str:
-    return "length" if reason == "length" else "stop"
-
-
-def usage_json(metrics: CompletionMetrics) -> dict[str, int]:
-    return {
-        "completion_tokens": metrics.completion_tokens,
-        "prompt_tokens": metrics.prompt_tokens,
-        "total_tokens": metrics.prompt_tokens + metrics.completion_tokens,
-    }
-
-
 class ChunkBuilder:
     """Builds the ``chat.completion.chunk`` objects of one answer (keys sorted by the encoder)."""
 
@@ -190,9 +178,9 @@ class ChunkBuilder:
     def final(self, metrics: CompletionMetrics) -> dict[str, Any]:
         chunk = self._base("chat.completion.chunk")
         chunk["choices"] = [
-            {"index": 0, "delta": {}, "finish_reason": _finish(metrics.finish_reason)}
+            {"index": 0, "delta": {}, "finish_reason": metrics.openai_finish_reason()}
         ]
-        chunk["usage_from_provider"] = usage_json(metrics)
+        chunk["usage_from_provider"] = metrics.openai_usage()
         return chunk
 
     def full(self, text: str, metrics: CompletionMetrics) -> dict[str, Any]:
@@ -201,9 +189,9 @@ class ChunkBuilder:
             {
                 "index": 0,
                 "message": {"role": "assistant", "content": text},
-                "finish_reason": _finish(metrics.finish_reason),
+                "finish_reason": metrics.openai_finish_reason(),
             }
         ]
-        out["usage"] = usage_json(metrics)
-        out["usage_from_provider"] = usage_json(metrics)
+        out["usage"] = metrics.openai_usage()
+        out["usage_from_provider"] = metrics.openai_usage()
         return out
