@@ -264,5 +264,9 @@ def test_window_appears_under_xvfb_and_a_second_start_keeps_one_window(scratch: 
             if first.poll() is None:
                 first.kill()
             screen.stop()
-    assert rc == 0, first.stderr.read() if first.stderr else ""
+            errors = first.stderr.read() if first.stderr else ""
+            for pipe in (first.stdout, first.stderr):
+                if pipe is not None:
+                    pipe.close()
+    assert rc == 0, errors
     assert keystore.read_text() == '{"address": "user data that must survive"}'
