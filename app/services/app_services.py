@@ -342,9 +342,9 @@ class AppServices:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
             self._watch = None
-        if self._provider is not None and self._provider.server is not None:
+        if self._provider is not None:
             with contextlib.suppress(Exception):
-                await self._provider.go_offline()
+                await self._provider.leave_nothing_online()
         self._provider = None
         self._consumer = None
         if not keep_engine:

@@ -342,12 +342,25 @@ class ProviderService:
                         )
             self.runner.store.done(job.key, {"settled": True})
 
+    def has_unsettled_setup(self) -> bool:
+        """Going online was cut short after it sent a transaction (a bid may still be mined)."""
+        return any(job.kind == "provider.setup" and job.tx_hashes
+                   for job in self.runner.store.open_jobs())
+
+    async def leave_nothing_online(self) -> None:
+        """At quit: go offline when serving, and also when going online was cut short after
+        sending a transaction, so a bid mined after the cut is deleted too."""
+        if self.server is not None or self.has_unsettled_setup():
+            await self.go_offline()
+
     async def go_offline(self, *, deregister: bool = False) -> None:
         """Delete our bid (so nobody opens a session we won't serve), stop serving, and
         optionally deregister to get the provider stake back."""
         self._changed(state=ProviderState.STOPPING)
         await self.cap_watch.stop()
         try:
+            # A bid sent by a go-online that was cut short is listed only once it is mined.
+            await self._settle_earlier_setup(lambda _text: None)
             for bid in await self._my_active_bids():
                 await self.chain.delete_model_bid(self.signer, bid.id)
             if deregister:
