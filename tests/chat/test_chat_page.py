@@ -254,7 +254,9 @@ async def test_switching_chats_mid_answer_keeps_each_chat_separate(page: ChatPag
     page.refresh_conversations()
     page.store.save_model_settings(MODEL_NAME, ModelSettings("", SamplingParams(max_tokens=500)))
     first_text = asyncio.Event()
-    page.view.streamed.connect(lambda _t: first_text.set())
+    # Enough of the answer on screen that it could not hide inside the other chat's words.
+    page.view.streamed.connect(
+        lambda _t: first_text.set() if len(page.view.streamed_text()) >= 40 else None)
     task = page.send("Write a very long story about a lighthouse keeper.")
     assert task is not None
     generating = page.conversation_id
