@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import getpass
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Any
 
+from app.commands import sigterm_cancels_task
 from app.errors import UserFacingError
 
 HOT_PASSWORD_ENV = "MORPHEUS_HOT_KEY_PASSWORD"
@@ -160,55 +159,44 @@ async def _serve_hot(args: argparse.Namespace) -> int:
     provider = _address(args.provider)
     key = load_hot_key(args.hot_key, _password(f"Password of {args.hot_key}: "))
     rt = Runtime(network_key=args.network)
-    task = asyncio.current_task()
-    loop = asyncio.get_running_loop()
-    stopping: list[int] = []
-
-    def on_sigterm() -> None:
-        stopping.append(1)
-        if task is not None:
-            task.cancel()
-
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
-    try:
-        chain = await rt.chain()
-        # Refused here, before any model loads: a key the provider never authorised would have
-        # every approval it signs refused by the contract and by consumers.
-        if not await DelegationChecker(chain.rpc, chain.diamond, ttl_s=0)(provider, key.address):
-            raise HotKeyError(
-                f"The hot key {key.address} is not authorised to sign for provider {provider}. "
-                "From the main wallet run `morpheus provider hot-key authorize "
-                f"{key.address}` (or authorise it in the app), then start again."
-            )
-        engine, model_name = await open_provider_engine(args, rt.paths.models)
-        config = ProviderConfig(
-            chain.network.chain_id,
-            model_name=model_name,
-            host=args.host,
-            port=args.port,
-            provider_address=provider,
-            contract_timestamp_unit="ms",  # as `provider serve` and the Go node sign approvals
-        )
-        server = ProviderServer(key, ChainSessionLookup(chain), engine, config)
+    with sigterm_cancels_task() as stopping:
         try:
-            await server.start()
-            print(
-                f"Serving {model_name} at {server.endpoint} for provider {provider} "
-                f"with hot key {key.address}",
-                flush=True,
+            chain = await rt.chain()
+            # Refused here, before any model loads: a key the provider never authorised would have
+            # every approval it signs refused by the contract and by consumers.
+            authorised = DelegationChecker(chain.rpc, chain.diamond, ttl_s=0)
+            if not await authorised(provider, key.address):
+                raise HotKeyError(
+                    f"The hot key {key.address} is not authorised to sign for provider {provider}. "
+                    "From the main wallet run `morpheus provider hot-key authorize "
+                    f"{key.address}` (or authorise it in the app), then start again."
+                )
+            engine, model_name = await open_provider_engine(args, rt.paths.models)
+            config = ProviderConfig(
+                chain.network.chain_id,
+                model_name=model_name,
+                host=args.host,
+                port=args.port,
+                provider_address=provider,
+                contract_timestamp_unit="ms",  # as `provider serve` and the Go node sign approvals
             )
-            await asyncio.Event().wait()  # until Ctrl-C or SIGTERM
+            server = ProviderServer(key, ChainSessionLookup(chain), engine, config)
+            try:
+                await server.start()
+                print(
+                    f"Serving {model_name} at {server.endpoint} for provider {provider} "
+                    f"with hot key {key.address}",
+                    flush=True,
+                )
+                await asyncio.Event().wait()  # until Ctrl-C or SIGTERM
+            finally:
+                await server.stop()
+                await close_provider_engine(engine)
+            return 0
+        except asyncio.CancelledError:
+            if not stopping:
+                raise
+            return 0
         finally:
-            await server.stop()
-            await close_provider_engine(engine)
-        return 0
-    except asyncio.CancelledError:
-        if not stopping:
-            raise
-        return 0
-    finally:
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.remove_signal_handler(signal.SIGTERM)
-        await rt.close()
-        print("Stopped.", file=sys.stderr, flush=True)
+            await rt.close()
+            print("Stopped.", file=sys.stderr, flush=True)

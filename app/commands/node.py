@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import getpass
-import signal
 import sys
 import time
 from typing import Any
 
 from app.chain.devnet import dev_account
-from app.commands import help_when_bare
+from app.commands import help_when_bare, sigterm_cancels_task
 from app.commands.jobs import take_env_password
 from app.commands.provider_backend import (
     add_backend_args,
@@ -141,77 +139,65 @@ def _mor(wei: int) -> str:
 
 async def _provider_serve(args: argparse.Namespace) -> int:
     rt = Runtime(network_key=args.network)
-    # systemd and Docker stop a service with SIGTERM: delete the bid then too, as on Ctrl-C.
-    terminated: list[int] = []
-    task = asyncio.current_task()
-    loop = asyncio.get_running_loop()
-
-    def on_sigterm() -> None:
-        terminated.append(signal.SIGTERM)
-        if task is not None:
-            task.cancel()
-
-    with contextlib.suppress(NotImplementedError, RuntimeError):  # no signal handlers on Windows
-        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
-    try:
-        from app.services.provider_reach import ReachPlan
-
-        # Typing --host is the user's yes to listening beyond this computer. Refused endpoints
-        # are refused here, before the wallet, the model or any MOR.
-        ReachPlan(args.host, args.public_endpoint, args.upnp,
-                  listen_consent=True).check_before_listening(rt.network_key)
-        signer = _signer(rt, args)
-        engine, model_name = await open_provider_engine(args, rt.paths.models)
-        # The same job supervisor as the GUI and `morpheus jobs run` (one per data folder).
-        from app.services.supervisor import JobSupervisor
-
-        supervisor = JobSupervisor(rt, signer, who="`morpheus provider serve`")
-        await supervisor.start()
-        provider = await rt.provider(signer, engine, model_name=model_name, host=args.host,
-                                     port=args.port, public_endpoint=args.public_endpoint)
-        provider.provider_stake = args.stake
-        provider.upnp, provider.listen_consent = args.upnp, True
-        provider.keep_serving_free = args.keep_serving_free
+    # SIGTERM deletes the bid too, as Ctrl-C does.
+    with sigterm_cancels_task() as terminated:
         try:
-            price = args.price
-            if args.price_per_hour is not None:
-                price = args.price_per_hour // 3600
-                if price <= 0:
-                    raise UserFacingError("--price-per-hour is too small: the contract counts "
-                                          "whole units of MOR per second.")
-            bid = await provider.go_online(price,
-                                           on_step=lambda s: print(f"- {s}", flush=True))
-            d = provider.dashboard
-            print(f"Serving {model_name} at {d.endpoint} as {provider.me}", flush=True)
-            print(f"Bid {bid} (model {d.model_id})", flush=True)
-            m = provider.reach.mapping
-            if m is not None:
-                print(f"Router port mapped with {m.method}: {m.endpoint} -> {m.internal_ip}:"
-                      f"{m.internal_port} (renewed while serving, removed at exit)", flush=True)
-            if d.cap is not None:
-                print(d.cap.text, flush=True)
-            provider.on_change(_print_cap_changes())
-            await provider.serve_forever()
-        finally:
+            from app.services.provider_reach import ReachPlan
+
+            # Typing --host is the user's yes to listening beyond this computer. Refused endpoints
+            # are refused here, before the wallet, the model or any MOR.
+            ReachPlan(args.host, args.public_endpoint, args.upnp,
+                      listen_consent=True).check_before_listening(rt.network_key)
+            signer = _signer(rt, args)
+            engine, model_name = await open_provider_engine(args, rt.paths.models)
+            # The same job supervisor as the GUI and `morpheus jobs run` (one per data folder).
+            from app.services.supervisor import JobSupervisor
+
+            supervisor = JobSupervisor(rt, signer, who="`morpheus provider serve`")
+            await supervisor.start()
+            provider = await rt.provider(signer, engine, model_name=model_name, host=args.host,
+                                         port=args.port, public_endpoint=args.public_endpoint)
+            provider.provider_stake = args.stake
+            provider.upnp, provider.listen_consent = args.upnp, True
+            provider.keep_serving_free = args.keep_serving_free
             try:
-                await asyncio.shield(provider.go_offline(deregister=args.deregister_on_exit))
-                print("Stopped: the bid is deleted.", flush=True)
-            except Exception as exc:
-                msg = exc.message if isinstance(exc, UserFacingError) else str(exc)
-                print(f"Could not delete the bid while stopping: {msg}. Run `morpheus provider "
-                      "serve` again and stop it, or delete it in the app.", file=sys.stderr,
-                      flush=True)
-            await supervisor.stop()
-            await close_provider_engine(engine)
-        return 0
-    except asyncio.CancelledError:
-        if not terminated:
-            raise
-        return 0
-    finally:
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.remove_signal_handler(signal.SIGTERM)
-        await rt.close()
+                price = args.price
+                if args.price_per_hour is not None:
+                    price = args.price_per_hour // 3600
+                    if price <= 0:
+                        raise UserFacingError("--price-per-hour is too small: the contract counts "
+                                              "whole units of MOR per second.")
+                bid = await provider.go_online(price,
+                                               on_step=lambda s: print(f"- {s}", flush=True))
+                d = provider.dashboard
+                print(f"Serving {model_name} at {d.endpoint} as {provider.me}", flush=True)
+                print(f"Bid {bid} (model {d.model_id})", flush=True)
+                m = provider.reach.mapping
+                if m is not None:
+                    print(f"Router port mapped with {m.method}: {m.endpoint} -> {m.internal_ip}:"
+                          f"{m.internal_port} (renewed while serving, removed at exit)", flush=True)
+                if d.cap is not None:
+                    print(d.cap.text, flush=True)
+                provider.on_change(_print_cap_changes())
+                await provider.serve_forever()
+            finally:
+                try:
+                    await asyncio.shield(provider.go_offline(deregister=args.deregister_on_exit))
+                    print("Stopped: the bid is deleted.", flush=True)
+                except Exception as exc:
+                    msg = exc.message if isinstance(exc, UserFacingError) else str(exc)
+                    print(f"Could not delete the bid while stopping: {msg}. Run `morpheus provider "
+                          "serve` again and stop it, or delete it in the app.", file=sys.stderr,
+                          flush=True)
+                await supervisor.stop()
+                await close_provider_engine(engine)
+            return 0
+        except asyncio.CancelledError:
+            if not terminated:
+                raise
+            return 0
+        finally:
+            await rt.close()
 
 
 def _print_cap_changes() -> Any:
