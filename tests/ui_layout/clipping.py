@@ -21,20 +21,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tests.ui_words.scan import shown, widget_path
+
 SLACK = 2  # rounding between font metrics and layout
-
-
-def _shown(w: QWidget) -> bool:
-    return w.isWindow() or w.isVisibleTo(w.window())
-
-
-def _where(w: QWidget) -> str:
-    parts = []
-    cur: QWidget | None = w
-    while cur is not None and len(parts) < 4:
-        parts.append(cur.objectName() or type(cur).__name__)
-        cur = cur.parentWidget()
-    return "/".join(reversed(parts))
 
 
 def _label_text_width(label: QLabel) -> int:
@@ -60,26 +49,26 @@ def clipped(root: QWidget) -> list[str]:
     """One line per piece of text that does not fit where it is shown."""
     problems: list[str] = []
     for w in [root, *root.findChildren(QWidget)]:
-        if not _shown(w) or _elided_by_design(w) or w.width() <= 0:
+        if not shown(w) or _elided_by_design(w) or w.width() <= 0:
             continue
         if isinstance(w, QLabel) and w.text() and w.pixmap().isNull():
             avail = w.contentsRect().width() - 2 * max(0, w.margin()) - max(0, w.indent())
             if w.wordWrap():
                 need = w.heightForWidth(w.width())
                 if need > w.height() + SLACK:
-                    problems.append(f"{_where(w)}: wrapped text needs {need}px height, has "
+                    problems.append(f"{widget_path(w)}: wrapped text needs {need}px height, has "
                                     f"{w.height()}: {w.text()[:60]!r}")
                 longest = max((len(x) for x in re.split(r"\s+", w.text())), default=0)
                 if longest > 60:  # one unbreakable word (a hash) cannot wrap
                     fm = QFontMetrics(w.font())
                     word = max(re.split(r"\s+", w.text()), key=len)
                     if fm.horizontalAdvance(word) > avail + SLACK:
-                        problems.append(f"{_where(w)}: unbreakable {word[:20]}… wider than "
+                        problems.append(f"{widget_path(w)}: unbreakable {word[:20]}… wider than "
                                         f"{avail}px")
                 continue
             need = _label_text_width(w)
             if need > avail + SLACK:
-                problems.append(f"{_where(w)}: text {need}px in {avail}px: {w.text()[:60]!r}")
+                problems.append(f"{widget_path(w)}: text {need}px in {avail}px: {w.text()[:60]!r}")
         elif isinstance(w, QAbstractButton) and w.text():
             fm = QFontMetrics(w.font())
             need = max(fm.horizontalAdvance(line) for line in w.text().replace("&&", "&")
@@ -91,7 +80,7 @@ def clipped(root: QWidget) -> list[str]:
             if not w.icon().isNull():
                 need += w.iconSize().width() + 4
             if need > w.width() + SLACK:
-                problems.append(f"{_where(w)}: text needs {need}px, button is {w.width()}px: "
+                problems.append(f"{widget_path(w)}: text needs {need}px, button is {w.width()}px: "
                                 f"{w.text()[:60]!r}")
         elif isinstance(w, (QTableWidget, QTreeWidget)):
             problems += _header_problems(w)
@@ -116,7 +105,7 @@ def _wrapped_rows_cut(tree: QTreeWidget) -> list[str]:
             need = fm.boundingRect(0, 0, width, 100_000, int(Qt.TextFlag.TextWordWrap),
                                    text).height()
             if need > height + SLACK:
-                out.append(f"{_where(tree)}: row {i} is {height}px, its text needs {need}px: "
+                out.append(f"{widget_path(tree)}: row {i} is {height}px, its text needs {need}px: "
                            f"{text[:50]!r}")
     return out
 
@@ -139,8 +128,8 @@ def _header_problems(view: QTableWidget | QTreeWidget) -> list[str]:
             continue
         size = header.sectionSize(c)
         if size < fm.horizontalAdvance(title) + 8:
-            out.append(f"{_where(view)}: column {title!r} is {size}px, its title needs "
+            out.append(f"{widget_path(view)}: column {title!r} is {size}px, its title needs "
                        f"{fm.horizontalAdvance(title) + 8}px")
         if header.sectionViewportPosition(c) + min(size, 40) > viewport + SLACK and c < 3:
-            out.append(f"{_where(view)}: column {title!r} starts outside the visible table")
+            out.append(f"{widget_path(view)}: column {title!r} starts outside the visible table")
     return out

@@ -15,13 +15,12 @@ from pytestqt.qtbot import QtBot
 
 from app.chain.devnet import Devnet
 from app.services.provider_service import ProviderState
-from app.storage.settings import SettingsStore
-from app.ui.app_state import SETTINGS_STORE, shutdown_hooks
-from app.ui.main_window import MainWindow
+from app.ui.app_state import shutdown_hooks
 from app.ui.share_page import SharePage
 from app.ui.status_feed import StatusFeed
 from app.ui.tray import still_running_text
 from tests.qt_async import cancel_ui_ops
+from tests.ui_live.conftest import devnet_window
 from tests.ui_share.conftest import PROVIDER_INDEX, GuiFactory, HeadlessConsumer, wait_until
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -112,12 +111,7 @@ async def test_quitting_while_the_costs_are_shown_freezes_nothing_and_sends_noth
     chain_snapshot: Devnet,
 ) -> None:
     gui = await make_gui(PROVIDER_INDEX)
-    store = SettingsStore.open(gui.paths.settings_file)
-    store.update(network="devnet")
-    gui.ctx.extras[SETTINGS_STORE] = store
-    gui.ctx.settings = store.settings
-    window = MainWindow(gui.ctx, tray_available=False, open_start_page_on_show=False)
-    qtbot.addWidget(window)
+    window = devnet_window(qtbot, gui)
     window.show()
     feed = StatusFeed(window)  # registers the services' stop as a shutdown hook, as at launch
     assert feed.connect_task is not None

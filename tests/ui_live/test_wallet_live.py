@@ -20,12 +20,10 @@ from pytestqt.qtbot import QtBot
 
 from app.chain.devnet import Devnet, dev_account, network_file
 from app.services.block_watch import WatchPace
-from app.storage.settings import SettingsStore
-from app.ui.app_state import SETTINGS_STORE
-from app.ui.main_window import MainWindow
 from app.ui.status_feed import StatusFeed
 from app.ui.wallet_page import WalletPage
 from tests.http_server import serving
+from tests.ui_live.conftest import devnet_window
 from tests.ui_share.conftest import (
     CONSUMER_INDEX,
     Gui,
@@ -184,12 +182,7 @@ async def test_started_offline_connects_by_itself_once_the_node_is_back(
         gui = await make_gui(CONSUMER_INDEX)
         _through(chain_snapshot, url)
         cut.set()
-        store = SettingsStore.open(gui.paths.settings_file)
-        store.update(network="devnet")
-        gui.ctx.extras[SETTINGS_STORE] = store
-        gui.ctx.settings = store.settings
-        window = MainWindow(gui.ctx, tray_available=False, open_start_page_on_show=False)
-        qtbot.addWidget(window)
+        window = devnet_window(qtbot, gui)
         window.show()
         feed = StatusFeed(window)
         assert feed.connect_task is not None

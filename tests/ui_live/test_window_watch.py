@@ -7,11 +7,9 @@ from __future__ import annotations
 import pytest
 from pytestqt.qtbot import QtBot
 
-from app.storage.settings import SettingsStore
-from app.ui.app_state import SETTINGS_STORE
-from app.ui.main_window import MainWindow
 from app.ui.status_feed import StatusFeed
 from app.ui.tray import TrayController
+from tests.ui_live.conftest import devnet_window
 from tests.ui_share.conftest import CONSUMER_INDEX, GuiFactory, wait_until
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -21,12 +19,7 @@ async def test_hidden_window_slows_the_watch_and_showing_it_wakes_it(
     qtbot: QtBot, make_gui: GuiFactory,
 ) -> None:
     gui = await make_gui(CONSUMER_INDEX)
-    store = SettingsStore.open(gui.paths.settings_file)
-    store.update(network="devnet")
-    gui.ctx.extras[SETTINGS_STORE] = store
-    gui.ctx.settings = store.settings
-    window = MainWindow(gui.ctx, tray_available=False, open_start_page_on_show=False)
-    qtbot.addWidget(window)
+    window = devnet_window(qtbot, gui)
     window.show()
     feed = StatusFeed(window)
     pace = gui.services.watch_pace
@@ -54,12 +47,7 @@ async def test_closing_to_the_tray_says_what_really_goes_on(
     """Nothing shared, no session open: the balloon does not claim the program keeps serving."""
     monkeypatch.setattr(TrayController, "available", property(lambda self: True))
     gui = await make_gui(CONSUMER_INDEX)
-    store = SettingsStore.open(gui.paths.settings_file)
-    store.update(network="devnet", keep_serving_in_background=True)
-    gui.ctx.extras[SETTINGS_STORE] = store
-    gui.ctx.settings = store.settings
-    window = MainWindow(gui.ctx, tray_available=False, open_start_page_on_show=False)
-    qtbot.addWidget(window)
+    window = devnet_window(qtbot, gui, keep_serving_in_background=True)
     said: list[str] = []
     window.tray.notify = lambda _title, text: said.append(text)  # type: ignore[method-assign]
     window.show()

@@ -50,7 +50,8 @@ def shown(w: QWidget) -> bool:
     return w.isWindow() or w.isVisibleTo(w.window())
 
 
-def _name(w: QWidget) -> str:
+def widget_path(w: QWidget) -> str:
+    """Where a widget is, for a failure message: its last four ancestors' names."""
     parts = []
     cur: QWidget | None = w
     while cur is not None and len(parts) < 4:
@@ -70,7 +71,7 @@ def texts(root: QWidget) -> Iterator[Seen]:
     for w in widgets:
         if in_details(w) or not (w is root or shown(w)):
             continue
-        where = _name(w)
+        where = widget_path(w)
         if w.toolTip():
             yield Seen(where + " [tooltip]", _plain(w.toolTip()))
         if w.accessibleName():
