@@ -134,14 +134,6 @@ def new_completion_id() -> str:
     return "chatcmpl-" + secrets.token_hex(12)
 
 
-def finish_reason(metrics: CompletionMetrics) -> str:
-    return metrics.openai_finish_reason()
-
-
-def usage(metrics: CompletionMetrics) -> dict[str, int]:
-    return metrics.openai_usage()
-
-
 def timings(metrics: CompletionMetrics) -> dict[str, float]:
     """An extra field (as llama-server has) so tools can show speed without timing it."""
     return {"ttft_ms": round(metrics.ttft_ms, 3), "tokens_per_s": round(metrics.tokens_per_s, 3)}
@@ -161,10 +153,10 @@ def completion_object(
                 "index": 0,
                 "message": {"role": "assistant", "content": text},
                 "logprobs": None,
-                "finish_reason": finish_reason(metrics),
+                "finish_reason": metrics.openai_finish_reason(),
             }
         ],
-        "usage": usage(metrics),
+        "usage": metrics.openai_usage(),
         "timings": timings(metrics),
     }
 
@@ -196,7 +188,7 @@ def usage_chunk(
         "model": model,
         "system_fingerprint": None,
         "choices": [],
-        "usage": usage(metrics),
+        "usage": metrics.openai_usage(),
         "timings": timings(metrics),
     }
 

@@ -24,7 +24,6 @@ from app.api.openai_format import (
     ApiError,
     chunk_object,
     completion_object,
-    finish_reason,
     model_object,
     new_completion_id,
     parse_chat_request,
@@ -344,7 +343,7 @@ class ApiServer:
                             _sse(chunk_object(cid, created, model, {"content": event.text}))
                         )
                 elif isinstance(event, CompletionDone):
-                    fin = finish_reason(event.metrics)
+                    fin = event.metrics.openai_finish_reason()
                     await response.write(_sse(chunk_object(cid, created, model, {}, fin)))
                     if include_usage:
                         await response.write(_sse(usage_chunk(cid, created, model, event.metrics)))
