@@ -65,6 +65,7 @@ class Run:
     ttft_ms: float
     tok_s: float  # decode rate after the first token
     wall_s: float
+    chunks: int  # pieces of text received (a provider may group tokens, see provider_stream)
 
 
 def request(i: int, max_tokens: int) -> ChatRequest:
@@ -75,16 +76,17 @@ def request(i: int, max_tokens: int) -> ChatRequest:
 async def measure(stream: AsyncIterator[StreamEvent]) -> Run:
     t0 = time.perf_counter()
     first = last = 0.0
-    tokens = 0
+    tokens = chunks = 0
     async for ev in stream:
         if isinstance(ev, TokenDelta):
+            chunks += 1
             last = time.perf_counter()
             first = first or last
         elif isinstance(ev, CompletionDone):
             tokens = ev.metrics.completion_tokens
     end = time.perf_counter()
     rate = (tokens - 1) / (last - first) if tokens > 1 and last > first else 0.0
-    return Run(tokens, (first - t0) * 1000, rate, end - t0)
+    return Run(tokens, (first - t0) * 1000, rate, end - t0, chunks)
 
 
 class InstantEngine:
@@ -204,7 +206,10 @@ async def main() -> None:
         d_ttft = statistics.median(x.ttft_ms for x in direct)
         p_ttft = statistics.median(x.ttft_ms for x in remote)
         print(f"direct: {d_rate:7.1f} tok/s  ttft {d_ttft:6.1f} ms  tokens {direct[0].tokens}")
-        print(f"p2p:    {p_rate:7.1f} tok/s  ttft {p_ttft:6.1f} ms  tokens {remote[0].tokens}")
+        print(
+            f"p2p:    {p_rate:7.1f} tok/s  ttft {p_ttft:6.1f} ms  tokens {remote[0].tokens}"
+            f"  chunks per answer {statistics.mean(x.chunks for x in remote):.1f}"
+        )
 
         async def throughput(
             engines: list[ChatEngine], tokens: int = args.tokens, repeat: int = 1
