@@ -138,6 +138,12 @@ async def main() -> None:
         help="llama.cpp threads (default: one per core, as a provider would run it)",
     )
     ap.add_argument(
+        "--interval-ms",
+        type=int,
+        default=ProviderConfig.stream_interval_ms,
+        help="the provider's chunk grouping interval (0: one chunk per token, as Go sends)",
+    )
+    ap.add_argument(
         "--protocol-only",
         action="store_true",
         help="no model: only the protocol's CPU per token, with an engine that costs nothing",
@@ -159,7 +165,12 @@ async def main() -> None:
     lookup.bids[BID] = BidInfo(BID, provider.address, bytes(32), 1)
     limits = ProviderLimits(max_sessions=args.concurrency + 1, max_tokens=args.tokens)
     server = ProviderServer(
-        provider, lookup, engine, ProviderConfig(CHAIN_ID, model_name="smollm2", limits=limits)
+        provider,
+        lookup,
+        engine,
+        ProviderConfig(
+            CHAIN_ID, model_name="smollm2", limits=limits, stream_interval_ms=args.interval_ms
+        ),
     )
     await server.start()
     try:
