@@ -7,8 +7,13 @@ several alternating runs), then the aggregate tokens/s of 8 concurrent remote se
 Also the protocol's own CPU per token: this process's CPU time (provider and consumer both live
 here; llama.cpp runs in a child process) on the p2p path minus the direct path, per token.
 
-``--protocol-only`` skips the model and reports the protocol's CPU per token with an engine that
-costs nothing (steadier on a busy machine).
+The provider groups tokens that arrive within ``--interval-ms`` (its default, 50) of its last
+chunk into one chunk (``app/p2p/provider_stream.py``); "chunks per answer" shows how many went.
+``--interval-ms 0`` sends one chunk per token, as a Go provider does.
+
+``--protocol-only`` skips the model and reports the protocol's CPU per chunk with an engine that
+costs nothing and one chunk per token (steadier on a busy machine; an instant engine would
+otherwise put the whole answer in one chunk).
 
 Run: ``.venv/bin/python bench/p2p.py [--runs 6] [--tokens 48] [--threads <cores>]``. Last line:
 ``p2p: ratio <via p2p/direct tok/s> ttft_ms_added <x> concurrency8_ratio <agg/single>
@@ -106,11 +111,12 @@ class InstantEngine:
 
 
 async def protocol_only(tokens: int) -> float:
-    """CPU microseconds per token of provider + consumer with an engine that costs nothing."""
+    """CPU microseconds per chunk (one token each) of provider + consumer with an engine that
+    costs nothing."""
     provider, user, lookup = LocalKey.generate(), LocalKey.generate(), InMemoryLookup()
     lookup.bids[BID] = BidInfo(BID, provider.address, bytes(32), 1)
     limits = ProviderLimits(max_tokens=tokens)
-    config = ProviderConfig(CHAIN_ID, limits=limits)
+    config = ProviderConfig(CHAIN_ID, limits=limits, stream_interval_ms=0)
     server = ProviderServer(provider, lookup, InstantEngine(tokens), config)
     await server.start()
     try:
@@ -151,7 +157,7 @@ async def main() -> None:
     args = ap.parse_args()
     if args.protocol_only:
         us = min([await protocol_only(2000) for _ in range(3)])
-        print(f"p2p: protocol_us_per_token_instant_engine {us:.0f}")
+        print(f"p2p: protocol_us_per_chunk_instant_engine {us:.0f} (one chunk per token)")
         return
 
     model = bundled_model_path()
