@@ -7,8 +7,13 @@ several alternating runs), then the aggregate tokens/s of 8 concurrent remote se
 Also the protocol's own CPU per token: this process's CPU time (provider and consumer both live
 here; llama.cpp runs in a child process) on the p2p path minus the direct path, per token.
 
-``--protocol-only`` skips the model and reports the protocol's CPU per token with an engine that
-costs nothing (steadier on a busy machine).
+The provider groups tokens that arrive within ``--interval-ms`` (its default, 50) of its last
+chunk into one chunk (``app/p2p/provider_stream.py``); "chunks per answer" shows how many went.
+``--interval-ms 0`` sends one chunk per token, as a Go provider does.
+
+``--protocol-only`` skips the model and reports the protocol's CPU per chunk with an engine that
+costs nothing and one chunk per token (steadier on a busy machine; an instant engine would
+otherwise put the whole answer in one chunk).
 
 Run: ``.venv/bin/python bench/p2p.py [--runs 6] [--tokens 48] [--threads <cores>]``. Last line:
 ``p2p: ratio <via p2p/direct tok/s> ttft_ms_added <x> concurrency8_ratio <agg/single>
@@ -65,6 +70,7 @@ class Run:
     ttft_ms: float
     tok_s: float  # decode rate after the first token
     wall_s: float
+    chunks: int  # pieces of text received (a provider may group tokens, see provider_stream)
 
 
 def request(i: int, max_tokens: int) -> ChatRequest:
@@ -75,16 +81,17 @@ def request(i: int, max_tokens: int) -> ChatRequest:
 async def measure(stream: AsyncIterator[StreamEvent]) -> Run:
     t0 = time.perf_counter()
     first = last = 0.0
-    tokens = 0
+    tokens = chunks = 0
     async for ev in stream:
         if isinstance(ev, TokenDelta):
+            chunks += 1
             last = time.perf_counter()
             first = first or last
         elif isinstance(ev, CompletionDone):
             tokens = ev.metrics.completion_tokens
     end = time.perf_counter()
     rate = (tokens - 1) / (last - first) if tokens > 1 and last > first else 0.0
-    return Run(tokens, (first - t0) * 1000, rate, end - t0)
+    return Run(tokens, (first - t0) * 1000, rate, end - t0, chunks)
 
 
 class InstantEngine:
@@ -104,11 +111,12 @@ class InstantEngine:
 
 
 async def protocol_only(tokens: int) -> float:
-    """CPU microseconds per token of provider + consumer with an engine that costs nothing."""
+    """CPU microseconds per chunk (one token each) of provider + consumer with an engine that
+    costs nothing."""
     provider, user, lookup = LocalKey.generate(), LocalKey.generate(), InMemoryLookup()
     lookup.bids[BID] = BidInfo(BID, provider.address, bytes(32), 1)
     limits = ProviderLimits(max_tokens=tokens)
-    config = ProviderConfig(CHAIN_ID, limits=limits)
+    config = ProviderConfig(CHAIN_ID, limits=limits, stream_interval_ms=0)
     server = ProviderServer(provider, lookup, InstantEngine(tokens), config)
     await server.start()
     try:
@@ -136,6 +144,12 @@ async def main() -> None:
         help="llama.cpp threads (default: one per core, as a provider would run it)",
     )
     ap.add_argument(
+        "--interval-ms",
+        type=int,
+        default=ProviderConfig.stream_interval_ms,
+        help="the provider's chunk grouping interval (0: one chunk per token, as Go sends)",
+    )
+    ap.add_argument(
         "--protocol-only",
         action="store_true",
         help="no model: only the protocol's CPU per token, with an engine that costs nothing",
@@ -143,7 +157,7 @@ async def main() -> None:
     args = ap.parse_args()
     if args.protocol_only:
         us = min([await protocol_only(2000) for _ in range(3)])
-        print(f"p2p: protocol_us_per_token_instant_engine {us:.0f}")
+        print(f"p2p: protocol_us_per_chunk_instant_engine {us:.0f} (one chunk per token)")
         return
 
     model = bundled_model_path()
@@ -157,7 +171,12 @@ async def main() -> None:
     lookup.bids[BID] = BidInfo(BID, provider.address, bytes(32), 1)
     limits = ProviderLimits(max_sessions=args.concurrency + 1, max_tokens=args.tokens)
     server = ProviderServer(
-        provider, lookup, engine, ProviderConfig(CHAIN_ID, model_name="smollm2", limits=limits)
+        provider,
+        lookup,
+        engine,
+        ProviderConfig(
+            CHAIN_ID, model_name="smollm2", limits=limits, stream_interval_ms=args.interval_ms
+        ),
     )
     await server.start()
     try:
@@ -204,7 +223,10 @@ async def main() -> None:
         d_ttft = statistics.median(x.ttft_ms for x in direct)
         p_ttft = statistics.median(x.ttft_ms for x in remote)
         print(f"direct: {d_rate:7.1f} tok/s  ttft {d_ttft:6.1f} ms  tokens {direct[0].tokens}")
-        print(f"p2p:    {p_rate:7.1f} tok/s  ttft {p_ttft:6.1f} ms  tokens {remote[0].tokens}")
+        print(
+            f"p2p:    {p_rate:7.1f} tok/s  ttft {p_ttft:6.1f} ms  tokens {remote[0].tokens}"
+            f"  chunks per answer {statistics.mean(x.chunks for x in remote):.1f}"
+        )
 
         async def throughput(
             engines: list[ChatEngine], tokens: int = args.tokens, repeat: int = 1

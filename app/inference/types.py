@@ -78,6 +78,9 @@ class TokenDelta:
     """A piece of the answer as soon as it is decoded."""
 
     text: str
+    # tokens in ``text``: 1 from a local engine; a remote provider may group several per chunk,
+    # then this is the consumer's estimate (the exact total comes with ``CompletionDone``)
+    tokens: int = 1
 
 
 @dataclass(frozen=True)

@@ -350,6 +350,11 @@ class ProviderClient:
         writer, framed = await self._open(encode_request(request_id, "session.prompt", params))
         got_any = False
         finished = False  # a chunk carried a finish_reason: the answer is complete
+        # The ECIES ephemeral key R of a chunk whose signature we verified. A later chunk under
+        # the same R whose MAC checks out was made by someone holding the key agreement's
+        # secret, which only that signer and we have: its signature adds nothing, so it is not
+        # verified again (a provider reuses R for a whole answer; see ``EciesRecipient``).
+        trusted_r = b""
         try:
             while True:
                 response = await self._read_reply(framed, request_id, eof_ok=got_any, fast=True)
@@ -367,23 +372,30 @@ class ProviderClient:
                 got_any = True
                 try:
                     if isinstance(response, _FastChunk):
+                        payload = binascii.unhexlify(response.hex_message)
+                    else:  # Go tolerates a 0x here
+                        chunk = PromptChunk.parse(response.result)
+                        payload = parse_hex(chunk.message, "message")
+                except ProtocolError as exc:
+                    raise ProviderMisbehaved(exc.reason) from exc
+                except ValueError as exc:
+                    raise ProviderMisbehaved(f"chunk could not be decrypted: {exc}") from exc
+                if not trusted_r or payload[:65] != trusted_r:
+                    if isinstance(response, _FastChunk):
                         signed = chunk_signed_bytes(response.hex_message, response.timestamp)
                         signature = response.signature
                     else:
-                        chunk = PromptChunk.parse(response.result)
                         signed, signature = chunk.signed_bytes(), chunk.signature
-                except ProtocolError as exc:
-                    raise ProviderMisbehaved(exc.reason) from exc
-                if not crypto.verify_hash(provider_key, keccak256(signed), signature):
-                    raise ProviderMisbehaved("chunk signature is not the provider's")
+                    if not crypto.verify_hash(provider_key, keccak256(signed), signature):
+                        raise ProviderMisbehaved("chunk signature is not the provider's")
+                    r_verified = payload[:65]
+                else:
+                    r_verified = trusted_r
                 try:
-                    if isinstance(response, _FastChunk):
-                        payload = binascii.unhexlify(response.hex_message)
-                    else:  # Go tolerates a 0x here
-                        payload = parse_hex(chunk.message, "message")
                     plain = loads_bounded(self.signer.ecies_decrypt(payload))
                 except (CryptoError, ProtocolError, ValueError) as exc:
                     raise ProviderMisbehaved(f"chunk could not be decrypted: {exc}") from exc
+                trusted_r = r_verified  # the MAC held: R is the signer's
                 if plain == DONE:
                     return
                 if isinstance(plain, dict) and "providerModelError" in plain:

@@ -354,6 +354,8 @@ class ProviderServer(ProviderAuth):
                 now_ms=self._now_ms,
                 client=state.info.user if self._engine_takes_client else None,
                 record=lambda served: self._record(state, served),
+                write_now=conn.writer.write,
+                interval_s=self.config.stream_interval_ms / 1000,
             )
         finally:
             state.lock.release()

@@ -45,6 +45,9 @@ class ProviderConfig:
     # that key must be authorised by this wallet on chain (§4.3) or openSession will revert.
     provider_address: str | None = None
     limits: ProviderLimits = field(default_factory=ProviderLimits)
+    # tokens arriving within this long of the last chunk share the next one (never delayed
+    # longer); 0: one chunk per token, as a Go provider behind llama-server sends
+    stream_interval_ms: int = 50
 
 
 # ---------------------------------------------------------------- events for the session ledger

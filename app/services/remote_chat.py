@@ -336,7 +336,7 @@ class RemoteChat:
                        f"{notice} Ask again for a full answer.")
             self.notices.append(message)
             raise ProviderFailedMidAnswer(message)
-        yield ProviderSwitched("", notice)
+        yield ProviderSwitched("", tokens=0, notice=notice)
         assert self.engine is not None
         async for event in self.engine.chat_stream(request):
             yield event

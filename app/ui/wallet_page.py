@@ -29,8 +29,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QStackedWidget,
-    QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -42,6 +40,7 @@ from app.ui.a11y import named
 from app.ui.ops import OpHost, error_label, show_error
 from app.ui.wallet.balances import BalanceFollower
 from app.ui.wallet.change_password import ChangePasswordDialog
+from app.ui.wallet.history import fill_network, fill_sent, network_list, sent_list
 from app.ui.wallet.password_prompt import PasswordPrompt
 from app.ui.wallet.reveal_seed import RevealSeedDialog
 from app.ui.wallet.secrets import selectable as _selectable
@@ -182,17 +181,10 @@ class WalletPage(QWidget):
         top.addWidget(bal, 1)
         lay.addWidget(top_row)
 
-        self.history = named(QTreeWidget(), "Sent from this program")
-        self.history.setHeaderLabels(["Status", "Token", "Amount", "To", "Transaction"])
-        self.history.setRootIsDecorated(False)
-        self.history.itemActivated.connect(self._open_tx)
+        self.history = sent_list(lambda url: self.open_url(url))
         lay.addWidget(QLabel("Sent from this program"))
         lay.addWidget(self.history, 1)
-        self.mor_history = named(QTreeWidget(), "MOR transfers on the network")
-        self.mor_history.setHeaderLabels(["Block", "In or out", "MOR", "From or to",
-                                          "Transaction"])
-        self.mor_history.setRootIsDecorated(False)
-        self.mor_history.itemActivated.connect(self._open_tx)
+        self.mor_history = network_list(lambda url: self.open_url(url))
         lay.addWidget(QLabel("MOR transfers on chain (recent blocks)"))
         lay.addWidget(self.mor_history, 1)
 
@@ -312,41 +304,12 @@ class WalletPage(QWidget):
         return self.balances.task
 
     def fill_history(self) -> None:
-        self.history.clear()
-        for rec in self.wallet.history():
-            url = self.wallet.explorer_tx_url(rec.tx_hash)
-            item = QTreeWidgetItem(
-                [
-                    rec.status,
-                    rec.asset,
-                    format_amount(rec.amount, 18, 6),
-                    rec.to,
-                    rec.tx_hash[:10] + "…" + (" (open in explorer)" if url else ""),
-                ]
-            )
-            item.setData(0, 0x0100, url)  # Qt.UserRole
-            item.setToolTip(4, rec.tx_hash)
-            self.history.addTopLevelItem(item)
+        fill_sent(self.history, self.wallet.history(), self.wallet.explorer_tx_url)
 
     def fill_mor_history(self, transfers: list[Any]) -> None:
-        me = (self.wallet.address or "").lower()
-        self.mor_history.clear()
-        for t in transfers:
-            incoming = t.to.lower() == me
-            url = self.wallet.explorer_tx_url(t.tx_hash)
-            item = QTreeWidgetItem([
-                str(t.block), "in" if incoming else "out", format_amount(t.amount, 18, 6),
-                t.sender if incoming else t.to,
-                t.tx_hash[:10] + "…" + (" (open in explorer)" if url else ""),
-            ])
-            item.setData(0, 0x0100, url)
-            item.setToolTip(4, t.tx_hash)
-            self.mor_history.addTopLevelItem(item)
-
-    def _open_tx(self, item: QTreeWidgetItem, _col: int) -> None:
-        url = item.data(0, 0x0100)
-        if url:
-            self.open_url(QUrl(str(url)))
+        fill_network(
+            self.mor_history, transfers, self.wallet.address or "", self.wallet.explorer_tx_url
+        )
 
     def copy_address(self) -> None:
         QGuiApplication.clipboard().setText(self.address_label.text())

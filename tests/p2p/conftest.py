@@ -158,6 +158,9 @@ def make_node(
     provider_key: LocalKey, chain: FakeChain, engine: CountingEngine
 ) -> Callable[..., ProviderServer]:
     def make(limits: ProviderLimits = TEST_LIMITS, **config: object) -> ProviderServer:
+        # one chunk per token unless a test asks otherwise: the wire checks below compare
+        # chunk by chunk with what a Go provider sends (grouping: test_chunk_grouping.py)
+        config.setdefault("stream_interval_ms", 0)
         events: list[ProviderEvent] = []
         server = ProviderServer(
             provider_key,

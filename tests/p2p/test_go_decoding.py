@@ -288,7 +288,11 @@ def test_reader_splits_anywhere(values: list[Any], cuts: list[int]) -> None:
 )
 def test_reader_agrees_with_a_strict_decoder_or_refuses(data: bytes) -> None:
     def strict(text: bytes) -> Any:
-        return json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+        # decoded as UTF-8 first, as Go reads it: ``json.loads`` on bytes would guess UTF-16
+        # from a leading NUL (b"\x000" is 0 to it, garbage to Go)
+        return json.loads(
+            text.decode("utf-8"), parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c))
+        )
 
     try:
         expected: Any = [strict(data)] if data.strip(b" \t\r\n") else []

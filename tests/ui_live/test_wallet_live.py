@@ -109,7 +109,7 @@ async def test_mor_from_outside_shows_within_seconds_and_waits_while_hidden(
     def listed() -> bool:
         rows = [page.mor_history.topLevelItem(i)
                 for i in range(page.mor_history.topLevelItemCount())]
-        return any(r.text(1) == "in" and r.text(3) == outsider for r in rows)
+        return any(r.text(1) == "in" and r.toolTip(3) == outsider for r in rows)
 
     await wait_until(listed, 10)  # and the transfer list, read in the same pass
 

@@ -111,7 +111,14 @@ async def test_send_mor_and_see_both_balances_change(
     assert mor_text == "87.5 MOR"
     assert page.eth_wei is not None and 2 * ETH - dlg.record.max_fee <= page.eth_wei < 2 * ETH
     row = page.history.topLevelItem(0)
-    assert row.text(0) == "confirmed" and row.text(1) == "MOR" and row.text(3) == friend
+    assert row.text(0) == "confirmed" and row.text(1) == "MOR"
+    # the recipient shortened for reading, whole in the tooltip and on the clipboard
+    assert row.text(3) == f"{friend[:6]}…{friend[-4:]}" and row.toolTip(3) == friend
+    actions = {a.text(): a for a in page.history.menu_for(row).actions()}
+    actions["Copy address"].trigger()
+    assert QGuiApplication.clipboard().text() == friend
+    actions["Copy transaction id"].trigger()
+    assert QGuiApplication.clipboard().text() == dlg.record.tx_hash
     opened: list[QUrl] = []
     page.open_url = lambda url: opened.append(url) or True
     page.history.itemActivated.emit(row, 0)

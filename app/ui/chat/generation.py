@@ -107,7 +107,7 @@ class GenerationMixin:
                     if got.first_at is None:
                         got.first_at = time.perf_counter()
                     got.parts.append(event.text)
-                    self.view.append_text(event.text)
+                    self.view.append_text(event.text, event.tokens)
                 elif isinstance(event, CompletionDone):
                     got.metrics = event.metrics
 

@@ -178,10 +178,10 @@ class ChatView(QTextBrowser):
         self._flush_timer.start()
         self._scroll_to_end()
 
-    def append_text(self, text: str) -> None:
+    def append_text(self, text: str, tokens: int = 1) -> None:
         if self._first_at is None:
             self._first_at = time.perf_counter()
-        self._tokens += 1
+        self._tokens += tokens
         self._pending.append(text)
 
     def flush(self) -> None:
