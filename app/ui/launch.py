@@ -226,6 +226,9 @@ def run_gui(argv: Sequence[str]) -> int:
         )
         return 1
 
+    from app.ui import first_paint
+
+    first_paint.hold()  # what the first page does not need waits for its paint
     window = build_main_window(app, paths, open_start_page_on_show=False)
     store = window.store
     # The wallet lock's application-wide input filter hands every event of every object to
@@ -264,6 +267,7 @@ def run_gui(argv: Sequence[str]) -> int:
     # second launch retries for seconds) and the status bar's feed (chain, wallet: the heavy
     # imports), then, on a later turn, the markdown renderer (before any answer can stream).
     def after_first_paint() -> None:
+        first_paint.release()
         if input_watch is not None:
             app.installEventFilter(input_watch)
         guard.listen()

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from app.services.context import AppContext
 from app.storage.settings import NETWORK_CHOICES, Settings
 from app.ui.app_state import settings_store
+from app.ui.first_paint import after_first_paint
 from app.ui.icons import app_icon, themed_icon
 from app.ui.pages import PageFactory, PageSpec, default_pages
 from app.ui.status_model import StatusModel
@@ -361,7 +362,8 @@ class MainWindow(QMainWindow):
     def open_start_page(self) -> None:
         """Open the page the user left last time (once; later calls do nothing). The launcher
         calls :meth:`open_first_page`, which may show the welcome steps instead."""
-        QTimer.singleShot(0, self.watch_system_scheme)  # after this page's paint: costs ~40 ms
+        # After this page's paint (it costs ~40 ms, and the colour scheme is a ``Qt`` enum).
+        after_first_paint(lambda: QTimer.singleShot(0, self.watch_system_scheme))
         if self._pages_ready:
             return
         self._pages_ready = True

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -21,9 +21,17 @@ from PySide6.QtWidgets import (
 
 from app.ui.chat.picker import ModelPicker
 from app.ui.chat.widgets import ChatView, ModelSettingsPanel, PromptEdit
+from app.ui.first_paint import after_first_paint
 from app.ui.placeholder import page_title
 
 SEARCH_DEBOUNCE_MS = 200
+
+
+def selectable_by_mouse(label: QLabel) -> None:
+    """Let the user select (and copy) the label's text with the mouse."""
+    from PySide6.QtCore import Qt
+
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
 
 def build_chat_page(page: Any) -> None:
@@ -68,7 +76,7 @@ def build_chat_page(page: Any) -> None:
     page.status = QLabel("")
     page.status.setWordWrap(True)
     page.status.setProperty("role", "hint")
-    page.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    after_first_paint(lambda: selectable_by_mouse(page.status))  # a Qt enum: see first_paint
     page.prompt = PromptEdit()
     page.prompt.setPlaceholderText(
         "Message the model (Enter to send, Shift+Enter for a new line)"

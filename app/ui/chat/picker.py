@@ -4,20 +4,23 @@ cutting it, so it fits an 800x600 window."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QPainter, QPalette
-from PySide6.QtWidgets import (
-    QComboBox,
-    QSizePolicy,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionComboBox,
-    QStyleOptionViewItem,
-    QStylePainter,
-    QWidget,
-)
+from typing import TYPE_CHECKING
 
-DETAIL_ROLE = Qt.ItemDataRole.UserRole + 1
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize
+from PySide6.QtWidgets import QComboBox, QSizePolicy, QStyledItemDelegate, QWidget
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QFontMetrics, QPainter, QPaintEvent
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+# Qt.ItemDataRole.UserRole + 1 and Qt.ItemDataRole.ToolTipRole as plain numbers: the picker is on
+# the first page, and the first use of a ``Qt`` enum builds all of them (see app.ui.first_paint).
+DETAIL_ROLE = 257
+TOOLTIP_ROLE = 3
+# The closed box's frame and arrow take less than this of its width (Fusion: ~25 px), so a name
+# narrower than the rest is drawn whole by QComboBox itself; a wider one is elided here.
+FRAME_ROOM = 48
+ELLIPSIS = "\u2026"
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -38,6 +41,10 @@ class TwoLineDelegate(QStyledItemDelegate):
         if not detail:
             super().paint(painter, option, index)
             return
+        from PySide6.QtCore import QRect, Qt
+        from PySide6.QtGui import QPalette
+        from PySide6.QtWidgets import QStyle, QStyleOptionViewItem
+
         opt = QStyleOptionViewItem(option)
         self.initStyleOption(opt, index)
         text = opt.text
@@ -83,20 +90,40 @@ class ModelPicker(QComboBox):
         self.addItem(label)
         i = self.count() - 1
         self.setItemData(i, detail, DETAIL_ROLE)
-        self.setItemData(i, f"{label}\n{detail}" if detail else label,
-                         Qt.ItemDataRole.ToolTipRole)
+        self.setItemData(i, f"{label}\n{detail}" if detail else label, TOOLTIP_ROLE)
 
     def current_detail(self) -> str:
         value = self.currentData(DETAIL_ROLE)
         return str(value) if value else ""
 
-    def paintEvent(self, _event: object) -> None:
+    def paintEvent(self, event: QPaintEvent) -> None:
+        text = self.currentText()
+        if not text or self.fontMetrics().horizontalAdvance(text) <= self.width() - FRAME_ROOM:
+            super().paintEvent(event)  # it fits (or the placeholder shows): nothing to elide
+            return
+        from PySide6.QtWidgets import QStyle, QStyleOptionComboBox, QStylePainter
+
         painter = QStylePainter(self)
         opt = QStyleOptionComboBox()
         self.initStyleOption(opt)
         painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, opt)
         edit = self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, opt,
                                            QStyle.SubControl.SC_ComboBoxEditField, self)
-        opt.currentText = self.fontMetrics().elidedText(
-            opt.currentText, Qt.TextElideMode.ElideRight, max(0, edit.width() - 4))
+        opt.currentText = elide_right(self.fontMetrics(), opt.currentText, edit.width() - 4)
         painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, opt)
+
+
+def elide_right(metrics: QFontMetrics, text: str, width: int) -> str:
+    """``text`` cut to ``width`` pixels with "…" at the end, as ``QFontMetrics.elidedText`` with
+    ``Qt.TextElideMode.ElideRight`` would, without the ``Qt`` enum (see app.ui.first_paint)."""
+    if metrics.horizontalAdvance(text) <= width:
+        return text
+    low, high = 0, len(text)  # the longest prefix that fits with the ellipsis: in [low, high)
+    while high - low > 1:
+        mid = (low + high) // 2
+        if metrics.horizontalAdvance(text[:mid].rstrip() + ELLIPSIS) <= width:
+            low = mid
+        else:
+            high = mid
+    shown = text[:low].rstrip()
+    return shown + ELLIPSIS if shown or metrics.horizontalAdvance(ELLIPSIS) <= width else ""

@@ -4,7 +4,7 @@ live in :mod:`app.ui.chat.transcript` and :mod:`app.ui.chat.settings_panel` (re-
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QPlainTextEdit
 
@@ -36,6 +36,8 @@ class PromptEdit(QPlainTextEdit):
     escape_pressed = Signal()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
+        from PySide6.QtCore import Qt  # not at import: see app.ui.first_paint
+
         key = event.key()
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not (
             event.modifiers() & Qt.KeyboardModifier.ShiftModifier
