@@ -37,7 +37,7 @@ from app.ui.chat.generation import GenerationMixin
 from app.ui.chat.layout import build_chat_page
 from app.ui.chat.network_side import ensure_network_side, first_sources
 from app.ui.chat.picker import ModelPicker
-from app.ui.chat.sources import ChatSource, collect_sources
+from app.ui.chat.sources import ChatSource, collect_sources, sources_known_now
 from app.ui.chat.widgets import ChatView, ModelSettingsPanel, PromptEdit, TranscriptEntry
 from app.ui.ops import Op
 
@@ -101,9 +101,13 @@ class ChatPage(ConversationsMixin, GenerationMixin, QWidget):
         self._refresh_lock: asyncio.Lock | None = None  # made on the loop, at first use
         self._build()
         self.refresh_conversations()
+        self.content_ready = False  # the picker has been filled once (the launcher asks)
         if sources is not None:
             self.set_sources(sources)
         else:
+            known = sources_known_now(ctx)  # at launch: filled for the first paint, no waiting
+            if known is not None:
+                self.set_sources(known)
             QTimer.singleShot(0, self._schedule_source_refresh)  # local first, then network
         self._update_buttons()
 
@@ -127,6 +131,7 @@ class ChatPage(ConversationsMixin, GenerationMixin, QWidget):
         self.model_picker.setCurrentIndex(index if self._sources else -1)
         self.model_picker.blockSignals(False)
         self._on_model_changed(self.model_picker.currentIndex())
+        self.content_ready = True
         self.sources_changed.emit()
 
     def add_panel(self, widget: QWidget) -> None:

@@ -28,15 +28,16 @@ def app_icon() -> QIcon:
 
 
 @lru_cache(maxsize=64)
-def themed_icon(name: str, color: str) -> QIcon:
-    """The line icon ``name`` drawn in ``color`` (a ``#rrggbb`` string)."""
+def themed_icon(name: str, color: str, sizes: tuple[int, ...] = _SIZES) -> QIcon:
+    """The line icon ``name`` drawn in ``color`` (a ``#rrggbb`` string), rendered at ``sizes``
+    (all of them by default; at launch the window asks first for the one it shows)."""
     from PySide6.QtSvg import QSvgRenderer
 
     with open(icon_path(name), encoding="utf-8") as f:
         svg = f.read().replace("currentColor", color)
     renderer = QSvgRenderer(QByteArray(svg.encode("utf-8")))
     icon = QIcon()
-    for size in _SIZES:
+    for size in sizes:
         # Zeroed pixels are transparent. (QImage.fill's overload lookup would load every Qt
         # namespace enum, a measurable part of start-up.)
         image = QImage(

@@ -78,7 +78,8 @@ BENCH_ENV = "MORPHEUS_BENCH_STARTUP"
 BENCH_IDLE_ENV = "MORPHEUS_BENCH_IDLE_S"  # seconds before the RSS report; 5 unless set
 BENCH_MARK_ENV = "MORPHEUS_BENCH_MARK"  # also print when the first page painted its content
 # Signals by which a page that fills itself after it is built (the chat page's model picker)
-# says its data is in; a page without one has its content once built.
+# says its data is in; a page without one has its content once built, and one whose
+# ``content_ready`` is already true when it is shown (filled as it was built) needs no signal.
 _CONTENT_SIGNALS = ("content_loaded", "sources_changed")
 SHUTDOWN_TIMEOUT_S = 5.0
 # The instance socket and status feed wait for the first page's paint, but never longer.
@@ -404,7 +405,7 @@ def when_first_page_painted(
         state["page"] = page
         page.installEventFilter(watch)
         signal = next((getattr(page, n) for n in _CONTENT_SIGNALS if hasattr(page, n)), None)
-        if signal is None:
+        if signal is None or getattr(page, "content_ready", False):  # no data, or already in
             content_in()
         else:
             signal.connect(content_in)

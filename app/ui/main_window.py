@@ -15,7 +15,14 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSize, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence, QShortcut, QShowEvent
+from PySide6.QtGui import (
+    QCloseEvent,
+    QGuiApplication,
+    QIcon,
+    QKeySequence,
+    QShortcut,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -33,7 +40,7 @@ from PySide6.QtWidgets import (
 from app.services.context import AppContext
 from app.storage.settings import NETWORK_CHOICES, Settings
 from app.ui.app_state import settings_store
-from app.ui.first_paint import after_first_paint
+from app.ui.first_paint import after_first_paint, holding
 from app.ui.icons import app_icon, themed_icon
 from app.ui.pages import PageFactory, PageSpec, default_pages
 from app.ui.status_model import StatusModel
@@ -190,9 +197,24 @@ class MainWindow(QMainWindow):
         if key in self._specs:
             raise ValueError(f"page {key!r} already registered")
         self._specs[key] = PageSpec(key, title, icon, factory)
-        item = QListWidgetItem(themed_icon(icon, icon_color()), title)
+        item = QListWidgetItem(self._sidebar_icon(icon), title)
         item.setToolTip(title)
         self.sidebar.addItem(item)
+
+    def _sidebar_icon(self, name: str) -> QIcon:
+        """At launch only the size on screen (rendering all eight of six icons is ~10 ms); the
+        full set, sharp on any screen, replaces it after the first paint."""
+        if not holding():
+            return themed_icon(name, icon_color())
+        side = self.sidebar.iconSize().width()
+        sizes = tuple(sorted({side, round(side * self.devicePixelRatioF())}))
+        after_first_paint(self._refresh_icons)
+        return themed_icon(name, icon_color(), sizes)
+
+    def _refresh_icons(self) -> None:
+        color = icon_color()
+        for row, spec in enumerate(self._specs.values()):
+            self.sidebar.item(row).setIcon(themed_icon(spec.icon, color))
 
     def page_keys(self) -> list[str]:
         return list(self._specs)
@@ -246,7 +268,7 @@ class MainWindow(QMainWindow):
 
     def open_first_page(self) -> None:
         """The launcher's first page: the welcome steps on a first start, else the start page."""
-        from app.services.onboarding import needs_welcome
+        from app.services.first_start import needs_welcome
 
         if self._pages_ready:
             return
@@ -342,9 +364,7 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         assert isinstance(app, QApplication)
         theme = apply_theme(app, name)
-        color = icon_color(app)
-        for row, spec in enumerate(self._specs.values()):
-            self.sidebar.item(row).setIcon(themed_icon(spec.icon, color))
+        self._refresh_icons()
         return theme
 
     # --- window life cycle -----------------------------------------------------------------

@@ -64,9 +64,11 @@ async def next_paint(widget: QWidget, latest_s: float = PAINT_WAIT_S) -> None:
 
 
 async def first_sources(page: Any) -> None:
-    """The page's first fill of the picker: what is known without the network stack, painted,
-    then the network side (its imports hold the loop a moment) and a full refresh."""
-    page.set_sources(await collect_sources(page.ctx))
+    """The page's first fill of the picker: what is known without the network stack (unless the
+    page could list it as it was built), painted, then the network side (its imports hold the
+    loop a moment) and a full refresh."""
+    if not page.content_ready:
+        page.set_sources(await collect_sources(page.ctx))
     await next_paint(page)
     ensure_network_side(page)
     await page.refresh_sources()

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize
 from PySide6.QtWidgets import QComboBox, QSizePolicy, QStyledItemDelegate, QWidget
 
+from app.ui.first_paint import after_first_paint, holding
+
 if TYPE_CHECKING:
     from PySide6.QtGui import QFontMetrics, QPainter, QPaintEvent
-    from PySide6.QtWidgets import QStyleOptionViewItem
+    from PySide6.QtWidgets import QStyleOptionComboBox, QStyleOptionViewItem
 
 # Qt.ItemDataRole.UserRole + 1 and Qt.ItemDataRole.ToolTipRole as plain numbers: the picker is on
 # the first page, and the first use of a ``Qt`` enum builds all of them (see app.ui.first_paint).
@@ -20,6 +22,7 @@ TOOLTIP_ROLE = 3
 # The closed box's frame and arrow take less than this of its width (Fusion: ~25 px), so a name
 # narrower than the rest is drawn whole by QComboBox itself; a wider one is elided here.
 FRAME_ROOM = 48
+FIRST_PAINT_ROOM = 25  # Fusion with our style sheet, no focus: frame 2 + 2, arrow 19, padding 2
 ELLIPSIS = "\u2026"
 
 Index = QModelIndex | QPersistentModelIndex
@@ -79,6 +82,7 @@ class ModelPicker(QComboBox):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._elide_to: int | None = None  # set while painting a name that does not fit
         self.setItemDelegate(TwoLineDelegate(self))
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.setMinimumContentsLength(14)
@@ -97,20 +101,35 @@ class ModelPicker(QComboBox):
         return str(value) if value else ""
 
     def paintEvent(self, event: QPaintEvent) -> None:
+        self._elide_to = self._label_width()
+        try:
+            super().paintEvent(event)  # Qt draws the box; initStyleOption hands it the text
+        finally:
+            self._elide_to = None
+
+    def initStyleOption(self, option: QStyleOptionComboBox) -> None:
+        super().initStyleOption(option)
+        if getattr(self, "_elide_to", None) is not None:
+            option.currentText = elide_right(self.fontMetrics(), option.currentText,
+                                             self._elide_to)
+
+    def _label_width(self) -> int | None:
+        """The width the current name is elided to while painting; None when it fits."""
         text = self.currentText()
         if not text or self.fontMetrics().horizontalAdvance(text) <= self.width() - FRAME_ROOM:
-            super().paintEvent(event)  # it fits (or the placeholder shows): nothing to elide
-            return
-        from PySide6.QtWidgets import QStyle, QStyleOptionComboBox, QStylePainter
+            return None
+        if holding():
+            # The launch's first paint: the edit field of our style when the box has no focus
+            # (asking the style costs ~10 ms of PySide6 set-up); exact again right after it.
+            after_first_paint(self.update)
+            return self.width() - FIRST_PAINT_ROOM - 4
+        from PySide6.QtWidgets import QStyle, QStyleOptionComboBox
 
-        painter = QStylePainter(self)
         opt = QStyleOptionComboBox()
         self.initStyleOption(opt)
-        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, opt)
         edit = self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, opt,
                                            QStyle.SubControl.SC_ComboBoxEditField, self)
-        opt.currentText = elide_right(self.fontMetrics(), opt.currentText, edit.width() - 4)
-        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, opt)
+        return edit.width() - 4
 
 
 def elide_right(metrics: QFontMetrics, text: str, width: int) -> str:

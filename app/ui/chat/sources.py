@@ -49,27 +49,52 @@ def add_source_provider(ctx: Any, provider: SourceProvider) -> None:
     ctx.extras.setdefault(SOURCE_PROVIDERS_KEY, []).append(provider)
 
 
+def _lazy_default_engine(ctx: Any) -> LazyEngine | None:
+    """The library's default model, started lazily through the app's shared services (the same
+    engine "Share my GPU" uses); None when there is no model."""
+    from app.inference.bundled import BUNDLED_NAME, bundled_model_path
+    from app.services.app_services import services_of
+
+    # The library's default is the bundled model whenever it is installed; naming it needs
+    # no GGUF parsing (which would load numpy into an idle window).
+    name = BUNDLED_NAME if bundled_model_path() is not None else None
+    if name is None:
+        from app.inference.library import ModelLibrary
+
+        try:
+            name = ModelLibrary(ctx.paths.models).default().name
+        except UserFacingError:
+            return None
+    return LazyEngine(services_of(ctx).local_engine, name)
+
+
+def _local(engine: ChatEngine, name: str) -> ChatSource:
+    return ChatSource(f"This computer · {name}", engine, name, LOCAL_DETAIL)
+
+
 async def local_sources(ctx: Any) -> list[ChatSource]:
-    """The running local engine's models; else the library's default model, started lazily
-    through the app's shared services (the same engine "Share my GPU" uses)."""
+    """The running local engine's models; else the library's default model (see
+    :func:`_lazy_default_engine`)."""
     engine = getattr(ctx, "engine", None)
     if engine is None:
-        from app.inference.bundled import BUNDLED_NAME, bundled_model_path
-        from app.services.app_services import services_of
-
-        # The library's default is the bundled model whenever it is installed; naming it needs
-        # no GGUF parsing (which would load numpy into an idle window).
-        name = BUNDLED_NAME if bundled_model_path() is not None else None
-        if name is None:
-            from app.inference.library import ModelLibrary
-
-            try:
-                name = ModelLibrary(ctx.paths.models).default().name
-            except UserFacingError:
-                return []
-        engine = LazyEngine(services_of(ctx).local_engine, name)
+        engine = _lazy_default_engine(ctx)
+        if engine is None:
+            return []
     names = await engine.model_names()
-    return [ChatSource(f"This computer · {name}", engine, name, LOCAL_DETAIL) for name in names]
+    return [_local(engine, name) for name in names]
+
+
+def sources_known_now(ctx: Any) -> list[ChatSource] | None:
+    """What :func:`collect_sources` would list, when that needs no waiting: the usual launch,
+    with no engine running yet and no other provider registered (the default model is listed by
+    name). None when only the event loop can tell."""
+    if getattr(ctx, "engine", None) is not None or ctx.extras.get(SOURCE_PROVIDERS_KEY):
+        return None
+    try:
+        engine = _lazy_default_engine(ctx)
+    except Exception:
+        return None  # collect_sources logs it
+    return [] if engine is None else [_local(engine, engine.name)]
 
 
 async def collect_sources(ctx: Any) -> list[ChatSource]:

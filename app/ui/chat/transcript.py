@@ -16,16 +16,10 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from html import escape
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QTimer, QUrl, Signal
-from PySide6.QtGui import (
-    QGuiApplication,
-    QPalette,
-    QTextBlockFormat,
-    QTextCharFormat,
-    QTextCursor,
-)
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from app.inference.types import CompletionMetrics
@@ -35,6 +29,13 @@ from app.ui.chat.markdown import (
     completed_length,
     render_markdown,
 )
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QUrl
+    from PySide6.QtGui import QTextCursor
+
+# The text-cursor classes, ``html`` and the clipboard are imported where an answer is shown,
+# streamed or copied: the empty transcript of the first page needs none of them.
 
 STREAM_FLUSH_MS = 40
 
@@ -131,6 +132,8 @@ class ChatView(QTextBrowser):
         self._scroll_to_end()
 
     def _entry_html(self, entry: TranscriptEntry) -> str:
+        from html import escape
+
         c = self.colors
         index = len(self._message_texts)
         self._message_texts.append(entry.content)
@@ -154,12 +157,16 @@ class ChatView(QTextBrowser):
         return f"{self._answer_header(entry.label)}{rendered.html}{footer}"
 
     def _answer_header(self, label: str) -> str:
+        from html import escape
+
         return (f'<p style="margin-top:14px;"><b>{escape(label or "Assistant")}</b>'
                 f'<span style="color:{self.colors.muted};"> · Assistant</span></p>')
 
     # streaming ---------------------------------------------------------------------------------
     def begin_stream(self, label: str) -> None:
         """Start an answer at the end of the document; tokens follow via :meth:`append_text`."""
+        from PySide6.QtGui import QTextBlockFormat, QTextCharFormat, QTextCursor
+
         cursor = QTextCursor(self.document())
         cursor.movePosition(QTextCursor.MoveOperation.End)
         cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
@@ -201,6 +208,10 @@ class ChatView(QTextBrowser):
 
     def _render_tail(self, *, live: bool) -> None:
         """Append newly completed blocks once, then replace the open tail and the speed line."""
+        from html import escape
+
+        from PySide6.QtGui import QTextBlockFormat, QTextCharFormat, QTextCursor
+
         cursor = QTextCursor(self.document())
         cursor.setPosition(self._tail_pos)
         cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
@@ -256,6 +267,8 @@ class ChatView(QTextBrowser):
                 text = items[int(rest)]
             except (ValueError, IndexError):
                 return
+            from PySide6.QtGui import QGuiApplication
+
             QGuiApplication.clipboard().setText(text)
             self.copied.emit(text)
         elif url.scheme() in ("http", "https"):
