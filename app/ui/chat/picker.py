@@ -109,9 +109,9 @@ class ModelPicker(QComboBox):
 
     def initStyleOption(self, option: QStyleOptionComboBox) -> None:
         super().initStyleOption(option)
-        if getattr(self, "_elide_to", None) is not None:
-            option.currentText = elide_right(self.fontMetrics(), option.currentText,
-                                             self._elide_to)
+        width = getattr(self, "_elide_to", None)  # (None too while QComboBox is being built)
+        if width is not None:
+            option.currentText = elide_right(self.fontMetrics(), option.currentText, width)
 
     def _label_width(self) -> int | None:
         """The width the current name is elided to while painting; None when it fits."""
