@@ -49,3 +49,10 @@ def release() -> None:
             callback()
         except Exception:
             log.exception("deferred start-up step %r failed", callback)
+
+
+def abandon() -> None:
+    """The launch ended before its first paint: what waited is dropped, and later calls run at
+    once again."""
+    global _waiting
+    _waiting = None

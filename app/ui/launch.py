@@ -4,7 +4,8 @@ Order matters for a fast, safe start: high-DPI policy before the QApplication ex
 single-instance check before anything heavy (a second launch just wakes the first and leaves);
 settings, theme and window next; the start page is built on the event loop and painted with the
 window's first paint; the status feed (chain, wallet: the heavy imports) starts once that page
-has painted its data; heavy modules (web3, llama.cpp) only when a page needs them.
+has painted its data, with whatever else waited for that paint (:mod:`app.ui.first_paint`);
+heavy modules (web3, llama.cpp) only when a page needs them.
 
 ``MORPHEUS_BENCH_STARTUP=1`` makes the run print ``shown <monotonic>`` and ``cpu <seconds so far>``
 once the window is on screen and ``rss <bytes>`` five seconds later, then quit;
@@ -292,6 +293,7 @@ def run_gui(argv: Sequence[str]) -> int:
     except RuntimeError as exc:  # the Qt loop ended first (session logout)
         log.info("event loop ended: %s", exc)
     finally:
+        first_paint.abandon()  # (quit before the first paint)
         ticker.stop()
         reporter.uninstall()
         guard.release()
