@@ -8,9 +8,9 @@ the picker later without changes here.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
@@ -40,6 +40,9 @@ from app.ui.chat.picker import ModelPicker
 from app.ui.chat.sources import ChatSource, collect_sources, sources_known_now
 from app.ui.chat.widgets import ChatView, ModelSettingsPanel, PromptEdit, TranscriptEntry
 from app.ui.ops import Op
+
+if TYPE_CHECKING:  # imported where used: the launch paints this page before asyncio loads
+    import asyncio
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +152,8 @@ class ChatPage(ConversationsMixin, GenerationMixin, QWidget):
         time, in order: an early reading (wallet still locked) never lands after a later one."""
         ensure_network_side(self)
         if self._refresh_lock is None:
+            import asyncio
+
             self._refresh_lock = asyncio.Lock()
         async with self._refresh_lock:
             self.set_sources(await collect_sources(self.ctx))

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
-_waiting: list[Callable[[], None]] | None = None
+_waiting: list[Callable[[], object]] | None = None
 
 
 def hold() -> None:
@@ -31,7 +31,7 @@ def holding() -> bool:
     return _waiting is not None
 
 
-def after_first_paint(callback: Callable[[], None]) -> None:
+def after_first_paint(callback: Callable[[], object]) -> None:
     """Run ``callback`` once the start page has painted (at once when no launch is painting)."""
     if _waiting is None:
         callback()

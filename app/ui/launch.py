@@ -18,7 +18,6 @@ this code runs.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import signal
@@ -242,32 +241,40 @@ def run_gui(argv: Sequence[str]) -> int:
         app.removeEventFilter(input_watch)
     if bench:
         _arm_bench(window, after_paint=os.environ.get(BENCH_MARK_ENV) == "1")
+    from app.ui.crash_hook import CrashHook
+
+    reporter = CrashHook(lambda: window)  # the report dialog's module loads on the first error
+    reporter.install()  # the asyncio loop's handler too, once there is a loop
+    app.aboutToQuit.connect(window.request_quit)
+    quit_early: list[bool] = []  # (asked to quit while the first page was painting)
+    window.quit_requested.connect(lambda: quit_early.append(True))
     if store.settings.start_minimized and window.tray.available and not bench:
         log.info("starting hidden in the tray")
     else:
         # No processEvents() here: the frame alone (no page yet) would be painted only to be
         # painted again a moment later; the first paint comes with the start page in it.
         window.show()
+        _paint_first_page(window)
 
     import asyncio
 
-    from app.ui.crash_hook import CrashHook
     from app.ui.qt_loop import QtEventLoop
 
     loop = QtEventLoop(app)
     asyncio.set_event_loop(loop)
-    reporter = CrashHook(lambda: window)  # the report dialog's module loads on the first error
-    reporter.install(loop)
+    reporter.attach_loop(loop)
 
     done = asyncio.Event()
     window.quit_requested.connect(done.set)
-    app.aboutToQuit.connect(window.request_quit)
+    if quit_early:
+        done.set()
     ticker = _install_signal_handlers(loop, window.request_quit)
 
-    # The first page may start async work, so it is built once the loop is in place. What the
-    # window needs soon but not for that paint follows it: the instance socket (QtNetwork; a
-    # second launch retries for seconds) and the status bar's feed (chain, wallet: the heavy
-    # imports), then, on a later turn, the markdown renderer (before any answer can stream).
+    # What the window needs soon but not for the first paint follows it: what waited for it
+    # (app.ui.first_paint: async work the first page started, too), the instance socket
+    # (QtNetwork; a second launch retries for seconds) and the status bar's feed (chain,
+    # wallet: the heavy imports), then, on a later turn, the markdown renderer (before any
+    # answer can stream).
     def after_first_paint() -> None:
         first_paint.release()
         if input_watch is not None:
@@ -277,13 +284,9 @@ def run_gui(argv: Sequence[str]) -> int:
         _start_status_feed(window)
         QTimer.singleShot(0, _warm_markdown)
 
-    loop.call_soon(window.open_first_page)  # the welcome steps on a first start
-    if window.isVisible():
-        # One more turn of the loop: whatever else waited for that paint goes first.
-        later = functools.partial(QTimer.singleShot, 0, after_first_paint)
-        when_first_page_painted(window, later, latest_ms=STATUS_FEED_LATEST_MS)
-    else:  # started hidden in the tray: nothing to paint first
-        loop.call_soon(after_first_paint)
+    if not window.isVisible():  # started hidden in the tray: nothing to paint first
+        loop.call_soon(window.open_first_page)  # (the welcome steps on a first start)
+    loop.call_soon(after_first_paint)
     log.info("Morpheus Desktop %s started (data in %s)", __version__, paths.data)
 
     try:
@@ -299,6 +302,20 @@ def run_gui(argv: Sequence[str]) -> int:
         guard.release()
     log.info("Morpheus Desktop quit")
     return 0
+
+
+def _paint_first_page(window: MainWindow) -> None:
+    """Build the first page (the welcome steps on a first start) and paint it, on Qt's own event
+    loop: asyncio and qasync (~25 ms of imports) load after that paint. Async work the page
+    starts meanwhile waits for the loop (``Op.run`` under :mod:`app.ui.first_paint`)."""
+    from PySide6.QtCore import QEventLoop
+
+    painting = QEventLoop()
+    when_first_page_painted(window, painting.quit, latest_ms=STATUS_FEED_LATEST_MS)
+    window.quit_requested.connect(painting.quit)
+    QTimer.singleShot(0, window.open_first_page)
+    painting.exec()
+    window.quit_requested.disconnect(painting.quit)
 
 
 def _warm_markdown() -> None:

@@ -9,7 +9,6 @@ message saying what to do, and the chat stays usable.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -35,6 +34,9 @@ from app.ui.chat.context_fit import (
 from app.ui.chat.network_side import is_provider_switch
 from app.ui.chat.sources import ChatSource
 from app.ui.ops import Op
+
+if TYPE_CHECKING:  # imported where used: the launch paints the page before asyncio loads
+    import asyncio
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +114,8 @@ class GenerationMixin:
                     got.metrics = event.metrics
 
     async def _generate(self, conversation_id: int, source: ChatSource) -> None:
+        import asyncio
+
         turns = self._turns(conversation_id)
         question = turns[-1].content if turns else ""
         self.view.begin_stream(source.label)

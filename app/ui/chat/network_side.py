@@ -9,7 +9,6 @@ after, on the event loop, and any explicit refresh installs it before listing so
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sys
 from typing import TYPE_CHECKING, Any, TypeGuard
@@ -37,6 +36,8 @@ PAINT_WAIT_S = 0.5
 
 async def next_paint(widget: QWidget, latest_s: float = PAINT_WAIT_S) -> None:
     """Until ``widget`` has painted (at most ``latest_s``; at once when it is not on screen)."""
+    import asyncio  # (here: the launch paints the page before asyncio loads)
+
     if not widget.isVisible():
         return
     loop = asyncio.get_running_loop()

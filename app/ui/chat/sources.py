@@ -53,7 +53,6 @@ def _lazy_default_engine(ctx: Any) -> LazyEngine | None:
     """The library's default model, started lazily through the app's shared services (the same
     engine "Share my GPU" uses); None when there is no model."""
     from app.inference.bundled import BUNDLED_NAME, bundled_model_path
-    from app.services.app_services import services_of
 
     # The library's default is the bundled model whenever it is installed; naming it needs
     # no GGUF parsing (which would load numpy into an idle window).
@@ -65,7 +64,14 @@ def _lazy_default_engine(ctx: Any) -> LazyEngine | None:
             name = ModelLibrary(ctx.paths.models).default().name
         except UserFacingError:
             return None
-    return LazyEngine(services_of(ctx).local_engine, name)
+
+    def start() -> Awaitable[ChatEngine]:
+        # The app's services (and asyncio with them) load when a message is sent, not to list.
+        from app.services.app_services import services_of
+
+        return services_of(ctx).local_engine()
+
+    return LazyEngine(start, name)
 
 
 def _local(engine: ChatEngine, name: str) -> ChatSource:
