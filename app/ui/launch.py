@@ -2,10 +2,11 @@
 
 Order matters for a fast, safe start: high-DPI policy before the QApplication exists; the
 single-instance check before anything heavy (a second launch just wakes the first and leaves);
-settings, theme and window next; the start page is built on the event loop and painted with the
-window's first paint; the status feed (chain, wallet: the heavy imports) starts once that page
-has painted its data, with whatever else waited for that paint (:mod:`app.ui.first_paint`);
-heavy modules (web3, llama.cpp) only when a page needs them.
+settings, theme and window next; the start page is built on Qt's own event loop and painted
+with the window's first paint (:func:`_paint_first_page`); then the asyncio (qasync) loop, and on
+its first turn whatever waited for that paint (:mod:`app.ui.first_paint`: async work the page
+started too), the instance socket and the status feed (chain, wallet: the heavy imports); heavy
+modules (web3, llama.cpp) only when a page needs them.
 
 ``MORPHEUS_BENCH_STARTUP=1`` makes the run print ``shown <monotonic>`` and ``cpu <seconds so far>``
 once the window is on screen and ``rss <bytes>`` five seconds later, then quit;
