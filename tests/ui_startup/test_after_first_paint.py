@@ -1,7 +1,7 @@
 """A returning user's launch: the Chat page paints with its model and chats, and what start-up
 defers past that paint (app.ui.first_paint) is in place right after it: chats can be renamed,
-the status line can be selected, the sidebar icons are sharp at every size, and another page
-opens when clicked."""
+the status line can be selected, the sidebar icons are sharp at every size, the Quit keys work,
+and another page opens when clicked."""
 
 from __future__ import annotations
 
@@ -41,6 +41,9 @@ def test_launch_paints_chat_with_data_then_completes_the_window(tmp_path):
                 sizes = {window.sidebar.item(r).icon().availableSizes().__len__()
                          for r in range(window.sidebar.count())}
                 print("icon_sizes", sorted(sizes))
+                from PySide6.QtGui import QKeySequence, QShortcut
+                keys = [s.key() for s in window.findChildren(QShortcut)]
+                print("quit_keys", QKeySequence(QKeySequence.StandardKey.Quit) in keys)
                 window.sidebar.setCurrentRow(window.page_keys().index("settings"))
                 print("opened", window.current_page_key(),
                       type(window.stack.currentWidget()).__name__, flush=True)
@@ -71,4 +74,5 @@ def test_launch_paints_chat_with_data_then_completes_the_window(tmp_path):
     assert lines["editable"] == "True", "a chat can be renamed (double-click, F2) after start"
     assert lines["selectable"] == "True", "the chat's status line can be selected and copied"
     assert lines["icon_sizes"] == "[8]", "every sidebar icon carries all its sizes"
+    assert lines["quit_keys"] == "True", "the platform's Quit keys (Ctrl+Q) quit"
     assert lines["opened"] == "settings SettingsPage", proc.stdout
