@@ -38,6 +38,7 @@ class ConversationsMixin:
         def show_status(self, text: str, *, error: bool = False) -> None: ...
         def _update_buttons(self) -> None: ...
         def _render_transcript(self) -> None: ...
+        def _load_model_settings(self) -> None: ...
 
     @property
     def conversation_id(self) -> int | None:
@@ -102,7 +103,7 @@ class ConversationsMixin:
                     self.model_picker.blockSignals(True)
                     self.model_picker.setCurrentIndex(i)
                     self.model_picker.blockSignals(False)
-                    self.settings_panel.load(self.store.model_settings(s.model_name))
+                    self._load_model_settings()
                     break
         self._render_transcript()
         self.refresh_conversations()
