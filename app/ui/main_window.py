@@ -12,7 +12,7 @@ import base64
 import binascii
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QSize, QTimer, Signal
 from PySide6.QtGui import (
@@ -49,8 +49,10 @@ from app.ui.theme import (
     icon_color,
     note_system_dark,
 )
-from app.ui.tray import TrayController
 from app.ui.wallet_lock import WalletLockWatcher
+
+if TYPE_CHECKING:
+    from app.ui.tray import TrayController
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +173,10 @@ class MainWindow(QMainWindow):
         # The wallet locks on idle, sleep and screen lock from launch, not from the Wallet page.
         self.wallet_lock = WalletLockWatcher(ctx, self)
 
-        self.tray = TrayController(self, force_unavailable=tray_available is False)
-        self.tray.quit_requested.connect(self.request_quit)
+        # The tray icon and its menu follow the first paint (a launch to the tray makes it now).
+        self._tray: TrayController | None = None
+        self._tray_available = tray_available
+        after_first_paint(lambda: self.tray)
         # Ctrl+Q (the platform's Quit keys): QKeySequence's enums cost ~5 ms, not for the paint.
         after_first_paint(self._add_quit_shortcut)
 
@@ -219,6 +223,21 @@ class MainWindow(QMainWindow):
         color = icon_color()
         for row, spec in enumerate(self._specs.values()):
             self.sidebar.item(row).setIcon(themed_icon(spec.icon, color))
+
+    @property
+    def tray(self) -> TrayController:
+        """The tray icon and its menu (made on first use)."""
+        if self._tray is None:
+            from app.ui.tray import TrayController
+
+            self._tray = TrayController(self, force_unavailable=self._tray_available is False)
+            self._tray.quit_requested.connect(self.request_quit)
+            self._tray.refresh()
+        return self._tray
+
+    def _refresh_tray(self) -> None:
+        if self._tray is not None:
+            self._tray.refresh()
 
     def page_keys(self) -> list[str]:
         return list(self._specs)
@@ -375,7 +394,7 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        self.tray.refresh()
+        self._refresh_tray()
         if not self._shown_once:
             self._shown_once = True
             self.first_shown.emit()
@@ -402,11 +421,11 @@ class MainWindow(QMainWindow):
         if QGuiApplication.platformName() not in _HEADLESS_PLATFORMS:
             self.raise_()
             self.activateWindow()
-        self.tray.refresh()
+        self._refresh_tray()
 
     def hideEvent(self, event: Any) -> None:
         super().hideEvent(event)
-        self.tray.refresh()
+        self._refresh_tray()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if (
@@ -449,7 +468,8 @@ class MainWindow(QMainWindow):
         self._quitting = True
         self._save_state()
         self._unsubscribe()
-        self.tray.dispose()
+        if self._tray is not None:
+            self._tray.dispose()
         self.hide()
         self.quit_requested.emit()
 

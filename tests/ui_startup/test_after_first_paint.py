@@ -1,7 +1,7 @@
 """A returning user's launch: the Chat page paints with its model and chats, and what start-up
 defers past that paint (app.ui.first_paint) is in place right after it: chats can be renamed,
 the status line can be selected, the sidebar icons are sharp at every size, the Quit keys work,
-and another page opens when clicked."""
+the tray menu is there, and another page opens when clicked."""
 
 from __future__ import annotations
 
@@ -41,6 +41,8 @@ def test_launch_paints_chat_with_data_then_completes_the_window(tmp_path):
                 sizes = {window.sidebar.item(r).icon().availableSizes().__len__()
                          for r in range(window.sidebar.count())}
                 print("icon_sizes", sorted(sizes))
+                trays = [c for c in window.children() if type(c).__name__ == "TrayController"]
+                print("tray", len(trays), trays[0].toggle_action.text() if trays else "-")
                 from PySide6.QtGui import QKeySequence, QShortcut
                 keys = [s.key() for s in window.findChildren(QShortcut)]
                 print("quit_keys", QKeySequence(QKeySequence.StandardKey.Quit) in keys)
@@ -75,4 +77,5 @@ def test_launch_paints_chat_with_data_then_completes_the_window(tmp_path):
     assert lines["selectable"] == "True", "the chat's status line can be selected and copied"
     assert lines["icon_sizes"] == "[8]", "every sidebar icon carries all its sizes"
     assert lines["quit_keys"] == "True", "the platform's Quit keys (Ctrl+Q) quit"
+    assert lines["tray"] == "1 Hide window", "the tray menu is there, saying what it will do"
     assert lines["opened"] == "settings SettingsPage", proc.stdout
