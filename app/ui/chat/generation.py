@@ -23,20 +23,14 @@ from app.inference.types import (
     TokenDelta,
 )
 from app.storage.chats import ConversationNotFound
-from app.ui.chat.context_fit import (
-    Turn,
-    conversation_turns,
-    fitted_messages,
-    next_drop,
-    too_long_message,
-    trimmed_note,
-)
 from app.ui.chat.network_side import is_provider_switch
 from app.ui.chat.sources import ChatSource
 from app.ui.ops import Op
 
 if TYPE_CHECKING:  # imported where used: the launch paints the page before asyncio loads
     import asyncio
+
+    from app.ui.chat.context_fit import Turn
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +71,8 @@ class GenerationMixin:
         return task
 
     def _turns(self, conversation_id: int) -> list[Turn]:
+        from app.ui.chat.context_fit import Turn, conversation_turns  # (first answer, not start)
+
         return conversation_turns(
             [Turn(m.role, m.content) for m in self.store.messages(conversation_id)]
         )
@@ -84,6 +80,8 @@ class GenerationMixin:
     def _request_for(
         self, conversation_id: int, source: ChatSource, dropped: int = 0
     ) -> ChatRequest:
+        from app.ui.chat.context_fit import fitted_messages
+
         settings = self.store.model_settings(source.model_name)
         messages = fitted_messages(settings.system_prompt, self._turns(conversation_id), dropped)
         return ChatRequest(tuple(messages), settings.params, source.model_name)
@@ -115,6 +113,8 @@ class GenerationMixin:
 
     async def _generate(self, conversation_id: int, source: ChatSource) -> None:
         import asyncio
+
+        from app.ui.chat.context_fit import next_drop, too_long_message, trimmed_note
 
         turns = self._turns(conversation_id)
         question = turns[-1].content if turns else ""

@@ -23,19 +23,13 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from app.inference.types import CompletionMetrics
-from app.ui.chat.markdown import (
-    COPY_CODE_SCHEME,
-    COPY_MESSAGE_SCHEME,
-    completed_length,
-    render_markdown,
-)
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QUrl
     from PySide6.QtGui import QTextCursor
 
-# The text-cursor classes, ``html`` and the clipboard are imported where an answer is shown,
-# streamed or copied: the empty transcript of the first page needs none of them.
+# The text-cursor classes, ``html``, the markdown renderer and the clipboard are imported where
+# an answer is shown, streamed or copied: the empty transcript of the first page needs none.
 
 STREAM_FLUSH_MS = 40
 
@@ -134,6 +128,8 @@ class ChatView(QTextBrowser):
     def _entry_html(self, entry: TranscriptEntry) -> str:
         from html import escape
 
+        from app.ui.chat.markdown import COPY_MESSAGE_SCHEME, render_markdown
+
         c = self.colors
         index = len(self._message_texts)
         self._message_texts.append(entry.content)
@@ -212,6 +208,8 @@ class ChatView(QTextBrowser):
 
         from PySide6.QtGui import QTextBlockFormat, QTextCharFormat, QTextCursor
 
+        from app.ui.chat.markdown import completed_length, render_markdown
+
         cursor = QTextCursor(self.document())
         cursor.setPosition(self._tail_pos)
         cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
@@ -260,6 +258,8 @@ class ChatView(QTextBrowser):
         return [*self._code_blocks, *self._tail_code]
 
     def _on_anchor(self, url: QUrl) -> None:
+        from app.ui.chat.markdown import COPY_CODE_SCHEME, COPY_MESSAGE_SCHEME
+
         scheme, _, rest = url.toString().partition(":")
         if scheme in (COPY_CODE_SCHEME, COPY_MESSAGE_SCHEME):
             items = self.code_blocks if scheme == COPY_CODE_SCHEME else self._message_texts
