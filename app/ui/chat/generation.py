@@ -15,13 +15,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from app.errors import UserFacingError
-from app.inference.types import (
-    ChatRequest,
-    CompletionDone,
-    CompletionMetrics,
-    ContextOverflow,
-    TokenDelta,
-)
 from app.storage.chats import ConversationNotFound
 from app.ui.chat.network_side import is_provider_switch
 from app.ui.chat.sources import ChatSource
@@ -30,6 +23,7 @@ from app.ui.ops import Op
 if TYPE_CHECKING:  # imported where used: the launch paints the page before asyncio loads
     import asyncio
 
+    from app.inference.types import ChatRequest, CompletionMetrics
     from app.ui.chat.context_fit import Turn
 
 log = logging.getLogger(__name__)
@@ -80,6 +74,7 @@ class GenerationMixin:
     def _request_for(
         self, conversation_id: int, source: ChatSource, dropped: int = 0
     ) -> ChatRequest:
+        from app.inference.types import ChatRequest
         from app.ui.chat.context_fit import fitted_messages
 
         settings = self.store.model_settings(source.model_name)
@@ -89,6 +84,8 @@ class GenerationMixin:
     async def _stream(
         self, conversation_id: int, source: ChatSource, request: ChatRequest, got: _Attempt
     ) -> None:
+        from app.inference.types import CompletionDone, TokenDelta
+
         stream = source.engine.chat_stream(request)
         async with contextlib.aclosing(stream):  # type: ignore[type-var]
             async for event in stream:
@@ -114,6 +111,7 @@ class GenerationMixin:
     async def _generate(self, conversation_id: int, source: ChatSource) -> None:
         import asyncio
 
+        from app.inference.types import CompletionMetrics, ContextOverflow
         from app.ui.chat.context_fit import next_drop, too_long_message, trimmed_note
 
         turns = self._turns(conversation_id)

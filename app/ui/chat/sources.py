@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.api.router import LazyEngine
 from app.errors import UserFacingError
-from app.inference.types import ChatEngine
+
+if TYPE_CHECKING:
+    from app.inference.types import ChatEngine
 
 log = logging.getLogger(__name__)
 

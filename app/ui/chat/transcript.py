@@ -22,11 +22,11 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
-from app.inference.types import CompletionMetrics
-
 if TYPE_CHECKING:
     from PySide6.QtCore import QUrl
     from PySide6.QtGui import QTextCursor
+
+    from app.inference.types import CompletionMetrics
 
 # The text-cursor classes, ``html``, the markdown renderer and the clipboard are imported where
 # an answer is shown, streamed or copied: the empty transcript of the first page needs none.
