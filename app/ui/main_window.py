@@ -18,7 +18,6 @@ from PySide6.QtCore import QByteArray, QSize, QTimer, Signal
 from PySide6.QtGui import (
     QCloseEvent,
     QGuiApplication,
-    QIcon,
     QShowEvent,
 )
 from PySide6.QtWidgets import (
@@ -38,7 +37,7 @@ from PySide6.QtWidgets import (
 from app.services.context import AppContext
 from app.storage.settings import NETWORK_CHOICES, Settings
 from app.ui.app_state import settings_store
-from app.ui.first_paint import after_first_paint, holding
+from app.ui.first_paint import after_first_paint
 from app.ui.icons import app_icon, themed_icon
 from app.ui.pages import PageFactory, PageSpec, default_pages
 from app.ui.status_model import StatusModel
@@ -205,19 +204,9 @@ class MainWindow(QMainWindow):
         if key in self._specs:
             raise ValueError(f"page {key!r} already registered")
         self._specs[key] = PageSpec(key, title, icon, factory)
-        item = QListWidgetItem(self._sidebar_icon(icon), title)
+        item = QListWidgetItem(themed_icon(icon, icon_color()), title)
         item.setToolTip(title)
         self.sidebar.addItem(item)
-
-    def _sidebar_icon(self, name: str) -> QIcon:
-        """At launch only the size on screen (rendering all eight of six icons is ~10 ms); the
-        full set, sharp on any screen, replaces it after the first paint."""
-        if not holding():
-            return themed_icon(name, icon_color())
-        side = self.sidebar.iconSize().width()
-        sizes = tuple(sorted({side, round(side * self.devicePixelRatioF())}))
-        after_first_paint(self._refresh_icons)
-        return themed_icon(name, icon_color(), sizes)
 
     def _refresh_icons(self) -> None:
         color = icon_color()

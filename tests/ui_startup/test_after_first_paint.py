@@ -1,6 +1,6 @@
 """A returning user's launch: the Chat page paints with its model and chats, and what start-up
 defers past that paint (app.ui.first_paint) is in place right after it: chats can be renamed,
-the status line can be selected, the sidebar icons are sharp at every size, the Quit keys work,
+the status line can be selected, the sidebar icons are drawn at any size, the Quit keys work,
 the tray menu is there, and another page opens when clicked."""
 
 from __future__ import annotations
@@ -38,9 +38,15 @@ def test_launch_paints_chat_with_data_then_completes_the_window(tmp_path):
                 print("editable", bool(item.flags() & Qt.ItemFlag.ItemIsEditable))
                 flags = page.status.textInteractionFlags()
                 print("selectable", bool(flags & Qt.TextInteractionFlag.TextSelectableByMouse))
-                sizes = {window.sidebar.item(r).icon().availableSizes().__len__()
-                         for r in range(window.sidebar.count())}
-                print("icon_sizes", sorted(sizes))
+                from app.ui.theme import icon_color
+                drawn = []
+                for r in range(window.sidebar.count()):
+                    for px in (20, 64):  # any size is drawn sharp, in the theme's colour
+                        img = window.sidebar.item(r).icon().pixmap(px, px).toImage()
+                        solid = max((img.pixelColor(x, y) for x in range(px) for y in range(px)),
+                                    key=lambda c: c.alpha())
+                        drawn.append(solid.alpha() == 255 and solid.name() == icon_color())
+                print("icons", len(drawn), all(drawn))
                 trays = [c for c in window.children() if type(c).__name__ == "TrayController"]
                 print("tray", len(trays), trays[0].toggle_action.text() if trays else "-")
                 from PySide6.QtGui import QKeySequence, QShortcut
@@ -75,7 +81,7 @@ def test_launch_paints_chat_with_data_then_completes_the_window(tmp_path):
     assert lines["at_paint"] == "True ['Trip to Lisbon']", proc.stdout
     assert lines["editable"] == "True", "a chat can be renamed (double-click, F2) after start"
     assert lines["selectable"] == "True", "the chat's status line can be selected and copied"
-    assert lines["icon_sizes"] == "[8]", "every sidebar icon carries all its sizes"
+    assert lines["icons"] == "12 True", "every sidebar icon is drawn, in the theme's colour"
     assert lines["quit_keys"] == "True", "the platform's Quit keys (Ctrl+Q) quit"
     assert lines["tray"] == "1 Hide window", "the tray menu is there, saying what it will do"
     assert lines["opened"] == "settings SettingsPage", proc.stdout
