@@ -11,7 +11,7 @@ import sqlite3
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from app.errors import UserFacingError
 from app.storage.db import connect, migrate
@@ -67,8 +67,9 @@ class InvalidChatSettings(ChatStoreError):
     pass
 
 
-@dataclass(frozen=True)
-class Conversation:
+# Conversation and StoredMessage are NamedTuples: read at every start (the chat list), and
+# ~1 ms less each to define than a frozen dataclass.
+class Conversation(NamedTuple):
     id: int
     title: str
     model: str
@@ -76,8 +77,7 @@ class Conversation:
     updated_at: float
 
 
-@dataclass(frozen=True)
-class StoredMessage:
+class StoredMessage(NamedTuple):
     id: int
     conversation_id: int
     role: Role

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from app.api.router import LazyEngine
 from app.errors import UserFacingError
@@ -25,8 +24,7 @@ SOURCE_PROVIDERS_KEY = "chat_source_providers"
 LOCAL_DETAIL = "Free · runs on this computer, nothing leaves it"
 
 
-@dataclass(frozen=True)
-class ChatSource:
+class ChatSource(NamedTuple):  # (a NamedTuple: ~1 ms less than a dataclass at start-up)
     """One entry of the model picker.
 
     ``model`` is the name sent in ``ChatRequest.model`` and the key of the per-model settings;
