@@ -17,7 +17,8 @@ from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
-_waiting: list[Callable[[], object]] | None = None
+# (callback, what to do instead if the launch ends before the paint)
+_waiting: list[tuple[Callable[[], object], Callable[[], object] | None]] | None = None
 
 
 def hold() -> None:
@@ -31,12 +32,15 @@ def holding() -> bool:
     return _waiting is not None
 
 
-def after_first_paint(callback: Callable[[], object]) -> None:
-    """Run ``callback`` once the start page has painted (at once when no launch is painting)."""
+def after_first_paint(
+    callback: Callable[[], object], *, dropped: Callable[[], object] | None = None
+) -> None:
+    """Run ``callback`` once the start page has painted (at once when no launch is painting);
+    ``dropped`` runs instead if the launch ends before that paint (e.g. to close a coroutine)."""
     if _waiting is None:
         callback()
-    elif callback not in _waiting:  # the same bound method twice: once is enough
-        _waiting.append(callback)
+    elif all(callback != waiting for waiting, _ in _waiting):  # the same bound method: once
+        _waiting.append((callback, dropped))
 
 
 def release() -> None:
@@ -44,7 +48,7 @@ def release() -> None:
     rest)."""
     global _waiting
     waiting, _waiting = _waiting or [], None
-    for callback in waiting:
+    for callback, _ in waiting:
         try:
             callback()
         except Exception:
@@ -55,4 +59,10 @@ def abandon() -> None:
     """The launch ended before its first paint: what waited is dropped, and later calls run at
     once again."""
     global _waiting
-    _waiting = None
+    waiting, _waiting = _waiting or [], None
+    for _, dropped in waiting:
+        if dropped is not None:
+            try:
+                dropped()
+            except Exception:
+                log.exception("dropping start-up step %r failed", dropped)

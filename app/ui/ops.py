@@ -164,7 +164,7 @@ class Op(Generic[T]):
         the launch paints its first page (no loop yet) the work starts once the loop runs."""
         loop = loop or _live_loop()
         if loop is None and holding():
-            after_first_paint(self.run)
+            after_first_paint(self.run, dropped=self.coro.close)
             return None
         if loop is None:
             self.coro.close()

@@ -41,3 +41,23 @@ def test_work_started_while_the_first_page_paints_runs_once_the_loop_runs():
         first_paint.abandon()
     assert done == ["loaded"]
 
+
+
+def test_work_waiting_for_a_launch_that_ends_before_its_paint_is_closed_not_leaked():
+    """Quit before the first paint: the waiting coroutine is closed (no "never awaited")."""
+    import inspect
+
+    ran: list[str] = []
+
+    async def load() -> None:
+        ran.append("loaded")
+
+    coro = load()
+    first_paint.hold()
+    try:
+        assert Op(coro).run() is None
+    finally:
+        first_paint.abandon()
+    assert inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED and ran == []
+    first_paint.after_first_paint(lambda: ran.append("now"))  # no launch: runs at once again
+    assert ran == ["now"]
