@@ -32,9 +32,15 @@ class CallbackTimer(QObject):
 
     def __init__(self) -> None:
         super().__init__()
-        self._pending: dict[int, tuple[QBasicTimer, asyncio.Handle]] = {}
+        pending: dict[int, tuple[QBasicTimer, asyncio.Handle]] = {}
+        self._pending = pending
         self._stopped = False
         self._debug = False
+        # A QBasicTimer is not unregistered when its object is deleted (only QObject.startTimer's
+        # are): one left running would deliver its event to freed memory and crash the process
+        # (a loop garbage-collected without close()). Stop them as the object goes; the slot
+        # holds the dict, not ``self``, whose wrapper is being torn down by then.
+        self.destroyed.connect(lambda *_: _stop_all(pending))
 
     def add_callback(self, handle: asyncio.Handle, delay: float = 0) -> asyncio.Handle:
         timer = QBasicTimer()
@@ -63,12 +69,16 @@ class CallbackTimer(QObject):
     def stop(self) -> None:
         """The loop closed: nothing pending runs any more."""
         self._stopped = True
-        for timer, _handle in self._pending.values():
-            timer.stop()
-        self._pending.clear()
+        _stop_all(self._pending)
 
     def set_debug(self, enabled: bool) -> None:
         self._debug = enabled
+
+
+def _stop_all(pending: dict[int, tuple[QBasicTimer, asyncio.Handle]]) -> None:
+    for timer, _handle in pending.values():
+        timer.stop()
+    pending.clear()
 
 
 class QtEventLoop(qasync.QEventLoop):  # type: ignore[misc]
