@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from app.errors import UserFacingError
-
-if TYPE_CHECKING:  # (annotations only: the Chat page lists engines before any is used)
-    from app.inference.types import ChatEngine, ChatRequest, StreamEvent
+from app.inference.types import ChatEngine, ChatRequest, StreamEvent
 
 
 class UnknownModel(UserFacingError):

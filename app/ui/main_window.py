@@ -12,14 +12,10 @@ import base64
 import binascii
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QSize, QTimer, Signal
-from PySide6.QtGui import (
-    QCloseEvent,
-    QGuiApplication,
-    QShowEvent,
-)
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -37,7 +33,6 @@ from PySide6.QtWidgets import (
 from app.services.context import AppContext
 from app.storage.settings import NETWORK_CHOICES, Settings
 from app.ui.app_state import settings_store
-from app.ui.first_paint import after_first_paint
 from app.ui.icons import app_icon, themed_icon
 from app.ui.pages import PageFactory, PageSpec, default_pages
 from app.ui.status_model import StatusModel
@@ -48,10 +43,8 @@ from app.ui.theme import (
     icon_color,
     note_system_dark,
 )
+from app.ui.tray import TrayController
 from app.ui.wallet_lock import WalletLockWatcher
-
-if TYPE_CHECKING:
-    from app.ui.tray import TrayController
 
 log = logging.getLogger(__name__)
 
@@ -172,12 +165,9 @@ class MainWindow(QMainWindow):
         # The wallet locks on idle, sleep and screen lock from launch, not from the Wallet page.
         self.wallet_lock = WalletLockWatcher(ctx, self)
 
-        # The tray icon and its menu follow the first paint (a launch to the tray makes it now).
-        self._tray: TrayController | None = None
-        self._tray_available = tray_available
-        after_first_paint(lambda: self.tray)
-        # Ctrl+Q (the platform's Quit keys): QKeySequence's enums cost ~5 ms, not for the paint.
-        after_first_paint(self._add_quit_shortcut)
+        self.tray = TrayController(self, force_unavailable=tray_available is False)
+        self.tray.quit_requested.connect(self.request_quit)
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Quit), self, self.request_quit)
 
         for spec in pages if pages is not None else default_pages():
             self.register_page(spec.key, spec.title, spec.icon, spec.factory)
@@ -186,11 +176,6 @@ class MainWindow(QMainWindow):
         self._unsubscribe = self.store.subscribe(self._on_settings_changed)
         self._watching_scheme = False
         self._restore_geometry()
-
-    def _add_quit_shortcut(self) -> None:
-        from PySide6.QtGui import QKeySequence, QShortcut
-
-        QShortcut(QKeySequence(QKeySequence.StandardKey.Quit), self, self.request_quit)
 
     # --- pages -----------------------------------------------------------------------------
 
@@ -207,26 +192,6 @@ class MainWindow(QMainWindow):
         item = QListWidgetItem(themed_icon(icon, icon_color()), title)
         item.setToolTip(title)
         self.sidebar.addItem(item)
-
-    def _refresh_icons(self) -> None:
-        color = icon_color()
-        for row, spec in enumerate(self._specs.values()):
-            self.sidebar.item(row).setIcon(themed_icon(spec.icon, color))
-
-    @property
-    def tray(self) -> TrayController:
-        """The tray icon and its menu (made on first use)."""
-        if self._tray is None:
-            from app.ui.tray import TrayController
-
-            self._tray = TrayController(self, force_unavailable=self._tray_available is False)
-            self._tray.quit_requested.connect(self.request_quit)
-            self._tray.refresh()
-        return self._tray
-
-    def _refresh_tray(self) -> None:
-        if self._tray is not None:
-            self._tray.refresh()
 
     def page_keys(self) -> list[str]:
         return list(self._specs)
@@ -280,7 +245,7 @@ class MainWindow(QMainWindow):
 
     def open_first_page(self) -> None:
         """The launcher's first page: the welcome steps on a first start, else the start page."""
-        from app.services.first_start import needs_welcome
+        from app.services.onboarding import needs_welcome
 
         if self._pages_ready:
             return
@@ -376,14 +341,16 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         assert isinstance(app, QApplication)
         theme = apply_theme(app, name)
-        self._refresh_icons()
+        color = icon_color(app)
+        for row, spec in enumerate(self._specs.values()):
+            self.sidebar.item(row).setIcon(themed_icon(spec.icon, color))
         return theme
 
     # --- window life cycle -----------------------------------------------------------------
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        self._refresh_tray()
+        self.tray.refresh()
         if not self._shown_once:
             self._shown_once = True
             self.first_shown.emit()
@@ -394,8 +361,7 @@ class MainWindow(QMainWindow):
     def open_start_page(self) -> None:
         """Open the page the user left last time (once; later calls do nothing). The launcher
         calls :meth:`open_first_page`, which may show the welcome steps instead."""
-        # After this page's paint (it costs ~40 ms, and the colour scheme is a ``Qt`` enum).
-        after_first_paint(lambda: QTimer.singleShot(0, self.watch_system_scheme))
+        QTimer.singleShot(0, self.watch_system_scheme)  # after this page's paint: costs ~40 ms
         if self._pages_ready:
             return
         self._pages_ready = True
@@ -410,11 +376,11 @@ class MainWindow(QMainWindow):
         if QGuiApplication.platformName() not in _HEADLESS_PLATFORMS:
             self.raise_()
             self.activateWindow()
-        self._refresh_tray()
+        self.tray.refresh()
 
     def hideEvent(self, event: Any) -> None:
         super().hideEvent(event)
-        self._refresh_tray()
+        self.tray.refresh()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if (
@@ -457,8 +423,7 @@ class MainWindow(QMainWindow):
         self._quitting = True
         self._save_state()
         self._unsubscribe()
-        if self._tray is not None:
-            self._tray.dispose()
+        self.tray.dispose()
         self.hide()
         self.quit_requested.emit()
 

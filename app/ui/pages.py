@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from PySide6.QtWidgets import QWidget
 
@@ -18,7 +18,8 @@ from app.services.context import AppContext
 PageFactory = Callable[[AppContext], QWidget]
 
 
-class PageSpec(NamedTuple):  # (a NamedTuple: ~1 ms less than a dataclass at start-up)
+@dataclass(frozen=True)
+class PageSpec:
     key: str
     title: str
     icon: str  # name of an SVG in resources/icons

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 
@@ -26,8 +27,6 @@ def scroll_body(page: QWidget, body: QWidget) -> QScrollArea:
 
 class PlaceholderPage(QWidget):
     def __init__(self, title: str, text: str, parent: QWidget | None = None) -> None:
-        from PySide6.QtCore import Qt  # not at import: the Chat page uses page_title (first_paint)
-
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 20)
