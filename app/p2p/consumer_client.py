@@ -388,14 +388,11 @@ class ProviderClient:
                         signed, signature = chunk.signed_bytes(), chunk.signature
                     if not crypto.verify_hash(provider_key, keccak256(signed), signature):
                         raise ProviderMisbehaved("chunk signature is not the provider's")
-                    r_verified = payload[:65]
-                else:
-                    r_verified = trusted_r
                 try:
                     plain = loads_bounded(self.signer.ecies_decrypt(payload))
                 except (CryptoError, ProtocolError, ValueError) as exc:
                     raise ProviderMisbehaved(f"chunk could not be decrypted: {exc}") from exc
-                trusted_r = r_verified  # the MAC held: R is the signer's
+                trusted_r = payload[:65]  # signed just now, or already trusted; its MAC held
                 if plain == DONE:
                     return
                 if isinstance(plain, dict) and "providerModelError" in plain:

@@ -124,18 +124,15 @@ async def stream_answer(
     now_ms: Callable[[], int],
     client: str | None,
     record: Callable[[Served], None],
-    write_now: Callable[[bytes], None] | None = None,
-    interval_s: float = 0.0,
+    write_now: Callable[[bytes], None],
+    interval_s: float,
 ) -> None:
     """Runs the engine and writes its tokens as chunks (see the module's note on grouping);
     ``record`` gets the prompt's statistics however it ends (a client that leaves mid-answer
-    still used the engine). ``write_now`` queues bytes without waiting (the timer's flush);
-    without it every token is its own chunk."""
+    still used the engine). ``write_now`` queues bytes without waiting (the timer's flush)."""
     builder = ChunkBuilder("chatcmpl-" + os.urandom(12).hex(), model_name)
     id_prefix = b'{"id":%s,"result":' % go_json_bytes(request_id)
     loop = asyncio.get_running_loop()
-    if write_now is None:
-        interval_s = 0.0
 
     def frame(plain: bytes) -> bytes:
         # ``hexlify`` gives plain lowercase hex, so PromptChunk's byte formats apply as is
@@ -164,8 +161,12 @@ async def stream_answer(
     def on_timer() -> None:
         nonlocal timer
         timer = None
-        if held and write_now is not None:
+        if held:
             write_now(take_held())
+
+    async def send_held() -> None:
+        if held:
+            await write(take_held())
 
     metrics: CompletionMetrics | None = None
     completed = False
@@ -188,7 +189,7 @@ async def stream_answer(
                         if timer is not None:
                             timer.cancel()
                             timer = None
-                        await write(take_held())
+                        await send_held()
                     elif timer is None:
                         timer = loop.call_at(last_sent + interval_s, on_timer)
                 elif isinstance(event, CompletionDone):
@@ -199,8 +200,7 @@ async def stream_answer(
             aclose = getattr(gen, "aclose", None)
             if aclose is not None:
                 await aclose()
-        if held:
-            await write(take_held())
+        await send_held()
         if metrics is None:
             metrics = CompletionMetrics(0, len(pieces), 0.0, 0.0, "stop")
         if stream:
@@ -211,8 +211,7 @@ async def stream_answer(
         completed = True
     except InferenceError as exc:
         failed = True
-        if held:  # what was decoded before the failure, as a chunk per token would have gone
-            await write(take_held())
+        await send_held()  # what was decoded before the failure, as per-token chunks would
         await send_signed_error(
             key, write, request_id, recipient, exc.message, "upstream_error", now_ms()
         )

@@ -7,8 +7,9 @@ The engine is deliberately fake (fixed tokens, a call counter) so the protocol t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -182,3 +183,17 @@ async def node(
     server = make_node()
     async with server:
         yield Node(server, server.events, chain, engine)  # type: ignore[attr-defined]
+
+
+@contextlib.asynccontextmanager
+async def fake_provider(
+    handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+) -> AsyncIterator[str]:
+    """A stand-in provider on loopback answering each connection with ``handle``; yields its
+    endpoint."""
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        server.close()
+        await server.wait_closed()

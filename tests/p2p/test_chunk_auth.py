@@ -15,7 +15,7 @@ from app.p2p.errors import ProviderMisbehaved
 from app.p2p.framing import JsonStreamReader
 from app.p2p.gojson import PromptChunk, encode_result, go_json_bytes
 from app.p2p.keys import LocalKey
-from tests.p2p.conftest import CHAIN_ID, SESSION
+from tests.p2p.conftest import CHAIN_ID, SESSION, fake_provider
 
 HI = {"messages": [{"role": "user", "content": "hi"}], "stream": True}
 PIECES = [{"choices": [{"delta": {"content": t}, "index": 0}]} for t in ("a", "b", "c")]
@@ -49,20 +49,15 @@ async def _serve_stream(
         await writer.drain()
         writer.close()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
+    async with fake_provider(serve) as endpoint:
         client = ProviderClient(
-            f"127.0.0.1:{port}",
+            endpoint,
             consumer,
             provider.address,
             chain_id=CHAIN_ID,
             provider_key=provider.public_key_uncompressed,
         )
         return [c async for c in client.prompt(SESSION, HI)]
-    finally:
-        server.close()
-        await server.wait_closed()
 
 
 async def test_a_stream_under_one_ephemeral_key_is_read_whole(

@@ -21,9 +21,9 @@ from app.inference.types import (
 )
 from app.p2p.errors import ProviderRejected
 from app.p2p.keys import LocalKey
-from app.p2p.provider_server import ProviderConfig, ProviderServer
+from app.p2p.provider_server import ProviderServer
 from app.p2p.remote_engine import RemoteSessionEngine, estimate_tokens
-from tests.p2p.conftest import BID, CHAIN_ID, SESSION, TEST_LIMITS, FakeChain, Node
+from tests.p2p.conftest import BID, SESSION, FakeChain, Node
 
 HI = {"messages": [{"role": "user", "content": "hi"}], "stream": True}
 FAIL = object()
@@ -50,24 +50,22 @@ class ScriptedEngine:
 
 
 @pytest.fixture
-def scripted() -> ScriptedEngine:
+def engine() -> ScriptedEngine:
+    """Replaces the conftest's engine, so its ``make_node`` serves this one."""
     return ScriptedEngine()
 
 
 @pytest.fixture
 async def start_node(
-    provider_key: LocalKey, chain: FakeChain, scripted: ScriptedEngine
+    make_node: Callable[..., ProviderServer], chain: FakeChain, engine: ScriptedEngine
 ) -> AsyncIterator[Callable[[int], Awaitable[Node]]]:
     servers: list[ProviderServer] = []
 
     async def start(interval_ms: int) -> Node:
-        config = ProviderConfig(
-            chain_id=CHAIN_ID, model_name="fake", limits=TEST_LIMITS, stream_interval_ms=interval_ms
-        )
-        server = ProviderServer(provider_key, chain, scripted, config)
+        server = make_node(stream_interval_ms=interval_ms)
         await server.start()
         servers.append(server)
-        return Node(server, [], chain, scripted)  # type: ignore[arg-type]
+        return Node(server, server.events, chain, engine)  # type: ignore[attr-defined,arg-type]
 
     yield start
     for server in servers:
@@ -87,17 +85,17 @@ async def _next_text(chunks: AsyncIterator[Any]) -> str:
 
 
 async def test_tokens_close_together_share_a_chunk_and_none_waits_for_the_next(
-    start_node: Callable[[int], Awaitable[Node]], scripted: ScriptedEngine, consumer: LocalKey
+    start_node: Callable[[int], Awaitable[Node]], engine: ScriptedEngine, consumer: LocalKey
 ) -> None:
     node = await start_node(200)
     chunks = await _open(node, consumer)
-    scripted.feed.put_nowait(" The")
+    engine.feed.put_nowait(" The")
     assert await _next_text(chunks) == " The"  # the first token is not held back
     for token in (" cat", " sat", " down"):
-        scripted.feed.put_nowait(token)
+        engine.feed.put_nowait(token)
     # nothing more comes from the engine: the timer must send them, together
     assert await _next_text(chunks) == " cat sat down"
-    scripted.feed.put_nowait(None)
+    engine.feed.put_nowait(None)
     final = await asyncio.wait_for(anext(chunks), DEADLINE_S)
     assert final["choices"][0]["finish_reason"] == "stop"
     assert final["usage_from_provider"]["completion_tokens"] == 4  # tokens, not chunks
@@ -106,45 +104,45 @@ async def test_tokens_close_together_share_a_chunk_and_none_waits_for_the_next(
 
 
 async def test_the_end_of_the_answer_sends_what_is_held_at_once(
-    start_node: Callable[[int], Awaitable[Node]], scripted: ScriptedEngine, consumer: LocalKey
+    start_node: Callable[[int], Awaitable[Node]], engine: ScriptedEngine, consumer: LocalKey
 ) -> None:
     node = await start_node(600_000)  # a timer that would never fire within the test
     chunks = await _open(node, consumer)
-    scripted.feed.put_nowait("Hello")
+    engine.feed.put_nowait("Hello")
     assert await _next_text(chunks) == "Hello"
     for item in (",", " world", None):
-        scripted.feed.put_nowait(item)
+        engine.feed.put_nowait(item)
     assert await _next_text(chunks) == ", world"
     final = await asyncio.wait_for(anext(chunks), DEADLINE_S)
     assert final["choices"][0]["finish_reason"] == "stop"
 
 
 async def test_text_decoded_before_a_failure_still_arrives_then_the_error(
-    start_node: Callable[[int], Awaitable[Node]], scripted: ScriptedEngine, consumer: LocalKey
+    start_node: Callable[[int], Awaitable[Node]], engine: ScriptedEngine, consumer: LocalKey
 ) -> None:
     node = await start_node(600_000)
     chunks = await _open(node, consumer)
-    scripted.feed.put_nowait("One")
+    engine.feed.put_nowait("One")
     assert await _next_text(chunks) == "One"
     for item in (" two", " three", FAIL):
-        scripted.feed.put_nowait(item)
+        engine.feed.put_nowait(item)
     assert await _next_text(chunks) == " two three"
     with pytest.raises(ProviderRejected, match="ran out of memory"):
         await asyncio.wait_for(anext(chunks), DEADLINE_S)
 
 
 async def test_interval_zero_sends_one_chunk_per_token_like_go(
-    start_node: Callable[[int], Awaitable[Node]], scripted: ScriptedEngine, consumer: LocalKey
+    start_node: Callable[[int], Awaitable[Node]], engine: ScriptedEngine, consumer: LocalKey
 ) -> None:
     node = await start_node(0)
     chunks = await _open(node, consumer)
     for item in ("a", "b", "c", None):
-        scripted.feed.put_nowait(item)
+        engine.feed.put_nowait(item)
     assert [await _next_text(chunks) for _ in range(3)] == ["a", "b", "c"]
 
 
 async def test_remote_engine_counts_grouped_tokens_for_the_live_speed(
-    start_node: Callable[[int], Awaitable[Node]], scripted: ScriptedEngine, consumer: LocalKey
+    start_node: Callable[[int], Awaitable[Node]], engine: ScriptedEngine, consumer: LocalKey
 ) -> None:
     node = await start_node(600_000)
     client = node.client(consumer)
@@ -152,7 +150,7 @@ async def test_remote_engine_counts_grouped_tokens_for_the_live_speed(
     node.chain.open_session(SESSION, consumer.address)
     remote = RemoteSessionEngine(client, SESSION)
     for item in (" The", " cat", " sat", ".", None):
-        scripted.feed.put_nowait(item)
+        engine.feed.put_nowait(item)
     request = ChatRequest((ChatMessage("user", "hi"),))
     events = [ev async for ev in remote.chat_stream(request)]
     deltas = [ev for ev in events if isinstance(ev, TokenDelta)]

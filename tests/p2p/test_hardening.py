@@ -25,7 +25,16 @@ from app.p2p.framing import JsonStreamReader
 from app.p2p.gojson import encode_request
 from app.p2p.keys import LocalKey
 from app.p2p.provider_server import ProviderLimits, ProviderServer
-from tests.p2p.conftest import BID, CHAIN_ID, SESSION, TEST_LIMITS, TOKENS, FakeChain, Node
+from tests.p2p.conftest import (
+    BID,
+    CHAIN_ID,
+    SESSION,
+    TEST_LIMITS,
+    TOKENS,
+    FakeChain,
+    Node,
+    fake_provider,
+)
 from tests.p2p.test_adversarial import exchange, prompt_bytes, session_request_bytes
 
 DEEP_ARRAYS = b"[" * 200_000  # 200 KB
@@ -99,18 +108,11 @@ async def test_consumer_refuses_a_provider_answering_deep_nesting(
             await writer.drain()
         writer.close()
 
-    evil_server = await asyncio.start_server(evil, "127.0.0.1", 0)
-    port = evil_server.sockets[0].getsockname()[1]
-    try:
-        hostile = ProviderClient(
-            f"127.0.0.1:{port}", consumer, node.server.key.address, chain_id=CHAIN_ID
-        )
+    async with fake_provider(evil) as endpoint:
+        hostile = ProviderClient(endpoint, consumer, node.server.key.address, chain_id=CHAIN_ID)
         with pytest.raises(ProviderMisbehaved) as refused:
             await hostile.ping()
         assert "nested deeper" in refused.value.reason
-    finally:
-        evil_server.close()
-        await evil_server.wait_closed()
     assert await _served(node, consumer) == "".join(TOKENS)  # the same process goes on
 
 
@@ -296,20 +298,15 @@ async def test_consumer_reads_canonical_and_unusual_chunks_alike(
         await writer.drain()
         writer.close()
 
-    server = await asyncio.start_server(fake, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
+    async with fake_provider(fake) as endpoint:
         client = ProviderClient(
-            f"127.0.0.1:{port}",
+            endpoint,
             consumer,
             provider_key.address,
             chain_id=CHAIN_ID,
             provider_key=provider_key.public_key_uncompressed,
         )
         got = [c async for c in client.prompt(SESSION, HI)]
-    finally:
-        server.close()
-        await server.wait_closed()
     assert got == pieces
 
 

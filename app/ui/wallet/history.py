@@ -1,6 +1,7 @@
 """The Wallet page's two transfer lists: what this program sent, and MOR moving in and out on the
-network. Addresses and transaction ids are shortened for reading; the full value is in the
-tooltip and in the right-click menu's "Copy", and Enter or a double click opens the explorer."""
+network. Addresses and transaction ids are shortened for reading; the full value is the cell's
+tooltip and what the right-click menu's "Copy" takes, and Enter or a double click opens the
+explorer."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from app.ui.words import short_id
 from app.wallet.units import format_amount
 
 URL_ROLE = Qt.ItemDataRole.UserRole  # the explorer page of the row's transaction ("" if none)
-FULL_ROLE = Qt.ItemDataRole.UserRole + 1  # {column: full value} for the shortened columns
 
 ExplorerUrl = Callable[[str], str | None]
 
@@ -41,7 +41,7 @@ class TransferList(QTreeWidget):
         self.itemActivated.connect(self._open)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._menu_at)
-        self.menu: QMenu | None = None  # the last context menu, kept for tests
+        self._menu: QMenu | None = None  # the open context menu (one at a time)
 
     def add_row(self, cells: list[str], address: str, tx_hash: str, url: str | None) -> None:
         item = QTreeWidgetItem(
@@ -52,14 +52,9 @@ class TransferList(QTreeWidget):
             ]
         )
         item.setData(0, URL_ROLE, url or "")
-        item.setData(0, FULL_ROLE, {self.address_column: address, self.tx_column: tx_hash})
         item.setToolTip(self.address_column, address)
         item.setToolTip(self.tx_column, tx_hash)
         self.addTopLevelItem(item)
-
-    @staticmethod
-    def full(item: QTreeWidgetItem, column: int) -> str:
-        return str((item.data(0, FULL_ROLE) or {}).get(column, ""))
 
     def _open(self, item: QTreeWidgetItem, _column: int = 0) -> None:
         url = item.data(0, URL_ROLE)
@@ -72,14 +67,15 @@ class TransferList(QTreeWidget):
             self.menu_for(item).popup(self.viewport().mapToGlobal(pos))
 
     def menu_for(self, item: QTreeWidgetItem) -> QMenu:
-        menu = QMenu(self)
+        if self._menu is not None:  # the previous one, not one more child per right click
+            self._menu.deleteLater()
+        menu = self._menu = QMenu(self)
         clipboard = QGuiApplication.clipboard()
-        address, tx_hash = self.full(item, self.address_column), self.full(item, self.tx_column)
+        address, tx_hash = item.toolTip(self.address_column), item.toolTip(self.tx_column)
         menu.addAction("Copy address", lambda: clipboard.setText(address))
         menu.addAction("Copy transaction id", lambda: clipboard.setText(tx_hash))
         if item.data(0, URL_ROLE):
             menu.addAction("Open in explorer", lambda: self._open(item))
-        self.menu = menu
         return menu
 
 
