@@ -7,6 +7,11 @@ every test). A task step run there found no running loop, so ``asyncio.timeout``
 ``create_task`` raised ``RuntimeError`` in the middle of the step (the chain watch, a job
 runner, the earnings-cap check), and a coroutine created just before, such as aiohttp's request
 body writer, was left "never awaited".
+
+Closing also destroys the loop's timer object at once, on the loop's own thread. qasync keeps
+the Qt timers of callbacks still pending at close registered, and leaves its timer object to the
+garbage collector, which may run in any thread (a worker finishing a job): Qt cannot unregister
+timers from another thread, so the next timer event went to freed memory and crashed the program.
 """
 
 from __future__ import annotations
@@ -28,6 +33,18 @@ class QtEventLoop(qasync.QEventLoop):  # type: ignore[misc]
         handle: asyncio.Handle = super().call_later(
             delay, self._as_running, callback, *args, context=context)
         return handle
+
+    def close(self) -> None:
+        was_open = not self.is_closed()
+        super().close()
+        if was_open:
+            import shiboken6
+
+            shiboken6.delete(self._timer)  # here, on its thread: its timers go with it
+
+    def _add_callback(self, handle: asyncio.Handle, delay: float = 0) -> asyncio.Handle:
+        self._check_closed()  # as asyncio's own loops: nothing is scheduled on a closed loop
+        return super()._add_callback(handle, delay)  # type: ignore[no-any-return]
 
     def _as_running(self, callback: Callable[..., Any], *args: Any) -> Any:
         if asyncio.events._get_running_loop() is self:
