@@ -45,3 +45,25 @@ def _loopback_getaddrinfo(host, *args, **kwargs):  # type: ignore[no-untyped-def
 
 
 socket.getaddrinfo = _loopback_getaddrinfo
+
+
+# ---------------------------------------------------------------- garbage on the main thread
+# As in the program (app.ui.main_thread_gc): no automatic collection, which would run in
+# whatever thread allocates (a loop's worker thread too) and could destroy a window or loop
+# caught in a cycle there, where Qt cannot stop its timers. Each test's garbage is collected on
+# the main thread when it ends instead, as the program's timer would.
+import gc  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    gc.disable()
+
+
+@pytest.fixture(autouse=True)
+def _garbage_collected_on_the_main_thread():  # type: ignore[no-untyped-def]
+    yield
+    from app.ui.main_thread_gc import collect_due
+
+    collect_due()

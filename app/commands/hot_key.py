@@ -61,7 +61,7 @@ def register(psub: Any, common: Any, port: Any, network: Any, signer: Any) -> No
     """Adds ``hot-key`` and ``serve-hot`` under ``morpheus provider`` (``common``, ``port``,
     ``network`` and ``signer`` are `provider serve`'s own helpers; passed in, not imported, so
     the two command modules do not import each other)."""
-    from app.commands.provider_backend import add_backend_args
+    from app.commands.provider_backend import add_backend_args, add_stream_args
 
     hot = psub.add_parser("hot-key", help="a separate signing key for a provider server")
     hsub = hot.add_subparsers(dest="hot_key_command", metavar="ACTION")
@@ -91,6 +91,7 @@ def register(psub: Any, common: Any, port: Any, network: Any, signer: Any) -> No
     serve.add_argument("--port", type=port, default=3333, help="listen port (0: a free one)")
     serve.add_argument("--slots", type=int, default=4, help="sequences decoded together")
     add_backend_args(serve)
+    add_stream_args(serve)
     serve.set_defaults(handler=_serve_hot)
 
 
@@ -179,6 +180,7 @@ async def _serve_hot(args: argparse.Namespace) -> int:
                 port=args.port,
                 provider_address=provider,
                 contract_timestamp_unit="ms",  # as `provider serve` and the Go node sign approvals
+                stream_interval_ms=args.chunk_ms,
             )
             server = ProviderServer(key, ChainSessionLookup(chain), engine, config)
             try:

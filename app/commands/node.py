@@ -15,6 +15,7 @@ from app.commands import help_when_bare, sigterm_cancels_task
 from app.commands.jobs import take_env_password
 from app.commands.provider_backend import (
     add_backend_args,
+    add_stream_args,
     close_provider_engine,
     open_provider_engine,
 )
@@ -84,6 +85,7 @@ def register(sub: Any) -> None:
     serve.add_argument("--deregister-on-exit", action="store_true",
                        help="return the provider stake when stopping")
     add_backend_args(serve)
+    add_stream_args(serve)
     serve.set_defaults(handler=_provider_serve)
     from app.commands.hot_key import register as register_hot_key  # serve with a hot key
 
@@ -158,6 +160,7 @@ async def _provider_serve(args: argparse.Namespace) -> int:
             provider = await rt.provider(signer, engine, model_name=model_name, host=args.host,
                                          port=args.port, public_endpoint=args.public_endpoint)
             provider.provider_stake = args.stake
+            provider.stream_interval_ms = args.chunk_ms
             provider.upnp, provider.listen_consent = args.upnp, True
             provider.keep_serving_free = args.keep_serving_free
             try:

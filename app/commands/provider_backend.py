@@ -1,6 +1,6 @@
 """Which engine `morpheus provider serve` offers: the embedded llama.cpp engine with a library
 model, or an existing OpenAI-compatible server (``--backend URL``) for models bigger than one
-machine (llama-server with RPC workers, vLLM, Ollama)."""
+machine (llama-server with RPC workers, vLLM, Ollama); and how the answer is streamed."""
 
 from __future__ import annotations
 
@@ -19,6 +19,26 @@ def add_backend_args(serve: argparse.ArgumentParser) -> None:
                        "server (e.g. http://10.0.0.5:8080/v1) instead of the built-in engine")
     serve.add_argument("--backend-key", metavar="KEY", help="API key of that server "
                        f"(or set {KEY_ENV})")
+
+
+def add_stream_args(serve: argparse.ArgumentParser) -> None:
+    from app.p2p.provider_types import ProviderConfig
+
+    serve.add_argument(
+        "--chunk-ms", type=_chunk_ms, default=ProviderConfig.stream_interval_ms, metavar="MS",
+        help="send the tokens made within MS milliseconds of the last chunk together (less "
+        "work per token for both sides; default %(default)s); 0 sends every token on its own, "
+        "as the reference Go node does")
+
+
+def _chunk_ms(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of milliseconds: {text!r}") from None
+    if not 0 <= value <= 1000:
+        raise argparse.ArgumentTypeError("give 0 to 1000 milliseconds")
+    return value
 
 
 def _served_name(model_id: str) -> str:

@@ -135,6 +135,8 @@ class ProviderService:
         self.reach = ReachPlan()
         self.auto_claim = auto_claim
         self.provider_stake = provider_stake  # the total stake wanted (None: the minimum)
+        # tokens made within this long of the last chunk go out together (0: one per token)
+        self.stream_interval_ms = ProviderConfig.stream_interval_ms
         self.keep_serving_free = keep_serving_free
         # Consumers' public keys (from their handshakes) survive a restart of the node, so open
         # sessions keep working: a public key is not a secret.
@@ -263,7 +265,8 @@ class ProviderService:
                 self.node_key, ChainSessionLookup(self.chain), self.engine,
                 ProviderConfig(chain_id=int(self.chain.network.chain_id),
                                model_name=self.model_name, host=self.host, port=self.port,
-                               contract_timestamp_unit="ms"),
+                               contract_timestamp_unit="ms",
+                               stream_interval_ms=self.stream_interval_ms),
                 on_event=self._on_event,
                 user_keys=self._keys.load(),
             )

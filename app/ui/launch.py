@@ -210,6 +210,10 @@ def run_gui(argv: Sequence[str]) -> int:
         _tell_without_qt(problem)
         return 3
     app = create_application(argv)
+    from app.ui.main_thread_gc import MainThreadCollector
+
+    collector = MainThreadCollector(app)  # garbage is freed on this thread only (see its module)
+    collector.start()
 
     from app.ui.single_instance import SingleInstance
 
@@ -290,6 +294,7 @@ def run_gui(argv: Sequence[str]) -> int:
         ticker.stop()
         reporter.uninstall()
         guard.release()
+        collector.stop()
     log.info("Morpheus Desktop quit")
     return 0
 

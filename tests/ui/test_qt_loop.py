@@ -16,6 +16,7 @@ def test_a_closed_loop_freed_from_a_worker_thread_leaves_no_timer_behind(qapp, q
     """A callback still pending when the loop closes (a retry an hour away) must not leave a Qt
     timer registered: the collector may free the loop in any thread, Qt cannot unregister timers
     from there, and the timer's event would later reach freed memory (a crash)."""
+    gc.collect()  # earlier tests' garbage goes here, on the main thread; only the loop is left
     loop = QtEventLoop(qapp)
     loop.call_later(3600, lambda: None)
     loop.close()
