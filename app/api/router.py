@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from app.errors import UserFacingError
-from app.inference.types import ChatEngine, ChatRequest, StreamEvent
+
+if TYPE_CHECKING:  # (annotations only: the Chat page lists engines before any is used)
+    from app.inference.types import ChatEngine, ChatRequest, StreamEvent
 
 
 class UnknownModel(UserFacingError):

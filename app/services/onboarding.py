@@ -5,8 +5,9 @@ flow, including its error paths, is tested headlessly. The wallet is written as 
 step succeeds (one atomic file write): a user who quits before keeps nothing half-written, one who
 closes the window at the network step keeps the wallet.
 
-Also here: whether this start is a first start (:func:`needs_welcome`), remembered in the settings
-file once the user finished or skipped the welcome steps, and the plain words for each network.
+Also here: the plain words for each network. Whether this start is a first start
+(:func:`needs_welcome`, remembered in the settings file once the user finished or skipped the
+welcome steps) is in :mod:`app.services.first_start`, re-exported here.
 """
 
 from __future__ import annotations
@@ -17,10 +18,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from app.errors import UserFacingError
 from app.logsetup import register_secret
+
+# Whether this start is a first start lives apart (a returning user's launch asks only that);
+# kept importable from here.
+from app.services.first_start import WELCOME_DONE as WELCOME_DONE
+from app.services.first_start import mark_welcome_done as mark_welcome_done
+from app.services.first_start import needs_welcome as needs_welcome
+from app.services.first_start import wallet_present as wallet_present
 from app.wallet.errors import InvalidMnemonic, WalletError, WeakPassword
 
 if TYPE_CHECKING:  # the key stack (eth_account, ~2 s cold) loads when a wallet step needs it,
@@ -80,35 +88,6 @@ DEFAULT_NETWORKS: tuple[NetworkChoice, ...] = (
         "play MOR and ETH to your wallet at once.",
     ),
 )
-
-# Remembered in the settings file's free-form part (``Settings.extra``) once the user finished
-# or skipped the welcome steps.
-WELCOME_DONE = "welcome_done"
-
-
-def wallet_present(wallet_dir: Path) -> bool:
-    """A wallet file (or the kept-aside copy of a damaged one) is in ``wallet_dir``.
-
-    There is one wallet per data folder, whatever the network, so this answers "a wallet on any
-    network"."""
-    if (wallet_dir / "wallet.json").exists():
-        return True
-    return any(wallet_dir.glob("wallet.json.damaged-*"))
-
-
-def needs_welcome(settings: Any, wallet_dir: Path) -> bool:
-    """Show the welcome steps: no wallet here and the user never finished or skipped them."""
-    extra = getattr(settings, "extra", {}) or {}
-    return not extra.get(WELCOME_DONE) and not wallet_present(wallet_dir)
-
-
-def mark_welcome_done(store: Any) -> None:
-    """Remember (in the settings file) that the welcome steps are finished or skipped."""
-    if store.settings.extra.get(WELCOME_DONE):
-        return
-    store.settings.extra[WELCOME_DONE] = True
-    store.save()
-
 
 def available_networks(data_dir: Path) -> tuple[NetworkChoice, ...]:
     """The choices this computer can use: the practice network only once it is set up here

@@ -11,10 +11,13 @@ import sqlite3
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from app.errors import UserFacingError
-from app.inference.types import CompletionMetrics, Role, SamplingParams
 from app.storage.db import connect, migrate
+
+if TYPE_CHECKING:  # imported where used: listing chats at start-up needs none of them
+    from app.inference.types import CompletionMetrics, Role, SamplingParams
 
 DEFAULT_TITLE = "New chat"
 
@@ -64,8 +67,9 @@ class InvalidChatSettings(ChatStoreError):
     pass
 
 
-@dataclass(frozen=True)
-class Conversation:
+# Conversation and StoredMessage are NamedTuples: read at every start (the chat list), and
+# ~1 ms less each to define than a frozen dataclass.
+class Conversation(NamedTuple):
     id: int
     title: str
     model: str
@@ -73,8 +77,7 @@ class Conversation:
     updated_at: float
 
 
-@dataclass(frozen=True)
-class StoredMessage:
+class StoredMessage(NamedTuple):
     id: int
     conversation_id: int
     role: Role
@@ -84,12 +87,18 @@ class StoredMessage:
     metrics: CompletionMetrics | None = None
 
 
+def _default_params() -> SamplingParams:
+    from app.inference.types import SamplingParams
+
+    return SamplingParams()
+
+
 @dataclass(frozen=True)
 class ModelSettings:
     """What the user chose for one model: a system prompt and sampling parameters."""
 
     system_prompt: str = ""
-    params: SamplingParams = field(default_factory=SamplingParams)
+    params: SamplingParams = field(default_factory=_default_params)
 
 
 def validate_params(params: SamplingParams) -> None:
@@ -116,6 +125,8 @@ def _params_to_json(params: SamplingParams) -> str:
 
 
 def _params_from_json(text: str) -> SamplingParams:
+    from app.inference.types import SamplingParams
+
     try:
         data = json.loads(text or "{}")
     except json.JSONDecodeError:
@@ -284,6 +295,8 @@ def _conversation(row: sqlite3.Row) -> Conversation:
 
 
 def _message(row: sqlite3.Row) -> StoredMessage:
+    from app.inference.types import CompletionMetrics
+
     metrics = None
     if row["finish_reason"] is not None:
         metrics = CompletionMetrics(

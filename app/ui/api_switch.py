@@ -6,16 +6,18 @@ on, whichever page is open; the page only flips the setting and shows the state.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer
 
 from app.services.context import AppContext
 from app.storage.settings import Settings, SettingsStore
 from app.ui.app_state import register_shutdown
-from app.ui.ops import Op
+from app.ui.ops import Op, _live_loop
+
+if TYPE_CHECKING:
+    import asyncio
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +47,15 @@ class ApiSwitch(QObject):
 
     def apply(self) -> asyncio.Future[Any] | None:
         """Start or stop the API to match the current settings (in order: one at a time)."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
+        if _live_loop() is None:
             # Called before the asyncio loop runs (the launcher shows the window first): try
             # again shortly. A bare window in a test never gets a loop; it gives up after a while.
             self._early_tries += 1
             if self._early_tries <= EARLY_TRIES:
                 QTimer.singleShot(EARLY_RETRY_MS, self.apply)
             return None
+        import asyncio
+
         previous = self.task
 
         async def run() -> None:

@@ -8,9 +8,9 @@ the picker later without changes here.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
@@ -37,9 +37,14 @@ from app.ui.chat.generation import GenerationMixin
 from app.ui.chat.layout import build_chat_page
 from app.ui.chat.network_side import ensure_network_side, first_sources
 from app.ui.chat.picker import ModelPicker
-from app.ui.chat.sources import ChatSource, collect_sources
-from app.ui.chat.widgets import ChatView, ModelSettingsPanel, PromptEdit, TranscriptEntry
+from app.ui.chat.sources import ChatSource, collect_sources, sources_known_now
+from app.ui.chat.widgets import ChatView, PromptEdit, TranscriptEntry
 from app.ui.ops import Op
+
+if TYPE_CHECKING:  # imported where used: the launch paints this page before asyncio loads
+    import asyncio
+
+    from app.ui.chat.settings_panel import ModelSettingsPanel
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +70,7 @@ class ChatPage(ConversationsMixin, GenerationMixin, QWidget):
     model_picker: ModelPicker
     model_detail: QLabel
     settings_button: QToolButton
-    settings_panel: ModelSettingsPanel
+    settings_slot: QVBoxLayout
     view: ChatView
     status: QLabel
     prompt: PromptEdit
@@ -99,11 +104,16 @@ class ChatPage(ConversationsMixin, GenerationMixin, QWidget):
         self.generation_task: asyncio.Task[None] | None = None
         self._sources_task: asyncio.Future[None] | None = None
         self._refresh_lock: asyncio.Lock | None = None  # made on the loop, at first use
+        self._settings_panel: ModelSettingsPanel | None = None  # built when first opened
         self._build()
         self.refresh_conversations()
+        self.content_ready = False  # the picker has been filled once (the launcher asks)
         if sources is not None:
             self.set_sources(sources)
         else:
+            known = sources_known_now(ctx)  # at launch: filled for the first paint, no waiting
+            if known is not None:
+                self.set_sources(known)
             QTimer.singleShot(0, self._schedule_source_refresh)  # local first, then network
         self._update_buttons()
 
@@ -127,6 +137,7 @@ class ChatPage(ConversationsMixin, GenerationMixin, QWidget):
         self.model_picker.setCurrentIndex(index if self._sources else -1)
         self.model_picker.blockSignals(False)
         self._on_model_changed(self.model_picker.currentIndex())
+        self.content_ready = True
         self.sources_changed.emit()
 
     def add_panel(self, widget: QWidget) -> None:
@@ -144,6 +155,8 @@ class ChatPage(ConversationsMixin, GenerationMixin, QWidget):
         time, in order: an early reading (wallet still locked) never lands after a later one."""
         ensure_network_side(self)
         if self._refresh_lock is None:
+            import asyncio
+
             self._refresh_lock = asyncio.Lock()
         async with self._refresh_lock:
             self.set_sources(await collect_sources(self.ctx))
@@ -170,9 +183,34 @@ class ChatPage(ConversationsMixin, GenerationMixin, QWidget):
         self.source_changed.emit(source)
         if source is None:
             return
-        self.settings_panel.load(self.store.model_settings(source.model_name))
+        self._load_model_settings()
         if self._conversation_id is not None and not self.busy:
             self.store.set_model(self._conversation_id, source.model_name)
+
+    # answer settings -------------------------------------------------------------------------
+    @property
+    def settings_panel(self) -> ModelSettingsPanel:
+        """The answer settings panel (presets, instructions, Advanced): built on first use, with
+        the current model's settings, since most starts never open it (~18 ms)."""
+        if self._settings_panel is None:
+            from app.ui.chat.settings_panel import ModelSettingsPanel
+
+            panel = ModelSettingsPanel()
+            panel.setVisible(self.settings_button.isChecked())
+            panel.saved.connect(self._on_settings_saved)
+            self.settings_slot.addWidget(panel)
+            self._settings_panel = panel
+            self._load_model_settings()
+        return self._settings_panel
+
+    def _show_settings_panel(self, shown: bool) -> None:
+        self.settings_panel.setVisible(shown)
+
+    def _load_model_settings(self) -> None:
+        """Show the current model's kept settings in the panel (once it exists)."""
+        source = self.current_source()
+        if self._settings_panel is not None and source is not None:
+            self._settings_panel.load(self.store.model_settings(source.model_name))
 
     def _on_settings_saved(self, settings: ModelSettings) -> None:
         source = self.current_source()

@@ -3,10 +3,12 @@ at launch (``crash_hook``) and the real reporter (``error_dialog``)."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
 
 
 class HookSlots:
@@ -23,8 +25,13 @@ class HookSlots:
         sys.excepthook = self.handle_exception  # type: ignore[attr-defined]
         threading.excepthook = self._thread_hook  # type: ignore[attr-defined]
         if loop is not None:
-            self._loop = loop
-            loop.set_exception_handler(self.handle_loop_exception)  # type: ignore[attr-defined]
+            self.attach_loop(loop)
+
+    def attach_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Also take the asyncio loop's exception handler (the launch makes its loop after the
+        first paint, and the other hooks before)."""
+        self._loop = loop
+        loop.set_exception_handler(self.handle_loop_exception)  # type: ignore[attr-defined]
 
     def uninstall(self) -> None:
         if self._old_sys_hook is not None:

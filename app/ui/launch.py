@@ -2,9 +2,11 @@
 
 Order matters for a fast, safe start: high-DPI policy before the QApplication exists; the
 single-instance check before anything heavy (a second launch just wakes the first and leaves);
-settings, theme and window next; the start page is built on the event loop and painted with the
-window's first paint; the status feed (chain, wallet: the heavy imports) starts once that page
-has painted its data; heavy modules (web3, llama.cpp) only when a page needs them.
+settings, theme and window next; the start page is built on Qt's own event loop and painted
+with the window's first paint (:func:`_paint_first_page`); then the asyncio (qasync) loop, and on
+its first turn whatever waited for that paint (:mod:`app.ui.first_paint`: async work the page
+started too), the instance socket and the status feed (chain, wallet: the heavy imports); heavy
+modules (web3, llama.cpp) only when a page needs them.
 
 ``MORPHEUS_BENCH_STARTUP=1`` makes the run print ``shown <monotonic>`` and ``cpu <seconds so far>``
 once the window is on screen and ``rss <bytes>`` five seconds later, then quit;
@@ -17,7 +19,7 @@ this code runs.
 from __future__ import annotations
 
 import contextlib
-import functools
+import gc
 import logging
 import os
 import signal
@@ -78,7 +80,8 @@ BENCH_ENV = "MORPHEUS_BENCH_STARTUP"
 BENCH_IDLE_ENV = "MORPHEUS_BENCH_IDLE_S"  # seconds before the RSS report; 5 unless set
 BENCH_MARK_ENV = "MORPHEUS_BENCH_MARK"  # also print when the first page painted its content
 # Signals by which a page that fills itself after it is built (the chat page's model picker)
-# says its data is in; a page without one has its content once built.
+# says its data is in; a page without one has its content once built, and one whose
+# ``content_ready`` is already true when it is shown (filled as it was built) needs no signal.
 _CONTENT_SIGNALS = ("content_loaded", "sources_changed")
 SHUTDOWN_TIMEOUT_S = 5.0
 # The instance socket and status feed wait for the first page's paint, but never longer.
@@ -230,6 +233,9 @@ def run_gui(argv: Sequence[str]) -> int:
         )
         return 1
 
+    from app.ui import first_paint
+
+    first_paint.hold()  # what the first page does not need waits for its paint
     window = build_main_window(app, paths, open_start_page_on_show=False)
     store = window.store
     # The wallet lock's application-wide input filter hands every event of every object to
@@ -241,33 +247,43 @@ def run_gui(argv: Sequence[str]) -> int:
         app.removeEventFilter(input_watch)
     if bench:
         _arm_bench(window, after_paint=os.environ.get(BENCH_MARK_ENV) == "1")
+    from app.ui.crash_hook import CrashHook
+
+    reporter = CrashHook(lambda: window)  # the report dialog's module loads on the first error
+    reporter.install()  # the asyncio loop's handler too, once there is a loop
+    app.aboutToQuit.connect(window.request_quit)
+    quit_early: list[bool] = []  # (asked to quit while the first page was painting)
+    window.quit_requested.connect(lambda: quit_early.append(True))
     if store.settings.start_minimized and window.tray.available and not bench:
         log.info("starting hidden in the tray")
     else:
         # No processEvents() here: the frame alone (no page yet) would be painted only to be
         # painted again a moment later; the first paint comes with the start page in it.
         window.show()
+        _paint_first_page(window)
 
     import asyncio
 
-    from app.ui.crash_hook import CrashHook
     from app.ui.qt_loop import QtEventLoop
 
     loop = QtEventLoop(app)
     asyncio.set_event_loop(loop)
-    reporter = CrashHook(lambda: window)  # the report dialog's module loads on the first error
-    reporter.install(loop)
+    reporter.attach_loop(loop)
 
     done = asyncio.Event()
     window.quit_requested.connect(done.set)
-    app.aboutToQuit.connect(window.request_quit)
+    if quit_early:
+        done.set()
     ticker = _install_signal_handlers(loop, window.request_quit)
 
-    # The first page may start async work, so it is built once the loop is in place. What the
-    # window needs soon but not for that paint follows it: the instance socket (QtNetwork; a
-    # second launch retries for seconds) and the status bar's feed (chain, wallet: the heavy
-    # imports), then, on a later turn, the markdown renderer (before any answer can stream).
+    # What the window needs soon but not for the first paint follows it: what waited for it
+    # (app.ui.first_paint: async work the first page started, too), the instance socket
+    # (QtNetwork; a second launch retries for seconds) and the status bar's feed (chain,
+    # wallet: the heavy imports), then, on a later turn, the markdown renderer (before any
+    # answer can stream).
     def after_first_paint() -> None:
+        gc.enable()  # (off since app.__main__, for the start)
+        first_paint.release()
         if input_watch is not None:
             app.installEventFilter(input_watch)
         guard.listen()
@@ -275,13 +291,9 @@ def run_gui(argv: Sequence[str]) -> int:
         _start_status_feed(window)
         QTimer.singleShot(0, _warm_markdown)
 
-    loop.call_soon(window.open_first_page)  # the welcome steps on a first start
-    if window.isVisible():
-        # One more turn of the loop: whatever else waited for that paint goes first.
-        later = functools.partial(QTimer.singleShot, 0, after_first_paint)
-        when_first_page_painted(window, later, latest_ms=STATUS_FEED_LATEST_MS)
-    else:  # started hidden in the tray: nothing to paint first
-        loop.call_soon(after_first_paint)
+    if not window.isVisible():  # started hidden in the tray: nothing to paint first
+        loop.call_soon(window.open_first_page)  # (the welcome steps on a first start)
+    loop.call_soon(after_first_paint)
     log.info("Morpheus Desktop %s started (data in %s)", __version__, paths.data)
 
     try:
@@ -291,12 +303,27 @@ def run_gui(argv: Sequence[str]) -> int:
     except RuntimeError as exc:  # the Qt loop ended first (session logout)
         log.info("event loop ended: %s", exc)
     finally:
+        first_paint.abandon()  # (quit before the first paint)
         ticker.stop()
         reporter.uninstall()
         guard.release()
         collector.stop()
     log.info("Morpheus Desktop quit")
     return 0
+
+
+def _paint_first_page(window: MainWindow) -> None:
+    """Build the first page (the welcome steps on a first start) and paint it, on Qt's own event
+    loop: asyncio and qasync (~25 ms of imports) load after that paint. Async work the page
+    starts meanwhile waits for the loop (``Op.run`` under :mod:`app.ui.first_paint`)."""
+    from PySide6.QtCore import QEventLoop
+
+    painting = QEventLoop()
+    when_first_page_painted(window, painting.quit, latest_ms=STATUS_FEED_LATEST_MS)
+    window.quit_requested.connect(painting.quit)
+    QTimer.singleShot(0, window.open_first_page)
+    painting.exec()
+    window.quit_requested.disconnect(painting.quit)
 
 
 def _warm_markdown() -> None:
@@ -405,7 +432,7 @@ def when_first_page_painted(
         state["page"] = page
         page.installEventFilter(watch)
         signal = next((getattr(page, n) for n in _CONTENT_SIGNALS if hasattr(page, n)), None)
-        if signal is None:
+        if signal is None or getattr(page, "content_ready", False):  # no data, or already in
             content_in()
         else:
             signal.connect(content_in)

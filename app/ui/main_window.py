@@ -12,10 +12,14 @@ import base64
 import binascii
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QSize, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence, QShortcut, QShowEvent
+from PySide6.QtGui import (
+    QCloseEvent,
+    QGuiApplication,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -33,6 +37,7 @@ from PySide6.QtWidgets import (
 from app.services.context import AppContext
 from app.storage.settings import NETWORK_CHOICES, Settings
 from app.ui.app_state import settings_store
+from app.ui.first_paint import after_first_paint
 from app.ui.icons import app_icon, themed_icon
 from app.ui.pages import PageFactory, PageSpec, default_pages
 from app.ui.status_model import StatusModel
@@ -43,8 +48,10 @@ from app.ui.theme import (
     icon_color,
     note_system_dark,
 )
-from app.ui.tray import TrayController
 from app.ui.wallet_lock import WalletLockWatcher
+
+if TYPE_CHECKING:
+    from app.ui.tray import TrayController
 
 log = logging.getLogger(__name__)
 
@@ -165,9 +172,12 @@ class MainWindow(QMainWindow):
         # The wallet locks on idle, sleep and screen lock from launch, not from the Wallet page.
         self.wallet_lock = WalletLockWatcher(ctx, self)
 
-        self.tray = TrayController(self, force_unavailable=tray_available is False)
-        self.tray.quit_requested.connect(self.request_quit)
-        QShortcut(QKeySequence(QKeySequence.StandardKey.Quit), self, self.request_quit)
+        # The tray icon and its menu follow the first paint (a launch to the tray makes it now).
+        self._tray: TrayController | None = None
+        self._tray_available = tray_available
+        after_first_paint(lambda: self.tray)
+        # Ctrl+Q (the platform's Quit keys): QKeySequence's enums cost ~5 ms, not for the paint.
+        after_first_paint(self._add_quit_shortcut)
 
         for spec in pages if pages is not None else default_pages():
             self.register_page(spec.key, spec.title, spec.icon, spec.factory)
@@ -176,6 +186,11 @@ class MainWindow(QMainWindow):
         self._unsubscribe = self.store.subscribe(self._on_settings_changed)
         self._watching_scheme = False
         self._restore_geometry()
+
+    def _add_quit_shortcut(self) -> None:
+        from PySide6.QtGui import QKeySequence, QShortcut
+
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Quit), self, self.request_quit)
 
     # --- pages -----------------------------------------------------------------------------
 
@@ -192,6 +207,26 @@ class MainWindow(QMainWindow):
         item = QListWidgetItem(themed_icon(icon, icon_color()), title)
         item.setToolTip(title)
         self.sidebar.addItem(item)
+
+    def _refresh_icons(self) -> None:
+        color = icon_color()
+        for row, spec in enumerate(self._specs.values()):
+            self.sidebar.item(row).setIcon(themed_icon(spec.icon, color))
+
+    @property
+    def tray(self) -> TrayController:
+        """The tray icon and its menu (made on first use)."""
+        if self._tray is None:
+            from app.ui.tray import TrayController
+
+            self._tray = TrayController(self, force_unavailable=self._tray_available is False)
+            self._tray.quit_requested.connect(self.request_quit)
+            self._tray.refresh()
+        return self._tray
+
+    def _refresh_tray(self) -> None:
+        if self._tray is not None:
+            self._tray.refresh()
 
     def page_keys(self) -> list[str]:
         return list(self._specs)
@@ -245,7 +280,7 @@ class MainWindow(QMainWindow):
 
     def open_first_page(self) -> None:
         """The launcher's first page: the welcome steps on a first start, else the start page."""
-        from app.services.onboarding import needs_welcome
+        from app.services.first_start import needs_welcome
 
         if self._pages_ready:
             return
@@ -341,16 +376,14 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         assert isinstance(app, QApplication)
         theme = apply_theme(app, name)
-        color = icon_color(app)
-        for row, spec in enumerate(self._specs.values()):
-            self.sidebar.item(row).setIcon(themed_icon(spec.icon, color))
+        self._refresh_icons()
         return theme
 
     # --- window life cycle -----------------------------------------------------------------
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        self.tray.refresh()
+        self._refresh_tray()
         if not self._shown_once:
             self._shown_once = True
             self.first_shown.emit()
@@ -361,7 +394,8 @@ class MainWindow(QMainWindow):
     def open_start_page(self) -> None:
         """Open the page the user left last time (once; later calls do nothing). The launcher
         calls :meth:`open_first_page`, which may show the welcome steps instead."""
-        QTimer.singleShot(0, self.watch_system_scheme)  # after this page's paint: costs ~40 ms
+        # After this page's paint (it costs ~40 ms, and the colour scheme is a ``Qt`` enum).
+        after_first_paint(lambda: QTimer.singleShot(0, self.watch_system_scheme))
         if self._pages_ready:
             return
         self._pages_ready = True
@@ -376,11 +410,11 @@ class MainWindow(QMainWindow):
         if QGuiApplication.platformName() not in _HEADLESS_PLATFORMS:
             self.raise_()
             self.activateWindow()
-        self.tray.refresh()
+        self._refresh_tray()
 
     def hideEvent(self, event: Any) -> None:
         super().hideEvent(event)
-        self.tray.refresh()
+        self._refresh_tray()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if (
@@ -423,7 +457,8 @@ class MainWindow(QMainWindow):
         self._quitting = True
         self._save_state()
         self._unsubscribe()
-        self.tray.dispose()
+        if self._tray is not None:
+            self._tray.dispose()
         self.hide()
         self.quit_requested.emit()
 

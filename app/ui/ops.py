@@ -19,16 +19,20 @@ and returns ``None``, as the pages always did.
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import sys
 import weakref
 from collections.abc import Callable, Coroutine
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QLabel
 
 from app.errors import UserFacingError
+from app.ui.first_paint import after_first_paint, holding
+
+if TYPE_CHECKING:
+    import asyncio
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -96,6 +100,9 @@ def cancel_ops(owner: QObject) -> None:
 
 def _live_loop() -> asyncio.AbstractEventLoop | None:
     """The running loop (qasync marks its loop running while the window's event loop runs)."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None:  # the launch paints its first page before asyncio is even imported
+        return None
     try:
         return asyncio.get_running_loop()
     except RuntimeError:
@@ -104,6 +111,8 @@ def _live_loop() -> asyncio.AbstractEventLoop | None:
 
 def report_crash(exc: BaseException, what: str) -> None:
     """Send an unexpected error to the crash report (the loop's exception handler)."""
+    import asyncio
+
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
@@ -151,8 +160,12 @@ class Op(Generic[T]):
         return self
 
     def run(self, loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Task[T | None] | None:
-        """Start the work (on ``loop``, else the running one); ``None`` when no loop runs."""
+        """Start the work (on ``loop``, else the running one); ``None`` when no loop runs. While
+        the launch paints its first page (no loop yet) the work starts once the loop runs."""
         loop = loop or _live_loop()
+        if loop is None and holding():
+            after_first_paint(self.run, dropped=self.coro.close)
+            return None
         if loop is None:
             self.coro.close()
             return None
@@ -174,6 +187,8 @@ class Op(Generic[T]):
             self._failure(message)
 
     async def _guarded(self) -> T | None:
+        import asyncio
+
         if self._progress is not None:
             self._progress(True)
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 
@@ -27,6 +26,8 @@ def scroll_body(page: QWidget, body: QWidget) -> QScrollArea:
 
 class PlaceholderPage(QWidget):
     def __init__(self, title: str, text: str, parent: QWidget | None = None) -> None:
+        from PySide6.QtCore import Qt  # not at import: the Chat page uses page_title (first_paint)
+
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 20)

@@ -13,8 +13,8 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 # soname prefix -> Debian/Ubuntu package (what ``apt install`` needs) for the xcb plugin's
 # dependencies, read off ``ldd libqxcb.so`` of PySide6 6.x.
@@ -55,8 +55,7 @@ _NOT_FOUND = re.compile(r"^\s*(\S+)\s*=>\s*not found", re.MULTILINE)
 _DLOPEN_MISSING = re.compile(r"(\S+\.so[.\d]*): cannot open shared object file")
 
 
-@dataclass(frozen=True)
-class PlatformProblem:
+class PlatformProblem(NamedTuple):  # (a NamedTuple: this module loads before the window)
     missing: tuple[str, ...]  # sonames, when the problem is missing libraries
     message: str  # plain words, printed before the program exits
 

@@ -18,6 +18,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Slot
 
 from app.services.context import AppContext
 from app.ui.app_state import register_shutdown
+from app.ui.first_paint import after_first_paint
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,10 @@ class WalletLockWatcher(QObject):
         self.timer.setInterval(check_ms)
         self.timer.timeout.connect(self.check)
         self.timer.start()
-        self.os_sources: list[str] = self._connect_dbus() if use_dbus else []
+        # The OS's sleep and screen-lock signals: a bus connection, not needed for the first paint.
+        self.os_sources: list[str] = []
+        if use_dbus:
+            after_first_paint(self._listen_to_os)
         register_shutdown(ctx, self._at_quit)
         # "Idle" means the person is away: typing or clicking anywhere in the program counts as
         # using it (signatures made by background work do not).
@@ -117,6 +121,9 @@ class WalletLockWatcher(QObject):
     def on_screen_saver(self, active: bool) -> None:
         if active:
             self._lock("locked because the screen was locked")
+
+    def _listen_to_os(self) -> None:
+        self.os_sources = self._connect_dbus()
 
     def _connect_dbus(self) -> list[str]:
         """Subscribe to the OS signals that exist here; the names of those that worked."""

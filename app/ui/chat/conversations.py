@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QListWidgetItem, QMessageBox
+from PySide6.QtWidgets import QListWidgetItem
 
 from app.errors import UserFacingError
+from app.ui.first_paint import after_first_paint
+
+# Qt.ItemDataRole.UserRole as a plain number: touching a ``Qt`` enum before the first paint
+# builds all of them (see app.ui.first_paint).
+CONVERSATION_ID_ROLE = 256
 
 
 class ConversationsMixin:
@@ -34,6 +38,7 @@ class ConversationsMixin:
         def show_status(self, text: str, *, error: bool = False) -> None: ...
         def _update_buttons(self) -> None: ...
         def _render_transcript(self) -> None: ...
+        def _load_model_settings(self) -> None: ...
 
     @property
     def conversation_id(self) -> int | None:
@@ -46,15 +51,27 @@ class ConversationsMixin:
         selected: QListWidgetItem | None = None
         for conv in conversations:
             item = QListWidgetItem(conv.title)
-            item.setData(Qt.ItemDataRole.UserRole, conv.id)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+            item.setData(CONVERSATION_ID_ROLE, conv.id)
             self.conversation_list.addItem(item)
             if conv.id == self._conversation_id:
                 selected = item
         if selected is not None:
             self.conversation_list.setCurrentItem(selected)
         self.conversation_list.blockSignals(False)
+        after_first_paint(self._make_titles_editable)
         self.conversations_refreshed.emit()
+
+    def _make_titles_editable(self) -> None:
+        """Double-click, F2 or Rename edits a chat's title. The item flag is a ``Qt`` enum, so at
+        launch this waits for the first paint (nobody renames before that)."""
+        from PySide6.QtCore import Qt
+
+        listing = self.conversation_list
+        blocked = listing.blockSignals(True)  # a flag change is not an edit by the user
+        for row in range(listing.count()):
+            item = listing.item(row)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+        listing.blockSignals(blocked)
 
     def conversation_titles(self) -> list[str]:
         return [
@@ -86,7 +103,7 @@ class ConversationsMixin:
                     self.model_picker.blockSignals(True)
                     self.model_picker.setCurrentIndex(i)
                     self.model_picker.blockSignals(False)
-                    self.settings_panel.load(self.store.model_settings(s.model_name))
+                    self._load_model_settings()
                     break
         self._render_transcript()
         self.refresh_conversations()
@@ -110,16 +127,16 @@ class ConversationsMixin:
 
     def _selected_id(self) -> int | None:
         item = self.conversation_list.currentItem()
-        return None if item is None else int(item.data(Qt.ItemDataRole.UserRole))
+        return None if item is None else int(item.data(CONVERSATION_ID_ROLE))
 
     def _on_current_item(self, current: QListWidgetItem | None, _prev: object) -> None:
         if current is not None:
-            conv_id = int(current.data(Qt.ItemDataRole.UserRole))
+            conv_id = int(current.data(CONVERSATION_ID_ROLE))
             if conv_id != self._conversation_id:
                 self.open_conversation(conv_id)
 
     def _on_item_edited(self, item: QListWidgetItem) -> None:
-        conv_id = int(item.data(Qt.ItemDataRole.UserRole))
+        conv_id = int(item.data(CONVERSATION_ID_ROLE))
         title = item.text().strip()
         if not title:
             self.refresh_conversations()  # an empty name is not kept; show the old one again
@@ -135,6 +152,8 @@ class ConversationsMixin:
         conv_id = self._selected_id()
         if conv_id is None:
             return
+        from PySide6.QtWidgets import QMessageBox
+
         title = self.store.get_conversation(conv_id).title
         answer = QMessageBox.question(
             self,  # type: ignore[arg-type]

@@ -9,32 +9,22 @@ message saying what to do, and the chat stays usable.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING, Any
 
 from app.errors import UserFacingError
-from app.inference.types import (
-    ChatRequest,
-    CompletionDone,
-    CompletionMetrics,
-    ContextOverflow,
-    TokenDelta,
-)
 from app.storage.chats import ConversationNotFound
-from app.ui.chat.context_fit import (
-    Turn,
-    conversation_turns,
-    fitted_messages,
-    next_drop,
-    too_long_message,
-    trimmed_note,
-)
 from app.ui.chat.network_side import is_provider_switch
 from app.ui.chat.sources import ChatSource
 from app.ui.ops import Op
+
+if TYPE_CHECKING:  # imported where used: the launch paints the page before asyncio loads
+    import asyncio
+
+    from app.inference.types import ChatRequest, CompletionMetrics
+    from app.ui.chat.context_fit import Turn
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +65,8 @@ class GenerationMixin:
         return task
 
     def _turns(self, conversation_id: int) -> list[Turn]:
+        from app.ui.chat.context_fit import Turn, conversation_turns  # (first answer, not start)
+
         return conversation_turns(
             [Turn(m.role, m.content) for m in self.store.messages(conversation_id)]
         )
@@ -82,6 +74,9 @@ class GenerationMixin:
     def _request_for(
         self, conversation_id: int, source: ChatSource, dropped: int = 0
     ) -> ChatRequest:
+        from app.inference.types import ChatRequest
+        from app.ui.chat.context_fit import fitted_messages
+
         settings = self.store.model_settings(source.model_name)
         messages = fitted_messages(settings.system_prompt, self._turns(conversation_id), dropped)
         return ChatRequest(tuple(messages), settings.params, source.model_name)
@@ -89,6 +84,8 @@ class GenerationMixin:
     async def _stream(
         self, conversation_id: int, source: ChatSource, request: ChatRequest, got: _Attempt
     ) -> None:
+        from app.inference.types import CompletionDone, TokenDelta
+
         stream = source.engine.chat_stream(request)
         async with contextlib.aclosing(stream):  # type: ignore[type-var]
             async for event in stream:
@@ -112,6 +109,11 @@ class GenerationMixin:
                     got.metrics = event.metrics
 
     async def _generate(self, conversation_id: int, source: ChatSource) -> None:
+        import asyncio
+
+        from app.inference.types import CompletionMetrics, ContextOverflow
+        from app.ui.chat.context_fit import next_drop, too_long_message, trimmed_note
+
         turns = self._turns(conversation_id)
         question = turns[-1].content if turns else ""
         self.view.begin_stream(source.label)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -20,10 +20,18 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.chat.picker import ModelPicker
-from app.ui.chat.widgets import ChatView, ModelSettingsPanel, PromptEdit
+from app.ui.chat.widgets import ChatView, PromptEdit
+from app.ui.first_paint import after_first_paint
 from app.ui.placeholder import page_title
 
 SEARCH_DEBOUNCE_MS = 200
+
+
+def selectable_by_mouse(label: QLabel) -> None:
+    """Let the user select (and copy) the label's text with the mouse."""
+    from PySide6.QtCore import Qt
+
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
 
 def build_chat_page(page: Any) -> None:
@@ -62,13 +70,13 @@ def build_chat_page(page: Any) -> None:
     page.settings_button.setCheckable(True)
     page.settings_button.setToolTip("How the model answers: precise, balanced or creative")
     page.settings_button.setAccessibleName("Answer settings")
-    page.settings_panel = ModelSettingsPanel()
-    page.settings_panel.setVisible(False)
+    page.settings_slot = QVBoxLayout()  # the answer settings panel, built when first opened
+    page.settings_slot.setContentsMargins(0, 0, 0, 0)
     page.view = ChatView()
     page.status = QLabel("")
     page.status.setWordWrap(True)
     page.status.setProperty("role", "hint")
-    page.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    after_first_paint(lambda: selectable_by_mouse(page.status))  # a Qt enum: see first_paint
     page.prompt = PromptEdit()
     page.prompt.setPlaceholderText(
         "Message the model (Enter to send, Shift+Enter for a new line)"
@@ -112,7 +120,7 @@ def build_chat_page(page: Any) -> None:
     rv.setContentsMargins(0, 0, 0, 0)
     rv.addLayout(top)
     rv.addWidget(page.model_detail)
-    rv.addWidget(page.settings_panel)
+    rv.addLayout(page.settings_slot)
     page.panels = QVBoxLayout()  # extra panels above the transcript (remote session bar)
     rv.addLayout(page.panels)
     rv.addWidget(page.view, 1)
@@ -142,8 +150,7 @@ def build_chat_page(page: Any) -> None:
     page.rename_button.clicked.connect(page._on_rename_clicked)
     page.delete_button.clicked.connect(page._on_delete_clicked)
     page.model_picker.currentIndexChanged.connect(page._on_model_changed)
-    page.settings_button.toggled.connect(page.settings_panel.setVisible)
-    page.settings_panel.saved.connect(page._on_settings_saved)
+    page.settings_button.toggled.connect(page._show_settings_panel)
     page.prompt.submitted.connect(page._on_send_clicked)
     page.prompt.escape_pressed.connect(page.stop)
     page.send_button.clicked.connect(page._on_send_clicked)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from html import escape
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported on first use: launch warms it after the first paint
@@ -29,6 +28,8 @@ class RenderedMarkdown:
 
 
 def _code_html(code: str, lang: str, index: int) -> str:
+    from html import escape  # (with markdown-it, after the first paint)
+
     label = escape(lang) if lang else "code"
     body = escape(code.rstrip("\n"))
     return (

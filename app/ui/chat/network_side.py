@@ -9,7 +9,6 @@ after, on the event loop, and any explicit refresh installs it before listing so
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sys
 from typing import TYPE_CHECKING, Any, TypeGuard
@@ -37,6 +36,8 @@ PAINT_WAIT_S = 0.5
 
 async def next_paint(widget: QWidget, latest_s: float = PAINT_WAIT_S) -> None:
     """Until ``widget`` has painted (at most ``latest_s``; at once when it is not on screen)."""
+    import asyncio  # (here: the launch paints the page before asyncio loads)
+
     if not widget.isVisible():
         return
     loop = asyncio.get_running_loop()
@@ -64,9 +65,11 @@ async def next_paint(widget: QWidget, latest_s: float = PAINT_WAIT_S) -> None:
 
 
 async def first_sources(page: Any) -> None:
-    """The page's first fill of the picker: what is known without the network stack, painted,
-    then the network side (its imports hold the loop a moment) and a full refresh."""
-    page.set_sources(await collect_sources(page.ctx))
+    """The page's first fill of the picker: what is known without the network stack (unless the
+    page could list it as it was built), painted, then the network side (its imports hold the
+    loop a moment) and a full refresh."""
+    if not page.content_ready:
+        page.set_sources(await collect_sources(page.ctx))
     await next_paint(page)
     ensure_network_side(page)
     await page.refresh_sources()

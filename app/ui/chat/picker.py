@@ -4,20 +4,26 @@ cutting it, so it fits an 800x600 window."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QPainter, QPalette
-from PySide6.QtWidgets import (
-    QComboBox,
-    QSizePolicy,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionComboBox,
-    QStyleOptionViewItem,
-    QStylePainter,
-    QWidget,
-)
+from typing import TYPE_CHECKING
 
-DETAIL_ROLE = Qt.ItemDataRole.UserRole + 1
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize
+from PySide6.QtWidgets import QComboBox, QSizePolicy, QStyledItemDelegate, QWidget
+
+from app.ui.first_paint import after_first_paint, holding
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QFontMetrics, QPainter, QPaintEvent
+    from PySide6.QtWidgets import QStyleOptionComboBox, QStyleOptionViewItem
+
+# Qt.ItemDataRole.UserRole + 1 and Qt.ItemDataRole.ToolTipRole as plain numbers: the picker is on
+# the first page, and the first use of a ``Qt`` enum builds all of them (see app.ui.first_paint).
+DETAIL_ROLE = 257
+TOOLTIP_ROLE = 3
+# The closed box's frame and arrow take less than this of its width (Fusion: ~25 px), so a name
+# narrower than the rest is drawn whole by QComboBox itself; a wider one is elided here.
+FRAME_ROOM = 48
+FIRST_PAINT_ROOM = 25  # Fusion with our style sheet, no focus: frame 2 + 2, arrow 19, padding 2
+ELLIPSIS = "\u2026"
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -38,6 +44,10 @@ class TwoLineDelegate(QStyledItemDelegate):
         if not detail:
             super().paint(painter, option, index)
             return
+        from PySide6.QtCore import QRect, Qt
+        from PySide6.QtGui import QPalette
+        from PySide6.QtWidgets import QStyle, QStyleOptionViewItem
+
         opt = QStyleOptionViewItem(option)
         self.initStyleOption(opt, index)
         text = opt.text
@@ -72,6 +82,7 @@ class ModelPicker(QComboBox):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._elide_to: int | None = None  # set while painting a name that does not fit
         self.setItemDelegate(TwoLineDelegate(self))
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.setMinimumContentsLength(14)
@@ -83,20 +94,55 @@ class ModelPicker(QComboBox):
         self.addItem(label)
         i = self.count() - 1
         self.setItemData(i, detail, DETAIL_ROLE)
-        self.setItemData(i, f"{label}\n{detail}" if detail else label,
-                         Qt.ItemDataRole.ToolTipRole)
+        self.setItemData(i, f"{label}\n{detail}" if detail else label, TOOLTIP_ROLE)
 
     def current_detail(self) -> str:
         value = self.currentData(DETAIL_ROLE)
         return str(value) if value else ""
 
-    def paintEvent(self, _event: object) -> None:
-        painter = QStylePainter(self)
+    def paintEvent(self, event: QPaintEvent) -> None:
+        self._elide_to = self._label_width()
+        try:
+            super().paintEvent(event)  # Qt draws the box; initStyleOption hands it the text
+        finally:
+            self._elide_to = None
+
+    def initStyleOption(self, option: QStyleOptionComboBox) -> None:
+        super().initStyleOption(option)
+        width = getattr(self, "_elide_to", None)  # (None too while QComboBox is being built)
+        if width is not None:
+            option.currentText = elide_right(self.fontMetrics(), option.currentText, width)
+
+    def _label_width(self) -> int | None:
+        """The width the current name is elided to while painting; None when it fits."""
+        text = self.currentText()
+        if not text or self.fontMetrics().horizontalAdvance(text) <= self.width() - FRAME_ROOM:
+            return None
+        if holding():
+            # The launch's first paint: the edit field of our style when the box has no focus
+            # (asking the style costs ~10 ms of PySide6 set-up); exact again right after it.
+            after_first_paint(self.update)
+            return self.width() - FIRST_PAINT_ROOM - 4
+        from PySide6.QtWidgets import QStyle, QStyleOptionComboBox
+
         opt = QStyleOptionComboBox()
         self.initStyleOption(opt)
-        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, opt)
         edit = self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, opt,
                                            QStyle.SubControl.SC_ComboBoxEditField, self)
-        opt.currentText = self.fontMetrics().elidedText(
-            opt.currentText, Qt.TextElideMode.ElideRight, max(0, edit.width() - 4))
-        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, opt)
+        return edit.width() - 4
+
+
+def elide_right(metrics: QFontMetrics, text: str, width: int) -> str:
+    """``text`` cut to ``width`` pixels with "…" at the end, as ``QFontMetrics.elidedText`` with
+    ``Qt.TextElideMode.ElideRight`` would, without the ``Qt`` enum (see app.ui.first_paint)."""
+    if metrics.horizontalAdvance(text) <= width:
+        return text
+    low, high = 0, len(text)  # the longest prefix that fits with the ellipsis: in [low, high)
+    while high - low > 1:
+        mid = (low + high) // 2
+        if metrics.horizontalAdvance(text[:mid].rstrip() + ELLIPSIS) <= width:
+            low = mid
+        else:
+            high = mid
+    shown = text[:low].rstrip()
+    return shown + ELLIPSIS if shown or metrics.horizontalAdvance(ELLIPSIS) <= width else ""
