@@ -28,9 +28,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cli(args[1:])
     import gc
 
-    # No cyclic garbage collection until the first page has painted (app.ui.launch turns it back
-    # on): the start creates tens of thousands of objects and keeps nearly all of them, so the
-    # ~40 collections it would trigger (~8 ms) find next to nothing.
+    # No automatic cyclic garbage collection during the imports: the start creates tens of
+    # thousands of objects and keeps nearly all of them, so the ~40 collections it would trigger
+    # (~8 ms) find next to nothing. app.ui.launch then hands collection to a timer on the GUI
+    # thread (app.ui.main_thread_gc), whose first pass comes well after the first paint.
     gc.disable()
     try:
         from app.ui.launch import run_gui

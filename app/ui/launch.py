@@ -19,7 +19,6 @@ this code runs.
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import os
 import signal
@@ -282,7 +281,6 @@ def run_gui(argv: Sequence[str]) -> int:
     # wallet: the heavy imports), then, on a later turn, the markdown renderer (before any
     # answer can stream).
     def after_first_paint() -> None:
-        gc.enable()  # (off since app.__main__, for the start)
         first_paint.release()
         if input_watch is not None:
             app.installEventFilter(input_watch)
