@@ -1,8 +1,10 @@
 """MOR-RPC overhead: the real SmolLM2 ``LocalEngine`` called directly vs. through a provider
 server and consumer client over loopback TCP (signing, ECIES, Go-JSON on every chunk).
 
-Measures, at the consumer: tokens/s after the first token and time to first token (medians of
-several alternating runs), then the aggregate tokens/s of 8 concurrent remote sessions vs. one.
+Measures, at the consumer: tokens/s after the first token and time to first token, each p2p run
+against the direct run next to it (the two go back to back, in alternating order, so a drift in
+the machine's load hits both; the figures are the medians of those pairs), then the aggregate
+tokens/s of 8 concurrent remote sessions vs. one.
 
 Also the protocol's own CPU per token: this process's CPU time (provider and consumer both live
 here; llama.cpp runs in a child process) on the p2p path minus the direct path, per token.
@@ -15,7 +17,7 @@ chunk into one chunk (``app/p2p/provider_stream.py``); "chunks per answer" shows
 costs nothing and one chunk per token (steadier on a busy machine; an instant engine would
 otherwise put the whole answer in one chunk).
 
-Run: ``.venv/bin/python bench/p2p.py [--runs 6] [--tokens 48] [--threads <cores>]``. Last line:
+Run: ``.venv/bin/python bench/p2p.py [--runs 10] [--tokens 48] [--threads <cores>]``. Last line:
 ``p2p: ratio <via p2p/direct tok/s> ttft_ms_added <x> concurrency8_ratio <agg/single>
 protocol_us_per_token <z>``.
 """
@@ -134,7 +136,7 @@ async def protocol_only(tokens: int) -> float:
 
 async def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=6)
+    ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--tokens", type=int, default=48)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument(
@@ -222,6 +224,9 @@ async def main() -> None:
         p_rate = statistics.median(x.tok_s for x in remote)
         d_ttft = statistics.median(x.ttft_ms for x in direct)
         p_ttft = statistics.median(x.ttft_ms for x in remote)
+        pairs = list(zip(direct, remote, strict=True))
+        ratio = statistics.median(p.tok_s / d.tok_s for d, p in pairs if d.tok_s > 0)
+        ttft_added = statistics.median(p.ttft_ms - d.ttft_ms for d, p in pairs)
         print(f"direct: {d_rate:7.1f} tok/s  ttft {d_ttft:6.1f} ms  tokens {direct[0].tokens}")
         print(
             f"p2p:    {p_rate:7.1f} tok/s  ttft {p_ttft:6.1f} ms  tokens {remote[0].tokens}"
@@ -253,7 +258,7 @@ async def main() -> None:
             f"{agg_rate:6.1f} tok/s aggregate; engine alone: {d_single:6.1f} -> {d_agg:6.1f}"
         )
         print(
-            f"p2p: ratio {p_rate / d_rate:.3f} ttft_ms_added {p_ttft - d_ttft:.1f} "
+            f"p2p: ratio {ratio:.3f} ttft_ms_added {ttft_added:.1f} "
             f"concurrency8_ratio {agg_rate / single_rate:.2f} "
             f"protocol_us_per_token {protocol_us:.0f}"
         )
