@@ -31,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("MORPHEUS_HOME", tempfile.mkdtemp(prefix="morpheus-bench-ui-"))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import qasync
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -55,9 +54,11 @@ from app.storage.jobs import Job, JobStore
 from app.storage.sessions import SessionStore
 from app.storage.settings import Settings
 from app.ui.activity_page import ActivityPage
-from app.ui.chat.markdown import render_markdown
 from app.ui.chat.sources import ChatSource
 from app.ui.chat_page import ChatPage
+from app.ui.launch import warm_chat_rendering
+from app.ui.main_thread_gc import MainThreadCollector
+from app.ui.qt_loop import QtEventLoop
 from app.ui.share_page import SharePage
 from app.wallet.keyring_store import UnlockSecretStore
 from app.wallet.signer import LocalSigner
@@ -182,7 +183,7 @@ async def run(args: argparse.Namespace) -> tuple[float, float]:
                 setattr(activity, name, timed(getattr(activity, name), name))
         share = SharePage(ctx) if args.pages == "all" else None  # listens to events too
         _ = share
-        render_markdown("")  # the launcher loads the renderer once its first page has painted
+        warm_chat_rendering()  # as the launcher does once its first page has painted
 
         meter = StallMeter()
         stop = asyncio.Event()
@@ -250,7 +251,9 @@ def main() -> None:
     args = ap.parse_args()
     faulthandler.dump_traceback_later(args.watchdog, exit=True)
     app = QApplication.instance() or QApplication([])
-    loop = qasync.QEventLoop(app)
+    collector = MainThreadCollector(app)  # the program's garbage collection (GUI thread only)
+    collector.start()
+    loop = QtEventLoop(app)  # the program's loop
     asyncio.set_event_loop(loop)
     with loop:
         stall, ttft = loop.run_until_complete(run(args))

@@ -287,7 +287,7 @@ def run_gui(argv: Sequence[str]) -> int:
         guard.listen()
         guard.activated.connect(window.bring_to_front)
         _start_status_feed(window)
-        QTimer.singleShot(0, _warm_markdown)
+        QTimer.singleShot(0, warm_chat_rendering)
 
     if not window.isVisible():  # started hidden in the tray: nothing to paint first
         loop.call_soon(window.open_first_page)  # (the welcome steps on a first start)
@@ -324,12 +324,14 @@ def _paint_first_page(window: MainWindow) -> None:
     window.quit_requested.disconnect(painting.quit)
 
 
-def _warm_markdown() -> None:
-    """Import and build the chat's markdown parser while the window is idle, so the first answer
-    does not pay for it mid-stream."""
+def warm_chat_rendering() -> None:
+    """Import and build the chat's markdown parser and the model picker's style enums while the
+    window is idle, so the first answer or session does not pay for them mid-stream."""
     from app.ui.chat.markdown import render_markdown
+    from app.ui.chat.picker import warm_style_enums
 
     render_markdown("")
+    warm_style_enums()
 
 
 def _start_status_feed(window: MainWindow) -> None:

@@ -132,6 +132,14 @@ class ModelPicker(QComboBox):
         return edit.width() - 4
 
 
+def warm_style_enums() -> None:
+    """Build PySide6's ``QStyle`` enums now (~20 ms the first time), while the window is idle,
+    instead of in the paint that first elides a long name (opening a session)."""
+    from PySide6.QtWidgets import QStyle
+
+    _ = QStyle.ComplexControl.CC_ComboBox, QStyle.SubControl.SC_ComboBoxEditField
+
+
 def elide_right(metrics: QFontMetrics, text: str, width: int) -> str:
     """``text`` cut to ``width`` pixels with "…" at the end, as ``QFontMetrics.elidedText`` with
     ``Qt.TextElideMode.ElideRight`` would, without the ``Qt`` enum (see app.ui.first_paint)."""
