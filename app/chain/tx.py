@@ -257,9 +257,12 @@ class TxManager:
         description: str = "",
         simulate: bool = True,
         max_fee: int | None = None,
+        gas_headroom: int = 0,
     ) -> TxReceipt:
         """``max_fee``: the maxFeePerGas the user confirmed; sent as is and never raised by a
-        fee bump (a stuck transaction then waits instead of being replaced)."""
+        fee bump (a stuck transaction then waits instead of being replaced). ``gas_headroom``:
+        gas added to the estimate for a call whose cost depends on the block it lands in (the
+        estimate runs against the current block)."""
         sender = to_checksum_address(signer.address)
         to = to_checksum_address(to)
         if value:
@@ -272,7 +275,7 @@ class TxManager:
         if simulate and data:
             await self.simulate(sender, to, data, value)
         if gas is None:
-            gas = await self.estimate_gas(sender, to, data, value)
+            gas = await self.estimate_gas(sender, to, data, value) + gas_headroom
         fresh_max, tip = await self.fees()
         capped = max_fee is not None
         max_fee = fresh_max if max_fee is None else max_fee  # a ceiling: only base + tip is paid

@@ -23,16 +23,23 @@ from app.market.types import (
     id_hex,
 )
 
+# closeSession costs ~120k gas more once the session has run a second (the provider's share is
+# paid, the day's part held) than in the block second it opened, which is where a close right
+# after the open is estimated; 25% on top of that estimate left it a few thousand gas short of
+# the call's needs, and it reverted out of gas (the provider's payout call runs on 63/64 of
+# what is left).
+CLOSE_GAS_HEADROOM = 150_000
+
 
 class ChainWriter(MarketViews):
     # -- writes -------------------------------------------------------------------------------
 
     async def _write(self, signer: TxSigner, fn: Fn, *args: Any, to: str | None = None,
                      value: int = 0, on_sent: OnSent | None = None,
-                     description: str = "") -> TxReceipt:
+                     description: str = "", gas_headroom: int = 0) -> TxReceipt:
         return await self.tx.send(signer, to or self.diamond, fn.encode(*args) if fn else b"",
                                   value=value, on_sent=on_sent,
-                                  description=description or fn.name)
+                                  description=description or fn.name, gas_headroom=gas_headroom)
 
     async def require_mor(self, owner: str, amount: int) -> None:
         """Raise ``InsufficientMor`` with the exact shortfall before anything is sent."""
@@ -145,7 +152,7 @@ class ChainWriter(MarketViews):
     async def close_session(self, signer: TxSigner, receipt: bytes, signature: bytes, *,
                             on_sent: OnSent | None = None) -> TxReceipt:
         return await self._write(signer, DIAMOND["closeSession"], receipt, signature,
-                                 on_sent=on_sent)
+                                 on_sent=on_sent, gas_headroom=CLOSE_GAS_HEADROOM)
 
     async def claim_for_provider(self, signer: TxSigner, session_id: str | bytes, *,
                                  on_sent: OnSent | None = None) -> TxReceipt:
