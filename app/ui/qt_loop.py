@@ -8,6 +8,10 @@ every test). A task step run there found no running loop, so ``asyncio.timeout``
 runner, the earnings-cap check), and a coroutine created just before, such as aiohttp's request
 body writer, was left "never awaited".
 
+A task's step that comes due while another task's step runs a nested Qt event loop waits for
+that step to end (asyncio cannot enter one task inside another; the wake-up was lost and the
+task hung).
+
 Closing also destroys the loop's timer object at once, on the loop's own thread. qasync keeps
 the Qt timers of callbacks still pending at close registered, and leaves its timer object to the
 garbage collector, which may run in any thread (a worker finishing a job): Qt cannot unregister
@@ -17,10 +21,13 @@ timers from another thread, so the next timer event went to freed memory and cra
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
 from typing import Any
 
 import qasync
+
+NESTED_RETRY_S = 0.005
 
 
 class QtEventLoop(qasync.QEventLoop):  # type: ignore[misc]
@@ -30,8 +37,10 @@ class QtEventLoop(qasync.QEventLoop):  # type: ignore[misc]
             raise TypeError("coroutines cannot be used with call_later")
         if not callable(callback):
             raise TypeError(f"callback must be callable: {type(callback).__name__}")
+        # The context is kept here too, so a deferred task step (below) runs in the same one.
+        ctx = context if context is not None else contextvars.copy_context()
         handle: asyncio.Handle = super().call_later(
-            delay, self._as_running, callback, *args, context=context)
+            delay, self._as_running, ctx, callback, *args, context=ctx)
         return handle
 
     def close(self) -> None:
@@ -46,7 +55,15 @@ class QtEventLoop(qasync.QEventLoop):  # type: ignore[misc]
         self._check_closed()  # as asyncio's own loops: nothing is scheduled on a closed loop
         return super()._add_callback(handle, delay)  # type: ignore[no-any-return]
 
-    def _as_running(self, callback: Callable[..., Any], *args: Any) -> Any:
+    def _as_running(self, ctx: contextvars.Context, callback: Callable[..., Any],
+                    *args: Any) -> Any:
+        if (isinstance(getattr(callback, "__self__", None), asyncio.Task)
+                and asyncio.current_task(self) is not None):
+            # A task step that ran a nested Qt event loop (a modal dialog, qtbot.waitUntil) is
+            # still on the stack: asyncio refuses to enter another task now, and that task
+            # would never be woken again. Its step runs once the nested loop has ended.
+            self.call_later(NESTED_RETRY_S, callback, *args, context=ctx)
+            return None
         if asyncio.events._get_running_loop() is self:
             return callback(*args)
         asyncio.events._set_running_loop(self)

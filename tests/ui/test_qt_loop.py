@@ -55,3 +55,30 @@ def test_the_loop_still_runs_timed_callbacks(qapp):
         assert ran == ["later"]
     finally:
         loop.close()
+
+
+def test_a_task_woken_during_a_nested_qt_loop_is_not_lost(qapp):
+    """A coroutine step that runs a nested Qt event loop (a modal dialog, ``qtbot.waitUntil``)
+    while another task's awaited result arrives: that task's wake-up must wait for the step to
+    end, not run inside it (asyncio refuses to enter a task while another one runs) and be lost."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QtEventLoop(qapp)
+    try:
+        async def main() -> str:
+            waiting = loop.create_future()
+
+            async def other() -> str:
+                return await waiting
+
+            task = loop.create_task(other())
+            await asyncio.sleep(0)  # `other` now waits for the future
+            nested = QEventLoop()
+            waiting.set_result("woken")  # its wake-up is due while the nested loop runs
+            QTimer.singleShot(50, nested.quit)
+            nested.exec()
+            return await asyncio.wait_for(task, 5)
+
+        assert loop.run_until_complete(main()) == "woken"
+    finally:
+        loop.close()
