@@ -7,7 +7,9 @@ from __future__ import annotations
 import gc
 import threading
 import weakref
+from collections.abc import Iterator
 
+import pytest
 from PySide6.QtCore import QTimer
 
 from app.ui.main_thread_gc import MainThreadCollector, collect_due
@@ -35,10 +37,20 @@ def _allocate_in_a_worker(kept: list[object]) -> None:
     worker.join()
 
 
-def test_a_cycle_with_a_qt_timer_is_freed_on_the_gui_thread_not_in_a_worker(qapp, qtbot, qtlog):
+@pytest.fixture
+def automatic_gc() -> Iterator[None]:
+    """Automatic collection on, as Python starts (the suite runs with it off): put back after."""
     was_enabled = gc.isenabled()
-    gc.enable()  # as Python starts: the collector must take over from here
-    collector = MainThreadCollector(interval_ms=10)
+    gc.enable()
+    yield
+    if not was_enabled:
+        gc.disable()
+
+
+def test_a_cycle_with_a_qt_timer_is_freed_on_the_gui_thread_not_in_a_worker(
+    qapp, qtbot, qtlog, automatic_gc
+):
+    collector = MainThreadCollector(interval_ms=10)  # must take over from Python's own
     collector.start()
     try:
         gc.collect()
@@ -55,20 +67,15 @@ def test_a_cycle_with_a_qt_timer_is_freed_on_the_gui_thread_not_in_a_worker(qapp
         del kept
     finally:
         collector.stop()
-        if not was_enabled:
-            gc.disable()
     assert not [r for r in qtlog.records if "Timers cannot be stopped" in r.message]
 
 
-def test_stopping_gives_collection_back_to_python(qapp):
-    was_enabled = gc.isenabled()
+def test_stopping_gives_collection_back_to_python(qapp, automatic_gc):
     collector = MainThreadCollector()
     collector.start()
     assert not gc.isenabled()
     collector.stop()
     assert gc.isenabled()
-    if not was_enabled:
-        gc.disable()
 
 
 def test_collect_due_follows_the_thresholds():
