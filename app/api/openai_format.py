@@ -100,6 +100,8 @@ def parse_chat_request(body: Any) -> tuple[ChatRequest, bool, bool]:
     top_p = _number(body, "top_p", 0.0, 1.0)
     top_k = _integer(body, "top_k", 0, 1_000_000)
     repeat_penalty = _number(body, "repeat_penalty", 0.0, 5.0)
+    if repeat_penalty == 0.0:  # llama.cpp divides logits by it
+        raise _bad("'repeat_penalty' must be above 0.", "repeat_penalty")
     seed = _integer(body, "seed", -(2**63), 2**63 - 1)
     stop_raw = body.get("stop")
     if stop_raw is None:

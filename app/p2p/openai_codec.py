@@ -22,6 +22,7 @@ _ROLES: dict[str, Role] = {
     "assistant": "assistant",
 }
 MAX_MESSAGES = 512
+MAX_TOP_K = 1_000_000  # more than any vocabulary; 0 means no top-k cut
 
 
 class InvalidInferenceRequest(ValueError):
@@ -68,7 +69,9 @@ def _content(value: Any) -> str:
 
 
 def parse_chat_request(obj: Any, *, model: str, max_tokens_cap: int) -> tuple[ChatRequest, bool]:
-    """OpenAI ``ChatCompletionRequest`` JSON → (ChatRequest, stream?)."""
+    """OpenAI ``ChatCompletionRequest`` JSON → (ChatRequest, stream?). Beside OpenAI's fields,
+    llama.cpp's ``top_k`` and ``repeat_penalty`` (which our consumer sends); absent, the
+    provider's defaults apply, as for a Go consumer, which sends neither."""
     if not isinstance(obj, dict):
         raise InvalidInferenceRequest("request must be a JSON object")
     kind = obj.get("type")
@@ -110,10 +113,18 @@ def parse_chat_request(obj: Any, *, model: str, max_tokens_cap: int) -> tuple[Ch
     stream = obj.get("stream", False)
     if not isinstance(stream, bool):
         raise InvalidInferenceRequest("stream must be true or false")
+    top_k = obj.get("top_k", SamplingParams.top_k)
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 0 <= top_k <= MAX_TOP_K:
+        raise InvalidInferenceRequest(f"top_k must be an integer between 0 and {MAX_TOP_K}")
+    repeat_penalty = _number(obj, "repeat_penalty", 0.0, 5.0, SamplingParams.repeat_penalty)
+    if repeat_penalty == 0.0:  # llama.cpp divides logits by it
+        raise InvalidInferenceRequest("repeat_penalty must be above 0")
     params = SamplingParams(
         max_tokens=max_tokens,
         temperature=_number(obj, "temperature", 0.0, 2.0, SamplingParams.temperature),
         top_p=_number(obj, "top_p", 0.0, 1.0, SamplingParams.top_p),
+        top_k=top_k,
+        repeat_penalty=repeat_penalty,
         stop=stops,
         seed=seed,
     )
@@ -129,6 +140,10 @@ def chat_request_to_openai(request: ChatRequest, *, stream: bool = True) -> dict
         "max_tokens": p.max_tokens,
         "temperature": p.temperature,
         "top_p": p.top_p,
+        # llama.cpp's names (llama-server reads them); a Go provider decodes the request into
+        # OpenAI's fields and ignores them, as OpenAI-compatible servers do with unknown keys
+        "top_k": p.top_k,
+        "repeat_penalty": p.repeat_penalty,
     }
     if request.model:
         out["model"] = request.model

@@ -73,6 +73,10 @@ def test_request_parsing_maps_openai_fields() -> None:
         ({"model": "m", "messages": [{"role": "user", "content": "x"}], "stop": [1]}, "stop"),
         ({"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}, "stream"),
         ({"model": "m", "messages": [{"role": "user", "content": "x"}], "n": 3}, "'n'"),
+        (
+            {"model": "m", "messages": [{"role": "user", "content": "x"}], "repeat_penalty": 0},
+            "above 0",
+        ),
     ],
 )
 def test_bad_requests_get_a_message_naming_the_problem(body: object, needle: str) -> None:
