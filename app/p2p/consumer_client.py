@@ -227,6 +227,10 @@ class ProviderClient:
         except OSError as exc:
             raise ProviderUnreachable(self.endpoint, repr(exc)) from exc
         if response.id != request_id:
+            if response.id == "" and response.error is not None and not response.error.is_signed:
+                # refused before the request was read (a per-IP rate or size limit): the reply
+                # cannot name our id, and it is a refusal, not a forgery
+                raise ProviderRejected(response.error.message)
             raise ProviderMisbehaved("reply id does not match the request")
         if response.error is not None:
             raise ProviderRejected(self._error_text(response.error))

@@ -14,6 +14,7 @@ import pytest
 from app.p2p import gojson
 from app.p2p.consumer_client import ProviderClient
 from app.p2p.crypto import keccak256
+from app.p2p.errors import ProviderRejected
 from app.p2p.framing import JsonStreamReader
 from app.p2p.gojson import PromptParams, ReportParams, SessionRequestParams, encode_request
 from app.p2p.keys import LocalKey
@@ -331,6 +332,10 @@ async def test_rate_limit_per_ip(
             assert "result" in (await exchange(server.port, ping))[0]
         assert error_of(await exchange(server.port, ping)) == "rate limit exceeded"
         assert server.stats.refused_rate == 1
+        # our consumer shows it as the refusal it is, not as a provider that cannot be trusted
+        client = Node(server, [], server.lookup, server.engine).client(consumer)  # type: ignore[arg-type]
+        with pytest.raises(ProviderRejected, match="rate limit exceeded"):
+            await client.ping()
 
 
 async def test_connection_cap(make_node: Callable[..., ProviderServer], consumer: LocalKey) -> None:
