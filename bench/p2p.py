@@ -4,7 +4,12 @@ server and consumer client over loopback TCP (signing, ECIES, Go-JSON on every c
 Measures, at the consumer: tokens/s after the first token and time to first token, each p2p run
 against the direct run next to it (the two go back to back, in alternating order, so a drift in
 the machine's load hits both; the figures are the medians of those pairs), then the aggregate
-tokens/s of 8 concurrent remote sessions vs. one.
+tokens/s of 8 concurrent remote sessions vs. one. Both paths sample alike (the consumer's
+settings reach the provider's engine: ``tests/p2p/test_sampling_params.py``).
+
+24 pairs by default: on a 2-vCPU machine two identical direct runs back to back already differ
+by about 4% (standard deviation of their ratio), so the median of 10 pairs still moved by about
+±0.02 from one run of the script to the next; "pair ratios" prints the spread.
 
 Also the protocol's own CPU per token: this process's CPU time (provider and consumer both live
 here; llama.cpp runs in a child process) on the p2p path minus the direct path, per token.
@@ -17,7 +22,7 @@ chunk into one chunk (``app/p2p/provider_stream.py``); "chunks per answer" shows
 costs nothing and one chunk per token (steadier on a busy machine; an instant engine would
 otherwise put the whole answer in one chunk).
 
-Run: ``.venv/bin/python bench/p2p.py [--runs 10] [--tokens 48] [--threads <cores>]``. Last line:
+Run: ``.venv/bin/python bench/p2p.py [--runs 24] [--tokens 48] [--threads <cores>]``. Last line:
 ``p2p: ratio <via p2p/direct tok/s> ttft_ms_added <x> concurrency8_ratio <agg/single>
 protocol_us_per_token <z>``.
 """
@@ -136,7 +141,7 @@ async def protocol_only(tokens: int) -> float:
 
 async def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--runs", type=int, default=24, help="pairs of direct and p2p runs")
     ap.add_argument("--tokens", type=int, default=48)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument(
@@ -225,7 +230,13 @@ async def main() -> None:
         d_ttft = statistics.median(x.ttft_ms for x in direct)
         p_ttft = statistics.median(x.ttft_ms for x in remote)
         pairs = list(zip(direct, remote, strict=True))
-        ratio = statistics.median(p.tok_s / d.tok_s for d, p in pairs if d.tok_s > 0)
+        ratios = sorted(p.tok_s / d.tok_s for d, p in pairs if d.tok_s > 0)
+        ratio = statistics.median(ratios)
+        q1, _, q3 = statistics.quantiles(ratios, n=4)
+        print(
+            f"pair ratios p2p/direct: median {ratio:.3f}, middle half {q1:.3f}-{q3:.3f}, "
+            f"all {ratios[0]:.3f}-{ratios[-1]:.3f}"
+        )
         ttft_added = statistics.median(p.ttft_ms - d.ttft_ms for d, p in pairs)
         print(f"direct: {d_rate:7.1f} tok/s  ttft {d_ttft:6.1f} ms  tokens {direct[0].tokens}")
         print(
