@@ -48,26 +48,27 @@ class RecordingEngine:
 
 @pytest.fixture
 async def served(
-    chain: FakeChain, provider_key: LocalKey
-) -> AsyncIterator[tuple[ProviderServer, RecordingEngine]]:
+    chain: FakeChain, provider_key: LocalKey, consumer: LocalKey
+) -> AsyncIterator[tuple[ProviderClient, RecordingEngine]]:
+    """A provider on loopback with the consumer's session open on the (fake) chain."""
     engine = RecordingEngine()
     server = ProviderServer(
         provider_key, chain, engine, ProviderConfig(CHAIN_ID, limits=TEST_LIMITS)
     )
     await server.start()
     try:
-        yield server, engine
+        client = ProviderClient(server.endpoint, consumer, provider_key.address, chain_id=CHAIN_ID)
+        await client.request_session(BID, spend=10**18)
+        chain.open_session(SESSION, consumer.address)
+        yield client, engine
     finally:
         await server.stop()
 
 
 async def test_remote_answer_uses_the_consumers_sampling(
-    served: tuple[ProviderServer, RecordingEngine], chain: FakeChain, consumer: LocalKey
+    served: tuple[ProviderClient, RecordingEngine],
 ) -> None:
-    server, engine = served
-    client = ProviderClient(server.endpoint, consumer, server.key.address, chain_id=CHAIN_ID)
-    await client.request_session(BID, spend=10**18)
-    chain.open_session(SESSION, consumer.address)
+    client, engine = served
     params = SamplingParams(
         max_tokens=64,
         temperature=0.3,
@@ -114,12 +115,9 @@ def test_bad_sampling_values_are_refused_with_a_reason(
 
 
 async def test_a_bad_value_is_refused_before_any_inference(
-    served: tuple[ProviderServer, RecordingEngine], chain: FakeChain, consumer: LocalKey
+    served: tuple[ProviderClient, RecordingEngine],
 ) -> None:
-    server, engine = served
-    client = ProviderClient(server.endpoint, consumer, server.key.address, chain_id=CHAIN_ID)
-    await client.request_session(BID, spend=10**18)
-    chain.open_session(SESSION, consumer.address)
+    client, engine = served
     bad = {"messages": [{"role": "user", "content": "hi"}], "stream": True, "top_k": -3}
     with pytest.raises(ProviderRejected, match="top_k"):
         [c async for c in client.prompt(SESSION, bad)]
