@@ -102,6 +102,8 @@ def parse_chat_request(body: Any) -> tuple[ChatRequest, bool, bool]:
     repeat_penalty = _number(body, "repeat_penalty", 0.0, 5.0)
     if repeat_penalty == 0.0:  # llama.cpp divides logits by it
         raise _bad("'repeat_penalty' must be above 0.", "repeat_penalty")
+    frequency_penalty = _number(body, "frequency_penalty", -2.0, 2.0)
+    presence_penalty = _number(body, "presence_penalty", -2.0, 2.0)
     seed = _integer(body, "seed", -(2**63), 2**63 - 1)
     stop_raw = body.get("stop")
     if stop_raw is None:
@@ -125,6 +127,8 @@ def parse_chat_request(body: Any) -> tuple[ChatRequest, bool, bool]:
         top_p=top_p if top_p is not None else defaults.top_p,
         top_k=top_k if top_k is not None else defaults.top_k,
         repeat_penalty=repeat_penalty if repeat_penalty is not None else defaults.repeat_penalty,
+        frequency_penalty=frequency_penalty or 0.0,
+        presence_penalty=presence_penalty or 0.0,
         stop=stop,
         seed=seed,
         grammar=grammar,

@@ -428,6 +428,8 @@ class LocalEngine:
             "top_p": p.top_p,
             "top_k": p.top_k,
             "repeat_penalty": p.repeat_penalty,
+            "frequency_penalty": p.frequency_penalty,
+            "presence_penalty": p.presence_penalty,
             "stop": list(p.stop),
             "seed": p.seed,
         }

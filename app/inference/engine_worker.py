@@ -188,9 +188,11 @@ class Worker:
         ll = self.ll
         chain = ll.llama_sampler_chain_init(ll.llama_sampler_chain_default_params())
         rp = float(req.get("repeat_penalty", 1.0))
-        if rp != 1.0:
+        fp = float(req.get("frequency_penalty", 0.0))
+        pp = float(req.get("presence_penalty", 0.0))
+        if rp != 1.0 or fp != 0.0 or pp != 0.0:
             ll.llama_sampler_chain_add(
-                chain, ll.llama_sampler_init_penalties(self.n_vocab, 64, rp, 0.0, 0.0)
+                chain, ll.llama_sampler_init_penalties(self.n_vocab, 64, rp, fp, pp)
             )
         grammar = req.get("grammar")
         if grammar:  # e.g. JSON mode: only tokens the grammar allows can be sampled

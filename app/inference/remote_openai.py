@@ -146,6 +146,12 @@ class OpenAICompatEngine:
             body["stop"] = list(p.stop)
         if p.seed is not None:
             body["seed"] = p.seed
+        # OpenAI's penalty fields only: top_k and repeat_penalty are llama.cpp's, and a strict
+        # OpenAI-compatible server refuses fields it does not know
+        if p.frequency_penalty:
+            body["frequency_penalty"] = p.frequency_penalty
+        if p.presence_penalty:
+            body["presence_penalty"] = p.presence_penalty
         t0 = time.perf_counter()
         t_first = 0.0
         n_chunks = 0

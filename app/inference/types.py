@@ -25,6 +25,10 @@ class SamplingParams:
     top_p: float = 0.95
     top_k: int = 40
     repeat_penalty: float = 1.1
+    # OpenAI's: subtracted from a token's logit per time it appeared (frequency) or once if it
+    # did (presence), over the last 64 tokens as llama.cpp's penalties sampler counts them
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
     grammar: str = ""  # a llama.cpp GBNF grammar the answer must follow (JSON mode); local only

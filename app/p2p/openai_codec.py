@@ -69,7 +69,8 @@ def _content(value: Any) -> str:
 
 
 def parse_chat_request(obj: Any, *, model: str, max_tokens_cap: int) -> tuple[ChatRequest, bool]:
-    """OpenAI ``ChatCompletionRequest`` JSON → (ChatRequest, stream?). Beside OpenAI's fields,
+    """OpenAI ``ChatCompletionRequest`` JSON → (ChatRequest, stream?). Beside OpenAI's fields
+    (the sampling ones: temperature, top_p, frequency/presence penalties, stop, seed),
     llama.cpp's ``top_k`` and ``repeat_penalty`` (which our consumer sends); absent, the
     provider's defaults apply, as for a Go consumer, which sends neither."""
     if not isinstance(obj, dict):
@@ -125,6 +126,8 @@ def parse_chat_request(obj: Any, *, model: str, max_tokens_cap: int) -> tuple[Ch
         top_p=_number(obj, "top_p", 0.0, 1.0, SamplingParams.top_p),
         top_k=top_k,
         repeat_penalty=repeat_penalty,
+        frequency_penalty=_number(obj, "frequency_penalty", -2.0, 2.0, 0.0),
+        presence_penalty=_number(obj, "presence_penalty", -2.0, 2.0, 0.0),
         stop=stops,
         seed=seed,
     )
@@ -145,6 +148,11 @@ def chat_request_to_openai(request: ChatRequest, *, stream: bool = True) -> dict
         "top_k": p.top_k,
         "repeat_penalty": p.repeat_penalty,
     }
+    # OpenAI's own fields, which a Go consumer sends too; left out at 0 as Go's omitempty does
+    if p.frequency_penalty:
+        out["frequency_penalty"] = p.frequency_penalty
+    if p.presence_penalty:
+        out["presence_penalty"] = p.presence_penalty
     if request.model:
         out["model"] = request.model
     if p.stop:

@@ -114,6 +114,10 @@ def validate_params(params: SamplingParams) -> None:
         problems.append("top-k cannot be negative")
     if not 0.0 < params.repeat_penalty <= 5.0:
         problems.append("repeat penalty must be above 0 and at most 5")
+    if not -2.0 <= params.frequency_penalty <= 2.0:
+        problems.append("frequency penalty must be between -2 and 2")
+    if not -2.0 <= params.presence_penalty <= 2.0:
+        problems.append("presence penalty must be between -2 and 2")
     if problems:
         raise InvalidChatSettings("Check the chat settings: " + "; ".join(problems) + ".")
 

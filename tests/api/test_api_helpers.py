@@ -77,6 +77,10 @@ def test_request_parsing_maps_openai_fields() -> None:
             {"model": "m", "messages": [{"role": "user", "content": "x"}], "repeat_penalty": 0},
             "above 0",
         ),
+        (
+            {"model": "m", "messages": [{"role": "user", "content": "x"}], "presence_penalty": 3},
+            "presence_penalty",
+        ),
     ],
 )
 def test_bad_requests_get_a_message_naming_the_problem(body: object, needle: str) -> None:

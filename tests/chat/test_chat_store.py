@@ -110,7 +110,15 @@ def test_model_settings_round_trip_and_validation(store: ChatStore) -> None:
     assert store.model_settings("smollm2") == ModelSettings()
     chosen = ModelSettings(
         "Answer like a pirate.",
-        SamplingParams(max_tokens=64, temperature=0.2, top_p=0.9, top_k=20, stop=("###",), seed=7),
+        SamplingParams(
+            max_tokens=64,
+            temperature=0.2,
+            top_p=0.9,
+            top_k=20,
+            frequency_penalty=0.5,
+            stop=("###",),
+            seed=7,
+        ),
     )
     store.save_model_settings("smollm2", chosen)
     assert store.model_settings("smollm2") == chosen
@@ -119,6 +127,8 @@ def test_model_settings_round_trip_and_validation(store: ChatStore) -> None:
         store.save_model_settings("smollm2", ModelSettings("", SamplingParams(temperature=9)))
     with pytest.raises(InvalidChatSettings, match="answer length"):
         store.save_model_settings("smollm2", ModelSettings("", SamplingParams(max_tokens=0)))
+    with pytest.raises(InvalidChatSettings, match="presence penalty"):
+        store.save_model_settings("smollm2", ModelSettings("", SamplingParams(presence_penalty=3)))
     assert store.model_settings("smollm2") == chosen  # a refused save changes nothing
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 import pytest_asyncio
@@ -12,6 +13,7 @@ from app.api.router import EngineRouter
 from app.api.server import ApiServer
 from app.inference.engine import LocalEngine
 from app.inference.remote_openai import OpenAICompatEngine, RemoteEngineError
+from app.inference.types import SamplingParams
 from tests.http_server import serving
 from tests.inference.conftest import ask, collect
 
@@ -42,6 +44,24 @@ async def test_streams_same_answer_as_the_engine(api: ApiServer, engine: LocalEn
     assert len(deltas) > 2
     assert m.completion_tokens == 12 and m.finish_reason == "length"
     assert m.prompt_tokens > 0 and m.ttft_ms > 0
+
+
+async def test_openai_penalties_reach_the_engine_through_the_api(
+    api: ApiServer, engine: LocalEngine
+) -> None:
+    """frequency/presence penalties, as the openai client sends them, change the answer, and
+    the same answer comes back through our API as from the engine itself."""
+    prompt = "Count from 1 to 10, separated by commas."  # the commas repeat
+    # the repeat penalty left at the API's default: OpenAI's format has no field for it
+    base = replace(ask(prompt, 16).params, repeat_penalty=SamplingParams.repeat_penalty)
+    plain, _ = await collect(engine.chat_stream(replace(ask(prompt), params=base)))
+    params = replace(base, frequency_penalty=1.0, presence_penalty=1.5)
+    penalised = replace(ask(prompt), params=params)
+    direct, _ = await collect(engine.chat_stream(penalised))
+    async with OpenAICompatEngine(api.base_url, KEY, "smollm2") as remote:
+        via_api, _ = await collect(remote.chat_stream(penalised))
+    assert "".join(direct) != "".join(plain)
+    assert "".join(via_api) == "".join(direct)
 
 
 async def test_wrong_key_is_a_clear_error(api: ApiServer) -> None:

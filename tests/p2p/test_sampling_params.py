@@ -75,6 +75,8 @@ async def test_remote_answer_uses_the_consumers_sampling(
         top_p=0.9,
         top_k=5,
         repeat_penalty=1.0,
+        frequency_penalty=0.5,
+        presence_penalty=-0.25,
         stop=("END",),
         seed=7,
     )
@@ -93,6 +95,17 @@ def test_a_go_consumers_request_gets_the_providers_defaults() -> None:
     chat, _ = parse_chat_request(go_request, model="m", max_tokens_cap=100)
     assert chat.params.top_k == SamplingParams.top_k
     assert chat.params.repeat_penalty == SamplingParams.repeat_penalty
+    assert chat.params.frequency_penalty == chat.params.presence_penalty == 0.0
+
+
+def test_a_go_consumers_openai_penalties_are_used() -> None:
+    go_request = {
+        "messages": [{"role": "user", "content": "hi"}],
+        "frequency_penalty": 0.75,
+        "presence_penalty": -1,
+    }
+    chat, _ = parse_chat_request(go_request, model="m", max_tokens_cap=100)
+    assert (chat.params.frequency_penalty, chat.params.presence_penalty) == (0.75, -1.0)
 
 
 @pytest.mark.parametrize(
@@ -104,6 +117,8 @@ def test_a_go_consumers_request_gets_the_providers_defaults() -> None:
         ("repeat_penalty", 0, "above 0"),
         ("repeat_penalty", 9, "repeat_penalty"),
         ("repeat_penalty", "1.1", "repeat_penalty"),
+        ("frequency_penalty", 2.5, "frequency_penalty"),
+        ("presence_penalty", "0.1", "presence_penalty"),
     ],
 )
 def test_bad_sampling_values_are_refused_with_a_reason(
