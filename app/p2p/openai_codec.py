@@ -114,7 +114,9 @@ def parse_chat_request(obj: Any, *, model: str, max_tokens_cap: int) -> tuple[Ch
     stream = obj.get("stream", False)
     if not isinstance(stream, bool):
         raise InvalidInferenceRequest("stream must be true or false")
-    top_k = obj.get("top_k", SamplingParams.top_k)
+    top_k = obj.get("top_k")
+    if top_k is None:  # absent or null, as the other fields
+        top_k = SamplingParams.top_k
     if isinstance(top_k, bool) or not isinstance(top_k, int) or not 0 <= top_k <= MAX_TOP_K:
         raise InvalidInferenceRequest(f"top_k must be an integer between 0 and {MAX_TOP_K}")
     repeat_penalty = _number(obj, "repeat_penalty", 0.0, 5.0, SamplingParams.repeat_penalty)

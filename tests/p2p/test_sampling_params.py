@@ -96,6 +96,8 @@ def test_a_go_consumers_request_gets_the_providers_defaults() -> None:
     assert chat.params.top_k == SamplingParams.top_k
     assert chat.params.repeat_penalty == SamplingParams.repeat_penalty
     assert chat.params.frequency_penalty == chat.params.presence_penalty == 0.0
+    with_nulls = {**go_request, "top_k": None, "repeat_penalty": None, "presence_penalty": None}
+    assert parse_chat_request(with_nulls, model="m", max_tokens_cap=100)[0] == chat
 
 
 def test_a_go_consumers_openai_penalties_are_used() -> None:
