@@ -45,12 +45,17 @@ def _content_text(content: Any, index: int) -> str:
     raise _bad(f"messages[{index}].content must be a string.", f"messages[{index}].content")
 
 
-def _number(body: dict[str, Any], name: str, lo: float, hi: float) -> float | None:
+def _number(
+    body: dict[str, Any], name: str, lo: float, hi: float, *, above: bool = False
+) -> float | None:
+    """``body[name]`` in [lo, hi] (``above``: in (lo, hi]); None when absent or null."""
     if body.get(name) is None:
         return None
     value = body[name]
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _bad(f"'{name}' must be a number.", name)
+    if above and not lo < float(value) <= hi:
+        raise _bad(f"'{name}' must be above {lo:g} and at most {hi:g}.", name)
     if not lo <= float(value) <= hi:
         raise _bad(f"'{name}' must be between {lo:g} and {hi:g}.", name)
     return float(value)
@@ -99,9 +104,7 @@ def parse_chat_request(body: Any) -> tuple[ChatRequest, bool, bool]:
     temperature = _number(body, "temperature", 0.0, 2.0)
     top_p = _number(body, "top_p", 0.0, 1.0)
     top_k = _integer(body, "top_k", 0, 1_000_000)
-    repeat_penalty = _number(body, "repeat_penalty", 0.0, 5.0)
-    if repeat_penalty == 0.0:  # llama.cpp divides logits by it
-        raise _bad("'repeat_penalty' must be above 0.", "repeat_penalty")
+    repeat_penalty = _number(body, "repeat_penalty", 0.0, 5.0, above=True)  # a divisor in llama
     frequency_penalty = _number(body, "frequency_penalty", -2.0, 2.0)
     presence_penalty = _number(body, "presence_penalty", -2.0, 2.0)
     seed = _integer(body, "seed", -(2**63), 2**63 - 1)

@@ -39,15 +39,30 @@ UNSUPPORTED_TYPES = frozenset({"embeddings", "audio_transcription", "audio_speec
 _TOOL_ROLES = frozenset({"tool", "function"})
 
 
-def _number(obj: dict[str, Any], key: str, lo: float, hi: float, default: float) -> float:
+def _number(
+    obj: dict[str, Any], key: str, lo: float, hi: float, default: float, *, above: bool = False
+) -> float:
+    """``obj[key]`` in [lo, hi] (``above``: in (lo, hi]); absent or null: ``default``."""
     value = obj.get(key)
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InvalidInferenceRequest(f"{key} must be a number")
+    if above and not lo < value <= hi:
+        raise InvalidInferenceRequest(f"{key} must be above {lo} and at most {hi}")
     if not lo <= value <= hi:
         raise InvalidInferenceRequest(f"{key} must be between {lo} and {hi}")
     return float(value)
+
+
+def _integer(obj: dict[str, Any], key: str, lo: int, hi: int, default: int) -> int:
+    """``obj[key]``, a whole number in [lo, hi]; absent or null: ``default``."""
+    value = obj.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise InvalidInferenceRequest(f"{key} must be an integer between {lo} and {hi}")
+    return value
 
 
 def _content(value: Any) -> str:
@@ -114,20 +129,15 @@ def parse_chat_request(obj: Any, *, model: str, max_tokens_cap: int) -> tuple[Ch
     stream = obj.get("stream", False)
     if not isinstance(stream, bool):
         raise InvalidInferenceRequest("stream must be true or false")
-    top_k = obj.get("top_k")
-    if top_k is None:  # absent or null, as the other fields
-        top_k = SamplingParams.top_k
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 0 <= top_k <= MAX_TOP_K:
-        raise InvalidInferenceRequest(f"top_k must be an integer between 0 and {MAX_TOP_K}")
-    repeat_penalty = _number(obj, "repeat_penalty", 0.0, 5.0, SamplingParams.repeat_penalty)
-    if repeat_penalty == 0.0:  # llama.cpp divides logits by it
-        raise InvalidInferenceRequest("repeat_penalty must be above 0")
     params = SamplingParams(
         max_tokens=max_tokens,
         temperature=_number(obj, "temperature", 0.0, 2.0, SamplingParams.temperature),
         top_p=_number(obj, "top_p", 0.0, 1.0, SamplingParams.top_p),
-        top_k=top_k,
-        repeat_penalty=repeat_penalty,
+        top_k=_integer(obj, "top_k", 0, MAX_TOP_K, SamplingParams.top_k),
+        # llama.cpp divides logits by it
+        repeat_penalty=_number(
+            obj, "repeat_penalty", 0.0, 5.0, SamplingParams.repeat_penalty, above=True
+        ),
         frequency_penalty=_number(obj, "frequency_penalty", -2.0, 2.0, 0.0),
         presence_penalty=_number(obj, "presence_penalty", -2.0, 2.0, 0.0),
         stop=stops,

@@ -6,8 +6,8 @@ step succeeds (one atomic file write): a user who quits before keeps nothing hal
 closes the window at the network step keeps the wallet.
 
 Also here: the plain words for each network. Whether this start is a first start
-(:func:`needs_welcome`, remembered in the settings file once the user finished or skipped the
-welcome steps) is in :mod:`app.services.first_start`, re-exported here.
+(``needs_welcome``, remembered in the settings file once the user finished or skipped the
+welcome steps) is in :mod:`app.services.first_start`.
 """
 
 from __future__ import annotations
@@ -22,13 +22,6 @@ from typing import TYPE_CHECKING
 
 from app.errors import UserFacingError
 from app.logsetup import register_secret
-
-# Whether this start is a first start lives apart (a returning user's launch asks only that);
-# kept importable from here.
-from app.services.first_start import WELCOME_DONE as WELCOME_DONE
-from app.services.first_start import mark_welcome_done as mark_welcome_done
-from app.services.first_start import needs_welcome as needs_welcome
-from app.services.first_start import wallet_present as wallet_present
 from app.wallet.errors import InvalidMnemonic, WalletError, WeakPassword
 
 if TYPE_CHECKING:  # the key stack (eth_account, ~2 s cold) loads when a wallet step needs it,

@@ -10,7 +10,8 @@ from pytestqt.qtbot import QtBot
 
 from app.chain.devnet import Devnet
 from app.paths import AppPaths
-from app.services.onboarding import PRACTICE_ETH, PRACTICE_MOR, WELCOME_DONE, Step
+from app.services.first_start import WELCOME_DONE
+from app.services.onboarding import PRACTICE_ETH, PRACTICE_MOR, Step
 from app.wallet.hd import derive_addresses
 from tests.ui_first_run.conftest import (
     Launch,

@@ -8,7 +8,8 @@ from PySide6.QtWidgets import QLabel
 
 from app.inference.bundled import BUNDLED_NAME
 from app.paths import AppPaths
-from app.services.onboarding import WELCOME_DONE, Step
+from app.services.first_start import WELCOME_DONE
+from app.services.onboarding import Step
 from app.ui.welcome import texts
 from tests.ui_first_run.conftest import Launch, visible_top_levels, wait_until
 

@@ -15,7 +15,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.services.context import AppContext
-from app.services.onboarding import available_networks, mark_welcome_done
+from app.services.first_start import mark_welcome_done
+from app.services.onboarding import available_networks
 from app.ui.placeholder import page_title, scroll_body
 from app.ui.wallet.onboarding import OnboardingWizard
 from app.ui.welcome import texts
